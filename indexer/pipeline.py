@@ -1,0 +1,244 @@
+"""The indexing pipeline: records -> (skip unchanged) -> chunk + embed -> batched writes.
+
+Chunking and embedding run in worker processes when the input is large enough
+to pay for them (the sentence splitter is pure Python and CPU-bound); the main
+process reads input and writes to SQLite, one transaction per batch, in input
+order. A batch is either fully stored or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from indexer.chunking import ChunkingSpec, chunk_spans
+from indexer.embedders.base import Embedder
+from indexer.embedders.factory import embedder_from_spec
+from indexer.readers import Problem, Record
+from storage.store import CollectionInfo, DocumentWrite, Store
+
+BATCH_DOCS = 512
+BATCH_BYTES = 1 << 20
+MAX_PROBLEMS_KEPT = 1000
+
+
+class StrictModeError(Exception):
+    """``--strict`` met bad input; the batch holding it was not written."""
+
+
+def content_hash(text: str, metadata: dict[str, Any]) -> str:
+    payload = json.dumps(metadata, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.blake2b(f"{text}\x00{payload}".encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+@dataclass
+class IndexReport:
+    """What an indexing run did, for the summary line and ``--json``."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    no_vectors: int = 0
+    chunks: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    problems: list[Problem] = field(default_factory=list)
+    problem_counts: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def documents(self) -> int:
+        return self.added + self.updated + self.unchanged
+
+    def add_problem(self, problem: Problem) -> None:
+        self.failed += 1
+        self.problem_counts[problem.kind] = self.problem_counts.get(problem.kind, 0) + 1
+        if len(self.problems) < MAX_PROBLEMS_KEPT:
+            self.problems.append(problem)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added, "updated": self.updated, "unchanged": self.unchanged, "failed": self.failed,
+            "duplicates": self.duplicates, "no_vectors": self.no_vectors, "chunks": self.chunks,
+            "bytes": self.bytes, "seconds": round(self.seconds, 3), "problems": self.problem_counts,
+            "notes": self.notes,
+        }
+
+
+# -- the work done per batch (in a worker or in-process) ---------------------------------
+
+_worker_state: dict[str, Any] = {}
+
+
+def _init_worker(embedder_spec: dict[str, Any], chunking: dict[str, Any]) -> None:
+    _worker_state["embedder"] = embedder_from_spec(embedder_spec)
+    _worker_state["chunking"] = ChunkingSpec.from_dict(chunking)
+
+
+def embed_records(texts: list[str], embedder: Embedder, chunking: ChunkingSpec) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
+    """Chunk and embed texts; per text its kept spans and their vectors.
+
+    Chunks with no word the model knows are dropped (they would be zero vectors).
+    """
+    spans_per_text = [chunk_spans(text, chunking) for text in texts]
+    pieces = [text[s:e] for text, spans in zip(texts, spans_per_text) for s, e in spans]
+    embedded = embedder.embed(pieces) if pieces else None
+    out = []
+    offset = 0
+    for spans in spans_per_text:
+        n = len(spans)
+        if embedded is None or n == 0:
+            out.append(([], np.zeros((0, embedder.dimension), dtype=np.float32)))
+            continue
+        known = embedded.known[offset : offset + n]
+        vectors = embedded.vectors[offset : offset + n][known]
+        out.append(([span for span, ok in zip(spans, known) if ok], vectors))
+        offset += n
+    return out
+
+
+def _worker_embed(texts: list[str]):
+    return embed_records(texts, _worker_state["embedder"], _worker_state["chunking"])
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: bool) -> Iterator[list[Record]]:
+    """Group records into batches; count (or, with strict, raise on) problems."""
+    batch: list[Record] = []
+    size = 0
+    for item in items:
+        if isinstance(item, Problem):
+            if strict:
+                raise StrictModeError(f"{item.source}: {item.message}")
+            report.add_problem(item)
+            continue
+        if item.note:
+            if strict:
+                raise StrictModeError(f"{item.source}: {item.note}")
+            key = item.note.split("; ", 1)[-1]
+            report.notes[key] = report.notes.get(key, 0) + 1
+        batch.append(item)
+        size += len(item.text)
+        if len(batch) >= BATCH_DOCS or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+class Indexer:
+    """Index records into one collection of a store."""
+
+    def __init__(
+        self,
+        store: Store,
+        collection: CollectionInfo,
+        embedder: Embedder,
+        *,
+        workers: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ):
+        self.store = store
+        self.collection = collection
+        self.embedder = embedder
+        self.chunking = ChunkingSpec.from_dict(collection.chunking)
+        cpu = os.cpu_count() or 1
+        self.workers = max(1, workers if workers is not None else min(cpu, 8))
+        if not embedder.parallel_safe:
+            self.workers = 1
+        self.progress = progress or (lambda n: None)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _pool_or_none(self) -> ProcessPoolExecutor | None:
+        if self.workers < 2:
+            return None
+        if self._pool is None:
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin" else "spawn"
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context(method),
+                initializer=_init_worker,
+                initargs=(self.embedder.spec, self.chunking.to_dict()),
+            )
+        return self._pool
+
+    def run(self, items: Iterable[Record | Problem], *, strict: bool = False) -> IndexReport:
+        report = IndexReport()
+        started = time.perf_counter()
+        seen: set[str] = set()
+        in_flight: deque[tuple[list[Record], Future | list]] = deque()
+        try:
+            for n_batch, batch in enumerate(_batches(items, report, strict)):
+                todo = self._prepare(batch, seen, report)
+                if not todo:
+                    self.progress(len(batch))
+                    continue
+                texts = [r.text for r in todo]
+                # The first batch runs in-process: small inputs never pay for a pool.
+                pool = self._pool_or_none() if n_batch > 0 else None
+                if pool is None:
+                    in_flight.append((todo, embed_records(texts, self.embedder, self.chunking), len(batch)))
+                else:
+                    in_flight.append((todo, pool.submit(_worker_embed, texts), len(batch)))
+                while in_flight and (len(in_flight) > 2 * self.workers or not isinstance(in_flight[0][1], Future)):
+                    self._write(*in_flight.popleft(), report)
+            while in_flight:
+                self._write(*in_flight.popleft(), report)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
+            report.seconds = time.perf_counter() - started
+        return report
+
+    def _prepare(self, batch: list[Record], seen: set[str], report: IndexReport) -> list[Record]:
+        """Drop in-batch duplicates (last wins) and documents stored unchanged."""
+        latest: dict[str, Record] = {}
+        for record in batch:
+            if record.id in latest or record.id in seen:
+                report.duplicates += 1
+            latest[record.id] = record
+        seen.update(latest)
+        hashes = {doc_id: content_hash(r.text, r.metadata) for doc_id, r in latest.items()}
+        stored = self.store.existing_hashes(self.collection.id, list(latest))
+        todo = []
+        for doc_id, record in latest.items():
+            report.bytes += len(record.text.encode("utf-8", "surrogatepass"))
+            if stored.get(doc_id) == hashes[doc_id]:
+                report.unchanged += 1
+            else:
+                record.metadata = dict(record.metadata)
+                todo.append(record)
+        return todo
+
+    def _write(self, todo: list[Record], embedded, n_read: int, report: IndexReport) -> None:
+        if isinstance(embedded, Future):
+            embedded = embedded.result()
+        writes = []
+        for record, (spans, vectors) in zip(todo, embedded):
+            if not spans:
+                report.no_vectors += 1
+            writes.append(DocumentWrite(
+                ext_id=record.id, text=record.text, metadata=record.metadata,
+                content_hash=content_hash(record.text, record.metadata), source=record.source,
+                spans=spans, vectors=vectors,
+            ))
+            report.chunks += len(spans)
+        result = self.store.write_documents(self.collection.id, writes)
+        report.added += result.added
+        report.updated += result.updated
+        self.progress(n_read)

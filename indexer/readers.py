@@ -1,0 +1,301 @@
+"""Read corpora into records: files, folders, JSONL, CSV/TSV, one document per line, stdin.
+
+Readers never raise on bad data: they yield a :class:`Problem` naming the file
+and line, and go on. The pipeline decides (``--strict`` or not) what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Iterable, Iterator, Union
+
+from indexer.textio import SNIFF_BYTES, DecodeProblem, decode, looks_binary
+
+FORMATS = ("auto", "text", "lines", "jsonl", "csv")
+TEXT_EXTENSIONS = {".txt", ".md", ".markdown", ".rst", ".text"}
+FORMAT_BY_EXTENSION = {
+    **{ext: "text" for ext in TEXT_EXTENSIONS},
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv",
+}
+DEFAULT_MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
+
+
+class InputError(Exception):
+    """An input that cannot be read at all (missing path, bad option)."""
+
+
+@dataclass
+class Record:
+    """One document to index."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    source: str  # "path" or "path:line", for messages
+    note: str | None = None  # e.g. "decoded as cp1252"
+
+
+@dataclass
+class Problem:
+    """Something skipped, with where and why."""
+
+    source: str
+    message: str
+    kind: str = "bad-record"  # bad-record | binary | encoding | empty | too-large | other-extension
+
+
+Item = Union[Record, Problem]
+
+
+@dataclass
+class ReadOptions:
+    format: str = "auto"
+    id_field: str = "id"
+    text_field: str = "text"
+    encoding: str | None = None  # None = auto (UTF-8, BOMs, legacy cp1252 fallback)
+    strict: bool = False  # no encoding guesswork: invalid UTF-8 is a problem
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+    stdin: BinaryIO | None = None  # for tests; defaults to sys.stdin.buffer
+    skipped_extensions: dict[str, int] = field(default_factory=dict)
+
+
+def _decode(data: bytes, options: ReadOptions) -> tuple[str, str | None]:
+    encoding = options.encoding or ("utf-8" if options.strict else None)
+    return decode(data, encoding)
+
+
+def read_inputs(paths: Iterable[str], options: ReadOptions) -> Iterator[Item]:
+    """Records and problems from all inputs, in order. Paths are checked first."""
+    paths = list(paths)
+    if options.format not in FORMATS:
+        raise InputError(f"unknown format {options.format!r} (choose from {', '.join(FORMATS)})")
+    for raw in paths:
+        if raw != "-" and not os.path.exists(raw):
+            raise InputError(f"no such file or folder: {raw}")
+    several = len(paths) > 1
+    for raw in paths:
+        if raw == "-":
+            stream = options.stdin or sys.stdin.buffer
+            yield from _read_stream(stream, "<stdin>", "" if not several else "stdin:", _stdin_format(options), options)
+        elif os.path.isdir(raw):
+            yield from _read_folder(Path(raw), options, several)
+        else:
+            path = Path(raw)
+            fmt = options.format if options.format != "auto" else FORMAT_BY_EXTENSION.get(path.suffix.lower(), "text")
+            yield from _read_file(path, os.path.normpath(raw), fmt, options, prefix=f"{os.path.normpath(raw)}:" if several else "")
+
+
+def _stdin_format(options: ReadOptions) -> str:
+    return "lines" if options.format == "auto" else options.format
+
+
+def _read_folder(root: Path, options: ReadOptions, several: bool) -> Iterator[Item]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            if options.format == "auto":
+                fmt = FORMAT_BY_EXTENSION.get(path.suffix.lower())
+                if fmt is None:
+                    ext = path.suffix.lower() or "(no extension)"
+                    options.skipped_extensions[ext] = options.skipped_extensions.get(ext, 0) + 1
+                    continue
+            else:
+                fmt = options.format
+            shown = (root / rel).as_posix() if several else rel
+            yield from _read_file(path, shown, fmt, options, prefix=f"{shown}:")
+
+
+def _read_file(path: Path, shown: str, fmt: str, options: ReadOptions, prefix: str) -> Iterator[Item]:
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        yield Problem(shown, f"cannot read: {exc.strerror}", "unreadable")
+        return
+    with handle:
+        if fmt == "text":
+            data = handle.read(options.max_document_bytes + 1)
+            if len(data) > options.max_document_bytes:
+                yield Problem(shown, f"larger than the {options.max_document_bytes // 2**20} MB document limit", "too-large")
+                return
+            yield from _text_document(data, shown, options)
+        else:
+            yield from _read_stream(handle, shown, prefix, fmt, options)
+
+
+def _text_document(data: bytes, doc_id: str, options: ReadOptions) -> Iterator[Item]:
+    try:
+        text, note = _decode(data, options)
+    except DecodeProblem as exc:
+        yield Problem(doc_id, str(exc), "binary" if "binary" in str(exc) else "encoding")
+        return
+    if not text.strip():
+        yield Problem(doc_id, "empty document", "empty")
+        return
+    yield Record(doc_id, text, {}, doc_id, note)
+
+
+def _iter_lines(stream: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, bytes) per line; bytes is None for a line over ``limit``,
+    which is skipped without ever holding it in memory."""
+    number = 0
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:  # drain the rest of the huge line
+                rest = stream.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield number, None
+            continue
+        yield number, line
+
+
+def _read_stream(stream: BinaryIO, shown: str, prefix: str, fmt: str, options: ReadOptions) -> Iterator[Item]:
+    head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES] if hasattr(stream, "peek") else b""
+    if head and looks_binary(head):
+        yield Problem(shown, "looks like a binary file (contains NUL bytes)", "binary")
+        return
+    if fmt == "auto":
+        fmt = "jsonl" if head.lstrip()[:1] == b"{" else "lines"
+    if fmt == "text":
+        data = stream.read(options.max_document_bytes + 1)
+        if len(data) > options.max_document_bytes:
+            yield Problem(shown, "larger than the document limit", "too-large")
+            return
+        yield from _text_document(data, shown.strip("<>"), options)
+        return
+    lines = _decoded_lines(stream, shown, options)
+    if fmt == "lines":
+        yield from _lines_records(lines, prefix)
+    elif fmt == "jsonl":
+        yield from _jsonl_records(lines, shown, options)
+    elif fmt == "csv":
+        yield from _csv_records(lines, shown, options, delimiter="\t" if shown.lower().endswith(".tsv") else ",")
+
+
+def _decoded_lines(stream: BinaryIO, shown: str, options: ReadOptions) -> Iterator[tuple[int, str | Problem, str | None]]:
+    first = True
+    for number, raw in _iter_lines(stream, options.max_document_bytes):
+        if raw is None:
+            yield number, Problem(f"{shown}:{number}", f"line longer than the {options.max_document_bytes // 2**20} MB limit", "too-large"), None
+            continue
+        if first and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        first = False
+        try:
+            text, note = _decode(raw, options)
+        except DecodeProblem as exc:
+            yield number, Problem(f"{shown}:{number}", str(exc), "encoding"), None
+            continue
+        yield number, text.rstrip("\r\n"), note
+
+
+def _lines_records(lines, prefix: str) -> Iterator[Item]:
+    for number, text, note in lines:
+        if isinstance(text, Problem):
+            yield text
+        elif text.strip():
+            yield Record(f"{prefix}{number}", text, {}, f"{prefix or 'line '}{number}", note)
+
+
+def _jsonl_records(lines, shown: str, options: ReadOptions) -> Iterator[Item]:
+    for number, text, note in lines:
+        where = f"{shown}:{number}"
+        if isinstance(text, Problem):
+            yield text
+            continue
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield Problem(where, f"malformed JSON ({exc.msg} at column {exc.colno})")
+            continue
+        if not isinstance(obj, dict):
+            yield Problem(where, f"expected a JSON object, got {type(obj).__name__}")
+            continue
+        yield _record_from_fields(obj, where, options, note)
+
+
+def _record_from_fields(fields: dict[str, Any], where: str, options: ReadOptions, note: str | None) -> Item:
+    doc_id = fields.get(options.id_field)
+    if doc_id is None or (isinstance(doc_id, str) and not doc_id.strip()):
+        return Problem(where, f"missing id field {options.id_field!r} (set --id-field)", "missing-id")
+    if isinstance(doc_id, (dict, list)):
+        return Problem(where, f"id field {options.id_field!r} must be a string or number")
+    text = fields.get(options.text_field)
+    if text is None:
+        return Problem(where, f"missing text field {options.text_field!r} (set --text-field)", "missing-text")
+    if not isinstance(text, str):
+        return Problem(where, f"text field {options.text_field!r} must be a string, got {type(text).__name__}")
+    if not text.strip():
+        return Problem(where, "empty document", "empty")
+    metadata = {k: v for k, v in fields.items() if k not in (options.id_field, options.text_field)}
+    return Record(str(doc_id), text, metadata, where, note)
+
+
+def _csv_records(lines, shown: str, options: ReadOptions, delimiter: str) -> Iterator[Item]:
+    csv.field_size_limit(options.max_document_bytes)
+    pending: list[Problem] = []
+    numbers: list[int] = []
+
+    def physical_lines() -> Iterator[str]:
+        for number, text, _note in lines:
+            if isinstance(text, Problem):
+                pending.append(text)
+                continue
+            numbers.append(number)
+            yield text + "\n"
+
+    reader = csv.reader(physical_lines(), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        yield from pending
+        return
+    except csv.Error as exc:
+        yield Problem(f"{shown}:1", f"malformed CSV header ({exc})")
+        return
+    header = [h.strip() for h in header]
+    for name in (options.id_field, options.text_field):
+        if name not in header:
+            yield Problem(shown, f"CSV header has no column {name!r} (columns: {', '.join(header)})",
+                          "missing-id" if name == options.id_field else "missing-text")
+            return
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            yield Problem(f"{shown}:{numbers[-1] if numbers else '?'}", f"malformed CSV ({exc})")
+            continue
+        yield from pending
+        pending.clear()
+        where = f"{shown}:{numbers[-1] if numbers else '?'}"
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            yield Problem(where, f"row has {len(row)} fields, the header has {len(header)}")
+            continue
+        yield _record_from_fields(dict(zip(header, row)), where, options, None)
+    yield from pending
+
+
+def read_stream_for_tests(data: bytes, fmt: str = "lines", **kwargs: Any) -> list[Item]:
+    """Convenience for tests and the API: records from bytes as if read from stdin."""
+    options = ReadOptions(format=fmt, stdin=io.BufferedReader(io.BytesIO(data)), **kwargs)
+    return list(read_inputs(["-"], options))

@@ -1,0 +1,29 @@
+"""Word tokenisation shared by chunking and static embedders.
+
+Tokens are runs of letters/digits, keeping inner apostrophes and hyphens
+("don't", "well-known"); a static model that lacks a compound falls back to its
+parts. Punctuation is dropped: averaged over a sentence it only adds noise.
+"""
+
+from __future__ import annotations
+
+import re
+
+TOKENIZER_NAME = "words-v1"
+_TOKEN_RE = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+_PART_RE = re.compile(r"['’\-]")
+
+
+def words(text: str) -> list[str]:
+    """Word tokens of ``text`` in order, case preserved."""
+    return _TOKEN_RE.findall(text)
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character offsets of each token of :func:`words`."""
+    return [m.span() for m in _TOKEN_RE.finditer(text)]
+
+
+def parts(token: str) -> list[str]:
+    """A compound token's pieces ("well-known" -> ["well", "known"])."""
+    return [p for p in _PART_RE.split(token) if p]

@@ -1,0 +1,349 @@
+"""The Python API: open a store, index documents, search, find similar, delete.
+
+    from search import Vecdex
+
+    vx = Vecdex("notes.db")
+    docs = vx.collection("notes", create=True)
+    docs.add([{"id": "a", "text": "The river bank flooded.", "metadata": {"year": 2020}}])
+    for hit in docs.search("flood near the river", k=5, where=["year>=2019"]):
+        print(hit.id, round(hit.score, 3), hit.snippet)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from indexer.chunking import ChunkingSpec
+from indexer.embedders.base import Embedder, EmbedderError
+from indexer.embedders.factory import create_embedder, embedder_from_spec
+from indexer.pipeline import IndexReport, Indexer
+from indexer.readers import Problem, Record
+from search.filters import compile_filters, normalise_filters
+from storage.ann.factory import DEFAULT_INDEX_SPEC
+from storage.index_cache import IndexCache
+from storage.store import CollectionInfo, Store, StoreError
+
+DEFAULT_DB = "vecdex.db"
+DEFAULT_COLLECTION = "default"
+SNIPPET_CHARS = 280
+
+
+class QueryError(Exception):
+    """A query that cannot be answered as asked (no known words, unknown id)."""
+
+
+class ModelMismatchError(Exception):
+    """An attempt to add to a collection with a different model than it was built with."""
+
+
+@dataclass
+class Hit:
+    """One search result: a document, its best chunk's cosine and that chunk's text."""
+
+    id: str
+    score: float
+    snippet: str
+    metadata: dict[str, Any]
+    rank: int = 0
+    span: tuple[int, int] = (0, 0)
+
+    def as_dict(self, query: str | None = None) -> dict[str, Any]:
+        out = {"query": query, "rank": self.rank, "id": self.id, "score": round(float(self.score), 6),
+               "snippet": self.snippet, "metadata": self.metadata}
+        return out
+
+
+def default_db_path() -> str:
+    return os.environ.get("VECDEX_DB") or DEFAULT_DB
+
+
+def make_snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    flat = re.sub(r"\s+", " ", text).strip()
+    if len(flat) <= limit:
+        return flat
+    cut = flat.rfind(" ", 0, limit)
+    return flat[: cut if cut > limit // 2 else limit].rstrip() + "…"
+
+
+def _same_model(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = ("kind", "model", "fingerprint", "dimension")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+class Collection:
+    """A named set of documents embedded one way. Get one from :meth:`Vecdex.collection`."""
+
+    def __init__(self, vecdex: "Vecdex", info: CollectionInfo):
+        self._vx = vecdex
+        self.info = info
+        self._embedder: Embedder | None = None
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = embedder_from_spec(self.info.embedder)
+        return self._embedder
+
+    def _refresh(self) -> CollectionInfo:
+        info = self._vx.store.get_collection(self.info.name)
+        if info is None:
+            raise StoreError(f"collection {self.info.name!r} no longer exists")
+        self.info = info
+        return info
+
+    def index(self):
+        """The up-to-date vector index (built or caught up from the store if needed)."""
+        return self._vx.indexes.get(self._refresh())
+
+    # -- writes ------------------------------------------------------------------------
+
+    def add(
+        self,
+        documents: Iterable[Mapping[str, Any] | Sequence[Any] | Record | Problem],
+        *,
+        strict: bool = False,
+        workers: int | None = None,
+        progress=None,
+    ) -> IndexReport:
+        """Insert or update documents by id; unchanged ones are skipped.
+
+        Each document is a dict ``{"id", "text", "metadata"?}``, a tuple
+        ``(id, text[, metadata])``, or a :class:`indexer.readers.Record`.
+        """
+        indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=workers, progress=progress)
+        try:
+            report = indexer.run((_as_record(d) for d in documents), strict=strict)
+        finally:
+            self._sync_index()
+        return report
+
+    upsert = add
+
+    def delete(self, ids: Sequence[str]) -> list[str]:
+        """Delete documents by id; returns the ids that were not found."""
+        missing, _ = self._vx.store.delete_documents(self.info.id, [str(i) for i in ids])
+        self._sync_index()
+        return missing
+
+    def _sync_index(self) -> None:
+        """Bring the FAISS file up to the store's state and forget covered tombstones."""
+        info = self._refresh()
+        self._vx.indexes.get(info)
+        self._vx.store.prune_tombstones(info.id, self._vx.indexes._open[(info.id, info.generation)][1])
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def embed_query(self, query: str) -> np.ndarray:
+        vector = self.embedder.embed_one(query)
+        if vector is None:
+            shown = query if len(query) < 60 else query[:57] + "..."
+            raise QueryError(
+                f"none of the words in {shown!r} are known to the model {self.embedder.model_name}; "
+                "try other words"
+            )
+        return vector
+
+    def search(self, query: str, k: int = 10, where: Any = None) -> list[Hit]:
+        """The k documents whose best chunk is closest in meaning to ``query``."""
+        return self.search_vector(self.embed_query(query), k, where)
+
+    def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None) -> list[list[Hit] | QueryError]:
+        """Several queries; a query with no known words yields its QueryError in place."""
+        results: list[list[Hit] | QueryError] = []
+        for query in queries:
+            try:
+                results.append(self.search(query, k, where))
+            except QueryError as exc:
+                results.append(exc)
+        return results
+
+    def similar(self, doc_id: str, k: int = 10, where: Any = None) -> list[Hit]:
+        """Documents most like a stored one (itself excluded)."""
+        found = self._vx.store.document_vectors(self._refresh(), str(doc_id))
+        if found is None:
+            raise QueryError(f"no document with id {doc_id!r} in collection {self.name!r}")
+        document_row, vectors = found
+        if len(vectors) == 0:
+            raise QueryError(f"document {doc_id!r} has no vector (none of its words are known to the model)")
+        centroid = vectors.mean(axis=0)
+        centroid /= np.linalg.norm(centroid) or 1.0
+        return self.search_vector(centroid, k, where, exclude_document=document_row)
+
+    def search_vector(
+        self, vector: np.ndarray, k: int = 10, where: Any = None, *, exclude_document: int | None = None
+    ) -> list[Hit]:
+        """Search by a unit vector of the collection's dimension."""
+        if k < 1:
+            raise QueryError("k must be at least 1")
+        vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        if vector.shape[1] != self.info.embedder["dimension"]:
+            raise QueryError(f"vector has dimension {vector.shape[1]}, the collection {self.info.embedder['dimension']}")
+        index = self.index()
+        filters = normalise_filters(where)
+        allowed = None
+        if filters:
+            sql, params = compile_filters(filters)
+            allowed = self._vx.store.filtered_chunk_ids(self.info.id, sql, params)
+            available = len(allowed)
+        else:
+            available = index.count()
+        if available == 0:
+            return []
+        fetch = min(available, max(4 * k, 16))
+        while True:
+            scores, ids = index.search(vector, fetch, allowed=allowed)
+            hits = self._collapse(scores[0], ids[0], k, exclude_document)
+            if len(hits) >= k or fetch >= available:
+                return hits
+            fetch = min(available, fetch * 4)
+
+    def _collapse(self, scores: np.ndarray, ids: np.ndarray, k: int, exclude_document: int | None) -> list[Hit]:
+        """Chunk hits -> document hits; a document scores as its best chunk."""
+        valid = ids >= 0
+        chunk_ids, chunk_scores = ids[valid], scores[valid]
+        rows = self._vx.store.chunk_hits(chunk_ids.tolist())
+        hits: list[Hit] = []
+        seen: set[int] = set()
+        for chunk_id, score in zip(chunk_ids.tolist(), chunk_scores.tolist()):
+            row = rows.get(chunk_id)
+            if row is None or row.document_id in seen or row.document_id == exclude_document:
+                continue
+            seen.add(row.document_id)
+            hits.append(Hit(row.ext_id, float(score), make_snippet(row.snippet), row.metadata, len(hits) + 1,
+                            (row.start, row.end)))
+            if len(hits) == k:
+                break
+        return hits
+
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        return self._vx.store.get_document(self.info.id, str(doc_id))
+
+    def stats(self) -> dict[str, Any]:
+        """Counts, model, dimension, index and file sizes (what ``vecdex info`` shows)."""
+        info = self._refresh()
+        n_docs, n_chunks = self._vx.store.counts(info.id)
+        index_file = self._vx.indexes.file_for(info)
+        spec = info.embedder
+        return {
+            "collection": info.name,
+            "documents": n_docs,
+            "chunks": n_chunks,
+            "dimension": spec["dimension"],
+            "model": spec.get("model"),
+            "embedder": spec,
+            "chunking": info.chunking,
+            "index": info.index_spec,
+            "index_file": str(index_file) if index_file else None,
+            "index_file_bytes": index_file.stat().st_size if index_file else 0,
+            "index_up_to_date": bool(index_file) and index_file.name.endswith(f"-s{info.seq}.faiss"),
+            "db_path": str(self._vx.store.path),
+            "db_bytes": _db_bytes(self._vx.store.path),
+            "writes": info.seq,
+            "created_at": info.created_at,
+            "updated_at": info.updated_at,
+        }
+
+
+def _db_bytes(path) -> int:
+    total = 0
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            total += os.path.getsize(f"{path}{suffix}")
+        except OSError:
+            pass
+    return total
+
+
+def _as_record(doc: Any) -> Record | Problem:
+    if isinstance(doc, (Record, Problem)):
+        return doc
+    if isinstance(doc, Mapping):
+        if "id" not in doc or "text" not in doc:
+            return Problem(str(doc.get("id", "?")), "a document needs 'id' and 'text'", "bad-record")
+        text = doc["text"]
+        if not isinstance(text, str) or not text.strip():
+            return Problem(str(doc["id"]), "empty document" if isinstance(text, str) else "text must be a string", "empty")
+        return Record(str(doc["id"]), text, dict(doc.get("metadata") or {}), str(doc["id"]))
+    doc_id, text, *rest = doc
+    if not isinstance(text, str) or not text.strip():
+        return Problem(str(doc_id), "empty document", "empty")
+    return Record(str(doc_id), text, dict(rest[0]) if rest and rest[0] else {}, str(doc_id))
+
+
+class Vecdex:
+    """A vecdex store on disk: one SQLite file plus its FAISS cache folder."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True):
+        self.store = Store(path or default_db_path(), create=create)
+        self.indexes = IndexCache(self.store)
+
+    def __enter__(self) -> "Vecdex":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def collections(self) -> list[CollectionInfo]:
+        return self.store.list_collections()
+
+    def collection(
+        self,
+        name: str = DEFAULT_COLLECTION,
+        *,
+        create: bool = False,
+        embedder: str = "static",
+        model: str | None = None,
+        chunking: ChunkingSpec | None = None,
+        index: dict[str, Any] | None = None,
+        **embedder_options: Any,
+    ) -> Collection:
+        """Open a collection; with ``create=True`` make it if missing.
+
+        When the collection exists and ``model``/``embedder`` are given, they must
+        match what it was built with: vectors from two models cannot be compared.
+        """
+        info = self.store.get_collection(name)
+        if info is not None:
+            if model is not None or embedder != info.embedder.get("kind", "static") or embedder_options:
+                wanted = create_embedder(embedder, model=model, **embedder_options)
+                if not _same_model(wanted.spec, info.embedder):
+                    raise ModelMismatchError(
+                        f"collection {name!r} was built with {info.embedder.get('kind')} model "
+                        f"{info.embedder.get('model')} ({info.embedder.get('dimension')}d); "
+                        f"{wanted.spec.get('model')} is a different model. Use another --collection "
+                        "or the model the collection was built with"
+                    )
+            return Collection(self, info)
+        if not create:
+            raise StoreError(
+                f"no collection named {name!r} in {self.store.path} "
+                f"(collections: {', '.join(c.name for c in self.collections()) or 'none yet'})"
+            )
+        new_embedder = create_embedder(embedder, model=model, **embedder_options)
+        chunking = chunking or getattr(new_embedder, "default_chunking", None) or ChunkingSpec()
+        info = self.store.create_collection(
+            name, new_embedder.spec, dict(index or DEFAULT_INDEX_SPEC), chunking.to_dict()
+        )
+        if not _same_model(new_embedder.spec, info.embedder):  # another process created it first
+            raise ModelMismatchError(f"collection {name!r} was just created with another model")
+        collection = Collection(self, info)
+        collection._embedder = new_embedder
+        return collection
+
+
+__all__ = [
+    "Collection", "Hit", "ModelMismatchError", "QueryError", "Vecdex", "EmbedderError", "StoreError",
+    "default_db_path",
+]

@@ -1,0 +1,58 @@
+"""The whole contract of a vector index backend.
+
+Vectors are L2-normalised float32, so inner product = cosine. Ids are int64 chunk
+ids from the SQL store. A backend never decides what is true: it is a cache of
+the store and can always be rebuilt from it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+
+class VectorIndex(ABC):
+    """A searchable set of (id, unit vector) pairs."""
+
+    backend: str = ""
+
+    def __init__(self, spec: dict[str, Any], dimension: int):
+        self.spec = spec
+        self.dimension = dimension
+
+    @abstractmethod
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add vectors under the given ids (ids not present yet)."""
+
+    @abstractmethod
+    def remove(self, ids: np.ndarray) -> None:
+        """Remove ids; unknown ids are ignored."""
+
+    @abstractmethod
+    def search(
+        self, queries: np.ndarray, k: int, params: dict[str, Any] | None = None, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) per query row; missing slots have id -1.
+
+        ``allowed`` restricts results to those ids; ``params`` are per-call knobs
+        that must never change shared state.
+        """
+
+    @abstractmethod
+    def count(self) -> int:
+        """How many vectors are searchable."""
+
+    @abstractmethod
+    def save(self, path: str) -> None:
+        """Write the index to ``path`` (the caller makes it atomic)."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: str, spec: dict[str, Any], dimension: int) -> "VectorIndex":
+        """Read an index written by :meth:`save`."""
+
+    def build(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Fill an empty index from scratch (backends that train override this)."""
+        self.add(ids, vectors)

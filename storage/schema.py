@@ -1,0 +1,90 @@
+"""The SQL schema: the store's source of truth.
+
+- ``collections``: name, the embedder spec and index spec (JSON) that reproduce its
+  vectors, and ``seq``, a write counter bumped by every committed batch.
+- ``documents``: external id (unique per collection), text, metadata JSON, content
+  hash, where it came from.
+- ``chunks``: a document's pieces (character span) and their float32 vectors; the
+  chunk id is the FAISS id. ``seq`` says which batch wrote the chunk.
+- ``chunk_tombstones``: chunk ids removed by batch ``seq``, so a FAISS file that
+  covers an older ``seq`` can be caught up instead of rebuilt.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata_obj = MetaData()
+
+meta = Table(
+    "vecdex_meta",
+    metadata_obj,
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+collections = Table(
+    "collections",
+    metadata_obj,
+    Column("id", Integer, primary_key=True),
+    Column("name", String, nullable=False, unique=True),
+    Column("embedder", JSON, nullable=False),
+    Column("index_spec", JSON, nullable=False),
+    Column("chunking", JSON, nullable=False),
+    Column("seq", Integer, nullable=False, default=0),
+    Column("generation", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+documents = Table(
+    "documents",
+    metadata_obj,
+    Column("id", Integer, primary_key=True),
+    Column("collection_id", Integer, ForeignKey("collections.id", ondelete="CASCADE"), nullable=False),
+    Column("ext_id", String, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("content_hash", String, nullable=False),
+    Column("source", String),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("collection_id", "ext_id", name="uq_documents_collection_ext_id"),
+)
+
+chunks = Table(
+    "chunks",
+    metadata_obj,
+    Column("id", Integer, primary_key=True),
+    Column("collection_id", Integer, ForeignKey("collections.id", ondelete="CASCADE"), nullable=False),
+    Column("document_id", Integer, ForeignKey("documents.id", ondelete="CASCADE"), nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("start", Integer, nullable=False),
+    Column("end", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    Index("ix_chunks_document", "document_id"),
+    Index("ix_chunks_collection_seq", "collection_id", "seq"),
+)
+
+chunk_tombstones = Table(
+    "chunk_tombstones",
+    metadata_obj,
+    Column("collection_id", Integer, nullable=False),
+    Column("chunk_id", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Index("ix_tombstones_collection_seq", "collection_id", "seq"),
+)

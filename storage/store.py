@@ -1,0 +1,482 @@
+"""The SQLite store (through SQLAlchemy Core): collections, documents, chunks, vectors.
+
+Every write is one transaction that also bumps the collection's ``seq``; the
+FAISS files (see :mod:`storage.index_cache`) are derived from what is here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+from sqlalchemy import Connection, bindparam, create_engine, event, func, insert, select, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DatabaseError, OperationalError
+
+from storage import schema
+from storage.migrations import LATEST_VERSION, MIGRATIONS
+
+SQL_PARAM_CHUNK = 500  # stay well under SQLite's bound-parameter limit
+
+
+class StoreError(Exception):
+    """A user-facing storage problem (bad path, not a vecdex store, unknown collection)."""
+
+
+@dataclass
+class CollectionInfo:
+    """One row of ``collections``."""
+
+    id: int
+    name: str
+    embedder: dict[str, Any]
+    index_spec: dict[str, Any]
+    chunking: dict[str, Any]
+    seq: int
+    generation: int
+    created_at: float
+    updated_at: float
+
+
+@dataclass
+class DocumentWrite:
+    """A document ready to be stored: its chunks' spans and unit vectors."""
+
+    ext_id: str
+    text: str
+    metadata: dict[str, Any]
+    content_hash: str
+    source: str | None
+    spans: list[tuple[int, int]]
+    vectors: np.ndarray  # (len(spans), dim) float32
+
+
+@dataclass
+class ChunkHit:
+    """What search needs to know about one chunk."""
+
+    chunk_id: int
+    document_id: int
+    ext_id: str
+    metadata: dict[str, Any]
+    snippet: str
+    start: int
+    end: int
+
+
+@dataclass
+class WriteResult:
+    seq: int
+    added: int = 0
+    updated: int = 0
+    chunk_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    removed_chunk_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+def vector_to_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def blobs_to_matrix(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, dimension), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dimension).astype(np.float32)
+
+
+def _batched(items: Sequence[Any], size: int = SQL_PARAM_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _number_or_none(value: Any) -> float | None:
+    """SQL function ``vx_num``: a JSON value as a number, or NULL (used by filters)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+class Store:
+    """A vecdex database file. Cheap to open; safe for several processes."""
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True):
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StoreError(f"no vecdex store at {self.path} (index something first, or pass --db)")
+        if self.path.exists() and self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder, not a vecdex database file")
+        if create:
+            parent = self.path.parent
+            if not parent.exists():
+                raise StoreError(f"folder {parent} does not exist (for the store {self.path})")
+        self.engine = self._make_engine()
+        self._write_engine = self.engine.execution_options(vx_write=True)
+        try:
+            self._migrate()
+        except DatabaseError as exc:
+            self.engine.dispose()
+            raise StoreError(f"{self.path} is not a vecdex store (SQLite said: {exc.orig})") from exc
+
+    # -- connection setup ---------------------------------------------------------
+
+    def _make_engine(self) -> Engine:
+        engine = create_engine(f"sqlite:///{self.path}", future=True)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record) -> None:
+            # Let SQLAlchemy's "begin" event decide how transactions start.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout = 60000")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode: a killed process loses nothing committed; a power
+            # cut may lose the last transactions but never corrupts the file.
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.close()
+            dbapi_connection.create_function("vx_num", 1, _number_or_none, deterministic=True)
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Writers take the lock up front (BEGIN IMMEDIATE) so two writers queue
+            # instead of failing halfway with "database is locked".
+            mode = "BEGIN IMMEDIATE" if conn.get_execution_options().get("vx_write") else "BEGIN"
+            conn.exec_driver_sql(mode)
+
+        return engine
+
+    def writing(self):
+        """A write transaction: ``with store.writing() as conn: ...``."""
+        return self._write_engine.begin()
+
+    def reading(self):
+        """A read transaction (one consistent snapshot)."""
+        return self.engine.begin()
+
+    def _migrate(self) -> None:
+        """Apply pending numbered migrations. Readers never take the write lock:
+        the version is checked in a read transaction first."""
+        with self.reading() as conn:
+            version = self._version(conn)
+            foreign = version == 0 and self._has_foreign_tables(conn)
+        if foreign:
+            raise StoreError(f"{self.path} is an SQLite database but not a vecdex store")
+        if version > LATEST_VERSION:
+            raise StoreError(f"{self.path} was written by a newer vecdex (schema {version}); upgrade vecdex")
+        if version == LATEST_VERSION:
+            return
+        with self.writing() as conn:
+            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS vecdex_meta (key VARCHAR PRIMARY KEY, value TEXT NOT NULL)")
+            for number in sorted(n for n in MIGRATIONS if n > self._version(conn)):
+                for statement in MIGRATIONS[number]:
+                    conn.exec_driver_sql(statement)
+                conn.exec_driver_sql(
+                    "INSERT OR REPLACE INTO vecdex_meta (key, value) VALUES ('schema_version', ?)", (str(number),)
+                )
+
+    @staticmethod
+    def _version(conn: Connection) -> int:
+        has_meta = conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='vecdex_meta'"
+        ).first()
+        if not has_meta:
+            return 0
+        row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _has_foreign_tables(conn: Connection) -> bool:
+        names = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
+        return bool(names - {"vecdex_meta"})
+
+    def schema_version(self) -> int:
+        with self.reading() as conn:
+            return self._version(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- collections ----------------------------------------------------------------
+
+    @staticmethod
+    def _collection_from_row(row) -> CollectionInfo:
+        return CollectionInfo(**{key: row._mapping[key] for key in CollectionInfo.__dataclass_fields__})
+
+    def get_collection(self, name: str, conn: Connection | None = None) -> CollectionInfo | None:
+        query = select(schema.collections).where(schema.collections.c.name == name)
+        if conn is not None:
+            row = conn.execute(query).first()
+        else:
+            with self.reading() as c:
+                row = c.execute(query).first()
+        return self._collection_from_row(row) if row else None
+
+    def require_collection(self, name: str) -> CollectionInfo:
+        info = self.get_collection(name)
+        if info is None:
+            known = ", ".join(c.name for c in self.list_collections()) or "none yet"
+            raise StoreError(f"no collection named {name!r} in {self.path} (collections: {known})")
+        return info
+
+    def list_collections(self) -> list[CollectionInfo]:
+        with self.reading() as conn:
+            rows = conn.execute(select(schema.collections).order_by(schema.collections.c.name)).all()
+        return [self._collection_from_row(r) for r in rows]
+
+    def create_collection(
+        self, name: str, embedder: dict[str, Any], index_spec: dict[str, Any], chunking: dict[str, Any]
+    ) -> CollectionInfo:
+        """Create a collection, or return the existing one if another process just made it."""
+        now = time.time()
+        with self.writing() as conn:
+            existing = self.get_collection(name, conn)
+            if existing is not None:
+                return existing
+            conn.execute(
+                insert(schema.collections).values(
+                    name=name, embedder=embedder, index_spec=index_spec, chunking=chunking,
+                    seq=0, generation=0, created_at=now, updated_at=now,
+                )
+            )
+            return self.get_collection(name, conn)
+
+    def update_index_spec(self, collection_id: int, index_spec: dict[str, Any]) -> None:
+        """Record a new index spec; bumping ``generation`` retires the old FAISS files."""
+        with self.writing() as conn:
+            conn.execute(
+                update(schema.collections)
+                .where(schema.collections.c.id == collection_id)
+                .values(index_spec=index_spec, generation=schema.collections.c.generation + 1, updated_at=time.time())
+            )
+
+    # -- writes -----------------------------------------------------------------------
+
+    def existing_hashes(self, collection_id: int, ext_ids: Sequence[str]) -> dict[str, str]:
+        """ext_id -> content hash for the ids already stored."""
+        docs = schema.documents
+        found: dict[str, str] = {}
+        with self.reading() as conn:
+            for part in _batched(list(ext_ids)):
+                rows = conn.execute(
+                    select(docs.c.ext_id, docs.c.content_hash).where(
+                        docs.c.collection_id == collection_id, docs.c.ext_id.in_(part)
+                    )
+                )
+                found.update({r[0]: r[1] for r in rows})
+        return found
+
+    def _bump_seq(self, conn: Connection, collection_id: int) -> int:
+        cols = schema.collections
+        conn.execute(
+            update(cols).where(cols.c.id == collection_id).values(seq=cols.c.seq + 1, updated_at=time.time())
+        )
+        return int(conn.execute(select(cols.c.seq).where(cols.c.id == collection_id)).scalar_one())
+
+    def _remove_chunks_of(self, conn: Connection, collection_id: int, document_ids: list[int], seq: int) -> np.ndarray:
+        """Delete the chunks of these documents and log them as tombstones."""
+        ch = schema.chunks
+        removed: list[int] = []
+        for part in _batched(document_ids):
+            removed.extend(r[0] for r in conn.execute(select(ch.c.id).where(ch.c.document_id.in_(part))))
+        if removed:
+            conn.execute(
+                insert(schema.chunk_tombstones),
+                [{"collection_id": collection_id, "chunk_id": cid, "seq": seq} for cid in removed],
+            )
+            for part in _batched(removed):
+                conn.execute(ch.delete().where(ch.c.id.in_(part)))
+        return np.asarray(removed, dtype=np.int64)
+
+    def write_documents(self, collection_id: int, batch: Sequence[DocumentWrite]) -> WriteResult:
+        """Upsert a batch of documents (unique ext_ids) and their chunks in one transaction."""
+        docs, ch = schema.documents, schema.chunks
+        now = time.time()
+        with self.writing() as conn:
+            seq = self._bump_seq(conn, collection_id)
+            existing: dict[str, int] = {}
+            for part in _batched([d.ext_id for d in batch]):
+                rows = conn.execute(
+                    select(docs.c.ext_id, docs.c.id).where(docs.c.collection_id == collection_id, docs.c.ext_id.in_(part))
+                )
+                existing.update({r[0]: r[1] for r in rows})
+            removed = self._remove_chunks_of(conn, collection_id, list(existing.values()), seq)
+            next_doc = int(conn.execute(select(func.coalesce(func.max(docs.c.id), 0))).scalar_one()) + 1
+            next_chunk = int(conn.execute(select(func.coalesce(func.max(ch.c.id), 0))).scalar_one()) + 1
+            new_rows, updates, chunk_rows = [], [], []
+            for doc in batch:
+                document_id = existing.get(doc.ext_id)
+                values = {
+                    "text": doc.text, "metadata": doc.metadata, "content_hash": doc.content_hash,
+                    "source": doc.source, "updated_at": now,
+                }
+                if document_id is None:
+                    document_id = next_doc
+                    next_doc += 1
+                    new_rows.append({"id": document_id, "collection_id": collection_id, "ext_id": doc.ext_id,
+                                     "created_at": now, **values})
+                else:
+                    updates.append({"b_id": document_id, **values})
+                vectors = np.asarray(doc.vectors, dtype="<f4")
+                for ordinal, (start, end) in enumerate(doc.spans):
+                    chunk_rows.append({
+                        "id": next_chunk, "collection_id": collection_id, "document_id": document_id,
+                        "ordinal": ordinal, "start": start, "end": end, "seq": seq,
+                        "vector": vectors[ordinal].tobytes(),
+                    })
+                    next_chunk += 1
+            if new_rows:
+                conn.execute(insert(docs), new_rows)
+            if updates:
+                conn.execute(
+                    update(docs).where(docs.c.id == bindparam("b_id")).values(
+                        text=bindparam("text"), metadata=bindparam("metadata"),
+                        content_hash=bindparam("content_hash"), source=bindparam("source"),
+                        updated_at=bindparam("updated_at"),
+                    ),
+                    updates,
+                )
+            if chunk_rows:
+                conn.execute(insert(ch), chunk_rows)
+        return WriteResult(
+            seq=seq, added=len(new_rows), updated=len(updates),
+            chunk_ids=np.asarray([r["id"] for r in chunk_rows], dtype=np.int64), removed_chunk_ids=removed,
+        )
+
+    def delete_documents(self, collection_id: int, ext_ids: Sequence[str]) -> tuple[list[str], WriteResult]:
+        """Delete documents by external id; returns (ids not found, result)."""
+        docs = schema.documents
+        with self.writing() as conn:
+            found: dict[str, int] = {}
+            for part in _batched(list(ext_ids)):
+                rows = conn.execute(
+                    select(docs.c.ext_id, docs.c.id).where(docs.c.collection_id == collection_id, docs.c.ext_id.in_(part))
+                )
+                found.update({r[0]: r[1] for r in rows})
+            missing = [e for e in ext_ids if e not in found]
+            if not found:
+                return missing, WriteResult(seq=-1)
+            seq = self._bump_seq(conn, collection_id)
+            removed = self._remove_chunks_of(conn, collection_id, list(found.values()), seq)
+            for part in _batched(list(found.values())):
+                conn.execute(docs.delete().where(docs.c.id.in_(part)))
+        return missing, WriteResult(seq=seq, removed_chunk_ids=removed)
+
+    # -- reads for the vector index -------------------------------------------------------
+
+    def vector_state(
+        self, collection: CollectionInfo, since_seq: int | None
+    ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, int]:
+        """One snapshot of what a FAISS file needs to cover the current state.
+
+        Returns (seq, removed chunk ids since ``since_seq``, added chunk ids, their
+        vectors, total chunk count). ``since_seq=None`` means everything (a rebuild).
+        """
+        ch, tomb, cols = schema.chunks, schema.chunk_tombstones, schema.collections
+        dim = int(collection.embedder["dimension"])
+        with self.reading() as conn:
+            seq = int(conn.execute(select(cols.c.seq).where(cols.c.id == collection.id)).scalar_one())
+            query = select(ch.c.id, ch.c.vector).where(ch.c.collection_id == collection.id)
+            removed = np.zeros(0, dtype=np.int64)
+            if since_seq is not None:
+                query = query.where(ch.c.seq > since_seq)
+                removed = np.asarray(
+                    [r[0] for r in conn.execute(
+                        select(tomb.c.chunk_id).where(tomb.c.collection_id == collection.id, tomb.c.seq > since_seq)
+                    )],
+                    dtype=np.int64,
+                )
+            rows = conn.execute(query.order_by(ch.c.id)).all()
+            total = int(conn.execute(select(func.count()).select_from(ch).where(ch.c.collection_id == collection.id)).scalar_one())
+        ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+        return seq, removed, ids, blobs_to_matrix([r[1] for r in rows], dim), total
+
+    def prune_tombstones(self, collection_id: int, up_to_seq: int) -> None:
+        """Forget tombstones an index file already covers."""
+        tomb = schema.chunk_tombstones
+        with self.writing() as conn:
+            conn.execute(tomb.delete().where(tomb.c.collection_id == collection_id, tomb.c.seq <= up_to_seq))
+
+    # -- reads for search -------------------------------------------------------------------
+
+    def chunk_hits(self, chunk_ids: Sequence[int]) -> dict[int, ChunkHit]:
+        """Documents and snippet text for chunk ids (ids no longer stored are absent)."""
+        out: dict[int, ChunkHit] = {}
+        if len(chunk_ids) == 0:
+            return out
+        sql = text(
+            'SELECT c.id, c.document_id, d.ext_id, d.metadata, substr(d.text, c.start + 1, c."end" - c.start), '
+            'c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN :ids'
+        ).bindparams(bindparam("ids", expanding=True))
+        with self.reading() as conn:
+            for part in _batched([int(i) for i in chunk_ids]):
+                for row in conn.execute(sql, {"ids": list(part)}):
+                    out[row[0]] = ChunkHit(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
+        return out
+
+    def document_vectors(self, collection: CollectionInfo, ext_id: str) -> tuple[int, np.ndarray] | None:
+        """(document row id, its chunk vectors) or None when the id is not stored."""
+        docs, ch = schema.documents, schema.chunks
+        with self.reading() as conn:
+            doc_id = conn.execute(
+                select(docs.c.id).where(docs.c.collection_id == collection.id, docs.c.ext_id == ext_id)
+            ).scalar()
+            if doc_id is None:
+                return None
+            blobs = [r[0] for r in conn.execute(select(ch.c.vector).where(ch.c.document_id == doc_id).order_by(ch.c.ordinal))]
+        return int(doc_id), blobs_to_matrix(blobs, int(collection.embedder["dimension"]))
+
+    def filtered_chunk_ids(self, collection_id: int, where_sql: str, params: dict[str, Any]) -> np.ndarray:
+        """Chunk ids of documents whose metadata matches a compiled filter."""
+        sql = text(
+            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+            f"WHERE d.collection_id = :vx_collection AND ({where_sql})"
+        )
+        with self.reading() as conn:
+            ids = [r[0] for r in conn.execute(sql, {"vx_collection": collection_id, **params})]
+        return np.asarray(ids, dtype=np.int64)
+
+    def counts(self, collection_id: int) -> tuple[int, int]:
+        """(documents, chunks) in a collection."""
+        with self.reading() as conn:
+            n_docs = conn.execute(
+                select(func.count()).select_from(schema.documents).where(schema.documents.c.collection_id == collection_id)
+            ).scalar_one()
+            n_chunks = conn.execute(
+                select(func.count()).select_from(schema.chunks).where(schema.chunks.c.collection_id == collection_id)
+            ).scalar_one()
+        return int(n_docs), int(n_chunks)
+
+    def get_document(self, collection_id: int, ext_id: str) -> dict[str, Any] | None:
+        docs = schema.documents
+        with self.reading() as conn:
+            row = conn.execute(
+                select(docs).where(docs.c.collection_id == collection_id, docs.c.ext_id == ext_id)
+            ).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return {"id": m["ext_id"], "text": m["text"], "metadata": m["metadata"], "source": m["source"],
+                "content_hash": m["content_hash"], "created_at": m["created_at"], "updated_at": m["updated_at"]}
+
+    def iter_document_ids(self, collection_id: int) -> Iterable[str]:
+        docs = schema.documents
+        with self.reading() as conn:
+            for row in conn.execute(select(docs.c.ext_id).where(docs.c.collection_id == collection_id).order_by(docs.c.id)):
+                yield row[0]
+
+
+__all__ = [
+    "CollectionInfo", "ChunkHit", "DocumentWrite", "Store", "StoreError", "WriteResult",
+    "blobs_to_matrix", "vector_to_blob", "OperationalError",
+]
