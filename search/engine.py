@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -21,16 +22,22 @@ import numpy as np
 from indexer.chunking import ChunkingSpec
 from indexer.embedders.base import Embedder, EmbedderError
 from indexer.embedders.factory import create_embedder, embedder_from_spec
-from indexer.pipeline import IndexReport, Indexer
+from indexer.pipeline import IndexReport, Indexer, content_hash
 from indexer.readers import Problem, Record
 from search.filters import compile_filters, normalise_filters
 from storage.ann.factory import DEFAULT_INDEX_SPEC
+from storage.ann.spec import IndexSpecError, check_dimension, format_spec, parse_index_spec, search_params
 from storage.index_cache import IndexCache
-from storage.store import CollectionInfo, Store, StoreError
+from storage.store import ChunkHit, CollectionInfo, DocumentWrite, Store, StoreError
 
 DEFAULT_DB = "vecdex.db"
 DEFAULT_COLLECTION = "default"
 SNIPPET_CHARS = 280
+# Filters matching at most this many chunks (or this share of them) are searched
+# exactly over their rows instead of through an approximate index.
+EXACT_FILTER_ROWS = 2048
+EXACT_FILTER_SHARE = 0.01
+VECTOR_BATCH = 2048
 
 
 class QueryError(Exception):
@@ -119,6 +126,10 @@ class Collection:
         Each document is a dict ``{"id", "text", "metadata"?}``, a tuple
         ``(id, text[, metadata])``, or a :class:`indexer.readers.Record`.
         """
+        if self.info.embedder.get("kind") == "precomputed":
+            raise EmbedderError(
+                f"collection {self.name!r} holds precomputed vectors: add documents with add_vectors()"
+            )
         indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=workers, progress=progress)
         try:
             report = indexer.run((_as_record(d) for d in documents), strict=strict)
@@ -134,11 +145,78 @@ class Collection:
         self._sync_index()
         return missing
 
+    def add_vectors(
+        self,
+        ids: Sequence[str],
+        vectors: Any,
+        texts: Sequence[str] | None = None,
+        metadata: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> IndexReport:
+        """Insert or update documents with the application's own vectors.
+
+        Only for collections made with ``embedder="precomputed", dimension=D``:
+        vectors from another model would not be comparable with a text model's.
+        Vectors are L2-normalised (search is cosine); unchanged documents are skipped.
+        """
+        if self.info.embedder.get("kind") != "precomputed":
+            raise ModelMismatchError(
+                f"collection {self.name!r} embeds text with {self.info.embedder.get('model')}; vectors from "
+                "elsewhere are not comparable. Make a collection with embedder='precomputed', dimension=D"
+            )
+        ids = [str(i) for i in ids]
+        matrix = self._query_matrix(vectors) if len(ids) else np.zeros((0, self.embedder.dimension), np.float32)
+        texts = list(texts) if texts is not None else [""] * len(ids)
+        metadata = list(metadata) if metadata is not None else [None] * len(ids)
+        if not (len(matrix) == len(ids) == len(texts) == len(metadata)):
+            raise QueryError(f"{len(ids)} ids, {len(matrix)} vectors, {len(texts)} texts, {len(metadata)} metadata: "
+                             "they must be as many")
+        if len(set(ids)) != len(ids):
+            raise QueryError("ids must be unique within one call")
+        report = IndexReport()
+        started = time.perf_counter()
+        try:
+            for start in range(0, len(ids), VECTOR_BATCH):
+                part = range(start, min(start + VECTOR_BATCH, len(ids)))
+                writes = []
+                for i in part:
+                    meta = dict(metadata[i] or {})
+                    digest = content_hash(texts[i] + "\x00" + matrix[i].astype("<f4").tobytes().hex(), meta)
+                    writes.append(DocumentWrite(ids[i], texts[i], meta, digest, None, [(0, len(texts[i]))],
+                                                matrix[i : i + 1]))
+                stored = self._vx.store.existing_hashes(self.info.id, [w.ext_id for w in writes])
+                changed = [w for w in writes if stored.get(w.ext_id) != w.content_hash]
+                report.unchanged += len(writes) - len(changed)
+                if changed:
+                    result = self._vx.store.write_documents(self.info.id, changed)
+                    report.added += result.added
+                    report.updated += result.updated
+                    report.chunks += len(changed)
+        finally:
+            report.seconds = time.perf_counter() - started
+            self._sync_index()
+        return report
+
+    def reindex(self, index: str | dict[str, Any] | None = None) -> dict[str, Any]:
+        """Rebuild the vector index, with another spec if given (``"hnsw:M=32"``).
+
+        Without a spec the current one is rebuilt; ``auto`` chooses afresh.
+        """
+        info = self._refresh()
+        spec = parse_index_spec(index) if index is not None else dict(info.index_spec)
+        spec.pop("resolved", None)
+        check_dimension(spec, int(info.embedder["dimension"]))
+        started = time.perf_counter()
+        self._vx.store.update_index_spec(info.id, spec)  # new generation: old files retire
+        self._vx.indexes.forget(info.id)
+        self._sync_index()
+        return {"collection": self.name, "index": self.info.index_spec, "seconds": time.perf_counter() - started}
+
     def _sync_index(self) -> None:
         """Bring the FAISS file up to the store's state and forget covered tombstones."""
         info = self._refresh()
         self._vx.indexes.get(info)
-        self._vx.store.prune_tombstones(info.id, self._vx.indexes._open[(info.id, info.generation)][1])
+        self._vx.store.prune_tombstones(info.id, self._vx.indexes.covered_seq(info))
+        self._refresh()  # auto may just have recorded its choice
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -179,41 +257,87 @@ class Collection:
         return self.search_vector(centroid, k, where, exclude_document=document_row)
 
     def search_vector(
-        self, vector: np.ndarray, k: int = 10, where: Any = None, *, exclude_document: int | None = None
+        self, vector: np.ndarray, k: int = 10, where: Any = None, *, exclude_document: int | None = None,
+        nprobe: int | None = None, ef: int | None = None,
     ) -> list[Hit]:
-        """Search by a unit vector of the collection's dimension."""
+        """Search by a vector of the collection's dimension (normalised here, so cosine).
+
+        ``nprobe`` / ``ef`` override the index's IVF probes / HNSW efSearch for this
+        call only (other threads searching at the same time are not affected).
+        """
+        return self.search_vectors([vector], k, where, exclude_document=exclude_document, nprobe=nprobe, ef=ef)[0]
+
+    def search_vectors(
+        self, vectors: Any, k: int = 10, where: Any = None, *, exclude_document: int | None = None,
+        nprobe: int | None = None, ef: int | None = None,
+    ) -> list[list[Hit]]:
+        """Many query vectors at once (one FAISS call and one SQL lookup per round)."""
         if k < 1:
             raise QueryError("k must be at least 1")
-        vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        if vector.shape[1] != self.info.embedder["dimension"]:
-            raise QueryError(f"vector has dimension {vector.shape[1]}, the collection {self.info.embedder['dimension']}")
+        matrix = self._query_matrix(vectors)
+        params = search_params(nprobe, ef)
         index = self.index()
-        filters = normalise_filters(where)
         allowed = None
-        if filters:
-            sql, params = compile_filters(filters)
-            allowed = self._vx.store.filtered_chunk_ids(self.info.id, sql, params)
+        available = index.count()
+        if normalise_filters(where):
+            sql, sql_params = compile_filters(normalise_filters(where))
+            allowed = self._vx.store.filtered_chunk_ids(self.info.id, sql, sql_params)
             available = len(allowed)
-        else:
-            available = index.count()
-        if available == 0:
-            return []
+            # A very selective filter: scoring its few rows exactly beats steering an
+            # approximate index towards them (and can never miss one).
+            if not index.exact and available <= max(EXACT_FILTER_ROWS, EXACT_FILTER_SHARE * index.count()):
+                return [self._exact(row, allowed, k, exclude_document) for row in matrix]
+        results: list[list[Hit]] = [[] for _ in matrix]
+        pending = list(range(len(matrix))) if available else []
         fetch = min(available, max(4 * k, 16))
-        while True:
-            scores, ids = index.search(vector, fetch, allowed=allowed)
-            hits = self._collapse(scores[0], ids[0], k, exclude_document)
-            if len(hits) >= k or fetch >= available:
-                return hits
-            fetch = min(available, fetch * 4)
+        while pending:
+            scores, ids = index.search(matrix[pending], fetch, params, allowed)
+            rows = self._vx.store.chunk_hits(np.unique(ids[ids >= 0]).tolist())
+            short = []
+            for row, query in enumerate(pending):
+                results[query] = self._collapse(scores[row], ids[row], k, exclude_document, rows)
+                if len(results[query]) < k and fetch < available:
+                    short.append(query)
+            pending, fetch = short, min(available, fetch * 4)
+        if allowed is not None and not index.exact:
+            # An approximate index may still come back short of k under a filter:
+            # then the matching rows are scored exactly (filters stay exact).
+            for query, hits in enumerate(results):
+                if len(hits) < min(k, available):
+                    results[query] = self._exact(matrix[query], allowed, k, exclude_document)
+        return results
 
-    def _collapse(self, scores: np.ndarray, ids: np.ndarray, k: int, exclude_document: int | None) -> list[Hit]:
+    def _query_matrix(self, vectors: Any) -> np.ndarray:
+        """Query vectors as unit float32 rows of the collection's dimension."""
+        dimension = int(self.info.embedder["dimension"])
+        matrix = np.array(vectors, dtype=np.float32, ndmin=2)
+        if matrix.ndim != 2 or matrix.shape[1] != dimension:
+            raise QueryError(f"vector has dimension {matrix.shape[-1]}, the collection {dimension}")
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        if not np.all(np.isfinite(matrix)) or np.any(norms == 0):
+            raise QueryError("query vectors must be finite and not all zero")
+        return matrix / norms
+
+    def _exact(self, vector: np.ndarray, chunk_ids: np.ndarray, k: int, exclude_document: int | None) -> list[Hit]:
+        """Brute-force cosine over the given chunks' stored vectors."""
+        ids, vectors = self._vx.store.chunk_vectors(self.info.id, chunk_ids, int(self.info.embedder["dimension"]))
+        scores = vectors @ vector
+        order = np.argsort(-scores, kind="stable")
+        hits: list[Hit] = []
+        for start in range(0, len(order), max(4 * k, 64)):  # enough chunks to fill k documents
+            part = order[: start + max(4 * k, 64)]
+            hits = self._collapse(scores[part], ids[part], k, exclude_document,
+                                  self._vx.store.chunk_hits(ids[part].tolist()))
+            if len(hits) >= k:
+                break
+        return hits
+
+    def _collapse(self, scores: np.ndarray, ids: np.ndarray, k: int, exclude_document: int | None,
+                  rows: dict[int, ChunkHit]) -> list[Hit]:
         """Chunk hits -> document hits; a document scores as its best chunk."""
-        valid = ids >= 0
-        chunk_ids, chunk_scores = ids[valid], scores[valid]
-        rows = self._vx.store.chunk_hits(chunk_ids.tolist())
         hits: list[Hit] = []
         seen: set[int] = set()
-        for chunk_id, score in zip(chunk_ids.tolist(), chunk_scores.tolist()):
+        for chunk_id, score in zip(ids.tolist(), scores.tolist()):
             row = rows.get(chunk_id)
             if row is None or row.document_id in seen or row.document_id == exclude_document:
                 continue
@@ -242,6 +366,7 @@ class Collection:
             "embedder": spec,
             "chunking": info.chunking,
             "index": info.index_spec,
+            "index_description": format_spec(info.index_spec),
             "index_file": str(index_file) if index_file else None,
             "index_file_bytes": index_file.stat().st_size if index_file else 0,
             "index_up_to_date": bool(index_file) and index_file.name.endswith(f"-s{info.seq}.faiss"),
@@ -306,16 +431,26 @@ class Vecdex:
         embedder: str = "static",
         model: str | None = None,
         chunking: ChunkingSpec | None = None,
-        index: dict[str, Any] | None = None,
+        index: str | dict[str, Any] | None = None,
         **embedder_options: Any,
     ) -> Collection:
         """Open a collection; with ``create=True`` make it if missing.
 
         When the collection exists and ``model``/``embedder`` are given, they must
         match what it was built with: vectors from two models cannot be compared.
+        ``index`` is the vector index spec of a new collection (``"auto"`` by
+        default; ``"hnsw:M=32,efSearch=64"``, ``"ivf:nlist=1024"``, ``"flat"``...);
+        an existing collection changes index with :meth:`Collection.reindex`.
         """
+        wanted_index = parse_index_spec(index) if index is not None else None
         info = self.store.get_collection(name)
         if info is not None:
+            current = {k: v for k, v in info.index_spec.items() if k != "resolved"}
+            if wanted_index is not None and wanted_index != current:
+                raise IndexSpecError(
+                    f"collection {name!r} already has index {format_spec(current)}; "
+                    f"change it with: vecdex reindex --collection {name} --index SPEC"
+                )
             if model is not None or embedder != info.embedder.get("kind", "static") or embedder_options:
                 wanted = create_embedder(embedder, model=model, **embedder_options)
                 if not _same_model(wanted.spec, info.embedder):
@@ -332,9 +467,11 @@ class Vecdex:
                 f"(collections: {', '.join(c.name for c in self.collections()) or 'none yet'})"
             )
         new_embedder = create_embedder(embedder, model=model, **embedder_options)
+        wanted_index = wanted_index or dict(DEFAULT_INDEX_SPEC)
+        check_dimension(wanted_index, new_embedder.dimension)
         chunking = chunking or getattr(new_embedder, "default_chunking", None) or ChunkingSpec()
         info = self.store.create_collection(
-            name, new_embedder.spec, dict(index or DEFAULT_INDEX_SPEC), chunking.to_dict()
+            name, new_embedder.spec, wanted_index, chunking.to_dict()
         )
         if not _same_model(new_embedder.spec, info.embedder):  # another process created it first
             raise ModelMismatchError(f"collection {name!r} was just created with another model")
@@ -344,6 +481,6 @@ class Vecdex:
 
 
 __all__ = [
-    "Collection", "Hit", "ModelMismatchError", "QueryError", "Vecdex", "EmbedderError", "StoreError",
+    "Collection", "Hit", "ModelMismatchError", "QueryError", "Vecdex", "EmbedderError", "StoreError", "IndexSpecError",
     "default_db_path",
 ]

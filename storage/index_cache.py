@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from storage.ann.base import VectorIndex
-from storage.ann.factory import create_index, load_index
+from storage.ann.factory import concrete, create_index, load_index
 from storage.store import CollectionInfo, Store
 
 log = logging.getLogger(__name__)
@@ -77,12 +77,18 @@ class IndexCache:
     # -- the one entry point ------------------------------------------------------------
 
     def get(self, collection: CollectionInfo, *, persist: bool = True) -> VectorIndex:
-        """The collection's index, brought up to the store's current state."""
-        key = (collection.id, collection.generation)
+        """The collection's index, brought up to the store's current state.
+
+        For an ``auto`` spec this is also where the choice is made and recorded:
+        when the row count calls for another index type (auto only moves up:
+        flat -> hnsw -> ivf), the index is rebuilt and the collection's spec is
+        rewritten, which bumps its generation and retires the old files.
+        """
         current = self.store.get_collection(collection.name)
         if current is None or current.id != collection.id:
             raise KeyError(f"collection {collection.name!r} no longer exists")
         collection = current
+        key = (collection.id, collection.generation)
         if key in self._open and self._open[key][1] == collection.seq:
             self.last_action = "memory"
             return self._open[key][0]
@@ -93,26 +99,67 @@ class IndexCache:
         dimension = int(collection.embedder["dimension"])
         if index is not None:
             seq, removed, ids, vectors, total = self.store.vector_state(collection, covered)
-            if seq != covered:
+            if self._wanted_spec(collection, total) != self._built_spec(collection):
+                index = None  # auto wants another index type for this many rows
+            elif seq != covered:
                 index.remove(removed)
                 index.add(ids, vectors)
                 self.last_action = "caught-up"
-            if index.count() != total:
+            if index is not None and index.count() != total:
                 log.warning("index for %s holds %d vectors, store has %d: rebuilding",
                             collection.name, index.count(), total)
                 index = None
+            elif index is not None and index.needs_rebuild():
+                log.info("index for %s is due for a rebuild (%s)", collection.name, index.describe())
+                index = None
         if index is None:
             seq, _, ids, vectors, total = self.store.vector_state(collection, None)
-            index = create_index(collection.index_spec, dimension, len(ids))
+            spec = self._wanted_spec(collection, total)
+            index = create_index(spec, dimension, len(ids))
             index.build(ids, vectors)
             self.last_action = "rebuilt"
+            collection = self._record_choice(collection, spec)
+        index.vector_source = self._vector_source(collection)
         if persist and self.last_action in ("caught-up", "rebuilt"):
             try:
                 self._save(collection, index, seq)
             except OSError as exc:  # a read-only folder still answers queries
                 log.warning("could not save the index file: %s", exc)
-        self._open[key] = (index, seq)
+        self._open[(collection.id, collection.generation)] = (index, seq)
         return index
+
+    def covered_seq(self, collection: CollectionInfo) -> int:
+        """The store ``seq`` the open index of this collection covers (-1: none open)."""
+        current = self.store.get_collection(collection.name) or collection
+        return self._open.get((current.id, current.generation), (None, -1))[1]
+
+    @staticmethod
+    def _built_spec(collection: CollectionInfo) -> dict:
+        spec = collection.index_spec
+        if spec.get("type") == "auto":
+            return spec.get("resolved") or {"type": "flat"}
+        return spec
+
+    @staticmethod
+    def _wanted_spec(collection: CollectionInfo, n_rows: int) -> dict:
+        return concrete(collection.index_spec, n_rows, int(collection.embedder["dimension"]))
+
+    def _record_choice(self, collection: CollectionInfo, built: dict) -> CollectionInfo:
+        """Write auto's choice into the collection's spec (a new generation of files)."""
+        spec = collection.index_spec
+        if spec.get("type") != "auto" or spec.get("resolved") == built:
+            return collection
+        try:
+            self.store.update_index_spec(collection.id, {**spec, "resolved": built})
+        except Exception as exc:  # a read-only store still answers queries
+            log.warning("could not record the index choice: %s", exc)
+            return collection
+        return self.store.get_collection(collection.name) or collection
+
+    def _vector_source(self, collection: CollectionInfo):
+        store, collection_id = self.store, collection.id
+        dimension = int(collection.embedder["dimension"])
+        return lambda ids: store.chunk_vectors(collection_id, ids, dimension)
 
     def _load_file(self, collection: CollectionInfo) -> tuple[VectorIndex | None, int]:
         path = self.file_for(collection)

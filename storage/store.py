@@ -424,6 +424,18 @@ class Store:
                     out[row[0]] = ChunkHit(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
         return out
 
+    def chunk_vectors(self, collection_id: int, chunk_ids: Sequence[int], dimension: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids still stored, their exact vectors), in the order asked (for re-ranking
+        and exact search over a filter's few rows)."""
+        ch = schema.chunks
+        found: dict[int, bytes] = {}
+        with self.reading() as conn:
+            for part in _batched([int(i) for i in chunk_ids]):
+                rows = conn.execute(select(ch.c.id, ch.c.vector).where(ch.c.collection_id == collection_id, ch.c.id.in_(part)))
+                found.update({r[0]: r[1] for r in rows})
+        ids = [int(i) for i in chunk_ids if int(i) in found]
+        return np.asarray(ids, dtype=np.int64), blobs_to_matrix([found[i] for i in ids], dimension)
+
     def document_vectors(self, collection: CollectionInfo, ext_id: str) -> tuple[int, np.ndarray] | None:
         """(document row id, its chunk vectors) or None when the id is not stored."""
         docs, ch = schema.documents, schema.chunks

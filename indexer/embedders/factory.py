@@ -13,6 +13,7 @@ from indexer.embedders.base import Embedder, EmbedderError
 EMBEDDERS = {
     "static": "indexer.embedders.static:StaticEmbedder",
     "elmo": "indexer.embedders.elmo:ElmoEmbedder",
+    "precomputed": "indexer.embedders.precomputed:PrecomputedEmbedder",
 }
 
 _model_cache: dict[str, Embedder] = {}

@@ -8,19 +8,28 @@ the store and can always be rebuilt from it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+
+#: Fetches exact stored vectors for chunk ids -> (ids still stored, their vectors);
+#: the index cache installs one so compressed backends can re-rank their shortlist.
+VectorSource = Callable[[np.ndarray], "tuple[np.ndarray, np.ndarray]"]
 
 
 class VectorIndex(ABC):
     """A searchable set of (id, unit vector) pairs."""
 
     backend: str = ""
+    #: True when search is exact (brute force): filters need no exact fallback.
+    exact: bool = False
+    #: True when the file can be memory-mapped on load (read cost, not copy cost).
+    mmap: bool = False
 
     def __init__(self, spec: dict[str, Any], dimension: int):
         self.spec = spec
         self.dimension = dimension
+        self.vector_source: VectorSource | None = None
 
     @abstractmethod
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -56,3 +65,12 @@ class VectorIndex(ABC):
     def build(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Fill an empty index from scratch (backends that train override this)."""
         self.add(ids, vectors)
+
+    def needs_rebuild(self) -> bool:
+        """True when a rebuild from the store would serve better than catching up
+        (HNSW full of tombstones, IVF trained on far fewer rows than it holds)."""
+        return False
+
+    def describe(self) -> dict[str, Any]:
+        """Facts about the built index for ``info`` (effective parameters, tombstones)."""
+        return {"backend": self.backend, "vectors": self.count()}

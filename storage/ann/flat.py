@@ -12,6 +12,7 @@ from storage.ann.base import VectorIndex
 
 class FlatIndex(VectorIndex):
     backend = "flat"
+    exact = True
 
     def __init__(self, spec: dict[str, Any], dimension: int, index: faiss.Index | None = None):
         super().__init__(spec, dimension)
