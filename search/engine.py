@@ -70,7 +70,7 @@ def default_db_path() -> str:
 
 
 def make_snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
-    flat = re.sub(r"\s+", " ", text).strip()
+    flat = " ".join(text.split())  # collapse whitespace (faster than a regex on the hot path)
     if len(flat) <= limit:
         return flat
     cut = flat.rfind(" ", 0, limit)
@@ -89,6 +89,7 @@ class Collection:
         self._vx = vecdex
         self.info = info
         self._embedder: Embedder | None = None
+        self._index: tuple[int, Any] | None = None  # (store data_version, index) last checked
 
     @property
     def name(self) -> str:
@@ -109,7 +110,14 @@ class Collection:
 
     def index(self):
         """The up-to-date vector index (built or caught up from the store if needed)."""
-        return self._vx.indexes.get(self._refresh())
+        # While no connection has committed anything, the index we hold is current:
+        # one PRAGMA instead of re-reading the collection on every search.
+        version = self._vx.store.data_version()
+        if self._index is not None and self._index[0] == version:
+            return self._index[1]
+        index = self._vx.indexes.get(self._refresh())
+        self._index = (version, index)
+        return index
 
     # -- writes ------------------------------------------------------------------------
 
@@ -292,7 +300,9 @@ class Collection:
         fetch = min(available, max(4 * k, 16))
         while pending:
             scores, ids = index.search(matrix[pending], fetch, params, allowed)
-            rows = self._vx.store.chunk_hits(np.unique(ids[ids >= 0]).tolist())
+            # The first k chunks of every query in one read; more only if documents repeat.
+            head = ids[:, :k]
+            rows: dict[int, ChunkHit | None] = dict(self._vx.store.chunk_hits(np.unique(head[head >= 0]).tolist()))
             short = []
             for row, query in enumerate(pending):
                 results[query] = self._collapse(scores[row], ids[row], k, exclude_document, rows)
@@ -313,32 +323,37 @@ class Collection:
         matrix = np.array(vectors, dtype=np.float32, ndmin=2)
         if matrix.ndim != 2 or matrix.shape[1] != dimension:
             raise QueryError(f"vector has dimension {matrix.shape[-1]}, the collection {dimension}")
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        if not np.all(np.isfinite(matrix)) or np.any(norms == 0):
+        norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))[:, None]
+        if not (np.isfinite(norms).all() and norms.all()):  # NaN/inf anywhere makes the norm non-finite
             raise QueryError("query vectors must be finite and not all zero")
-        return matrix / norms
+        matrix /= norms
+        return matrix
 
     def _exact(self, vector: np.ndarray, chunk_ids: np.ndarray, k: int, exclude_document: int | None) -> list[Hit]:
         """Brute-force cosine over the given chunks' stored vectors."""
         ids, vectors = self._vx.store.chunk_vectors(self.info.id, chunk_ids, int(self.info.embedder["dimension"]))
         scores = vectors @ vector
         order = np.argsort(-scores, kind="stable")
-        hits: list[Hit] = []
-        for start in range(0, len(order), max(4 * k, 64)):  # enough chunks to fill k documents
-            part = order[: start + max(4 * k, 64)]
-            hits = self._collapse(scores[part], ids[part], k, exclude_document,
-                                  self._vx.store.chunk_hits(ids[part].tolist()))
-            if len(hits) >= k:
-                break
-        return hits
+        return self._collapse(scores[order], ids[order], k, exclude_document, {})
 
     def _collapse(self, scores: np.ndarray, ids: np.ndarray, k: int, exclude_document: int | None,
-                  rows: dict[int, ChunkHit]) -> list[Hit]:
-        """Chunk hits -> document hits; a document scores as its best chunk."""
+                  rows: dict[int, ChunkHit | None]) -> list[Hit]:
+        """Chunk hits -> document hits; a document scores as its best chunk.
+
+        ``rows`` caches chunk rows; missing ones are read a block at a time, only
+        as far down the ranking as it takes to fill k documents.
+        """
         hits: list[Hit] = []
         seen: set[int] = set()
-        for chunk_id, score in zip(ids.tolist(), scores.tolist()):
-            row = rows.get(chunk_id)
+        id_list = ids.tolist()
+        for position, (chunk_id, score) in enumerate(zip(id_list, scores.tolist())):
+            if chunk_id < 0:
+                continue
+            if chunk_id not in rows:
+                block = [c for c in id_list[position : position + 2 * (k - len(hits)) + 8] if c >= 0]
+                found = self._vx.store.chunk_hits(block)
+                rows.update({c: found.get(c) for c in block})
+            row = rows[chunk_id]
             if row is None or row.document_id in seen or row.document_id == exclude_document:
                 continue
             seen.add(row.document_id)
@@ -428,7 +443,7 @@ class Vecdex:
         name: str = DEFAULT_COLLECTION,
         *,
         create: bool = False,
-        embedder: str = "static",
+        embedder: str | None = None,
         model: str | None = None,
         chunking: ChunkingSpec | None = None,
         index: str | dict[str, Any] | None = None,
@@ -451,8 +466,10 @@ class Vecdex:
                     f"collection {name!r} already has index {format_spec(current)}; "
                     f"change it with: vecdex reindex --collection {name} --index SPEC"
                 )
-            if model is not None or embedder != info.embedder.get("kind", "static") or embedder_options:
-                wanted = create_embedder(embedder, model=model, **embedder_options)
+            if model is not None or (embedder or info.embedder.get("kind")) != info.embedder.get("kind") \
+                    or embedder_options:
+                wanted = create_embedder(embedder or info.embedder.get("kind", "static"), model=model,
+                                         **embedder_options)
                 if not _same_model(wanted.spec, info.embedder):
                     raise ModelMismatchError(
                         f"collection {name!r} was built with {info.embedder.get('kind')} model "
@@ -466,7 +483,7 @@ class Vecdex:
                 f"no collection named {name!r} in {self.store.path} "
                 f"(collections: {', '.join(c.name for c in self.collections()) or 'none yet'})"
             )
-        new_embedder = create_embedder(embedder, model=model, **embedder_options)
+        new_embedder = create_embedder(embedder or "static", model=model, **embedder_options)
         wanted_index = wanted_index or dict(DEFAULT_INDEX_SPEC)
         check_dimension(wanted_index, new_embedder.dimension)
         chunking = chunking or getattr(new_embedder, "default_chunking", None) or ChunkingSpec()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +122,10 @@ class Store:
             parent = self.path.parent
             if not parent.exists():
                 raise StoreError(f"folder {parent} does not exist (for the store {self.path})")
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._probe: sqlite3.Connection | None = None
         self.engine = self._make_engine()
         self._write_engine = self.engine.execution_options(vx_write=True)
         try:
@@ -205,7 +211,37 @@ class Store:
             return self._version(conn)
 
     def close(self) -> None:
+        with self._readers_lock:
+            for connection in self._readers:
+                connection.close()
+            self._readers.clear()
+            self._probe = None
         self.engine.dispose()
+
+    # -- the hot read path -----------------------------------------------------------
+    # A search does at most two tiny reads; SQLAlchemy's per-statement overhead
+    # (~0.1 ms) would cost more than an HNSW search itself, so these two use one
+    # plain sqlite3 connection per thread.
+
+    def _reader(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "reader", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            connection.execute("PRAGMA busy_timeout = 60000")
+            self._local.reader = connection
+            with self._readers_lock:
+                self._readers.append(connection)
+        return connection
+
+    def data_version(self) -> int:
+        """Changes whenever any other connection (any process) commits to the store:
+        lets a searcher skip re-reading the collection row while nothing changed.
+        (One probe connection for all threads: the counter is per connection.)"""
+        with self._readers_lock:
+            if self._probe is None:
+                self._probe = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                self._readers.append(self._probe)
+            return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
 
     # -- collections ----------------------------------------------------------------
 
@@ -412,16 +448,16 @@ class Store:
     def chunk_hits(self, chunk_ids: Sequence[int]) -> dict[int, ChunkHit]:
         """Documents and snippet text for chunk ids (ids no longer stored are absent)."""
         out: dict[int, ChunkHit] = {}
-        if len(chunk_ids) == 0:
-            return out
-        sql = text(
-            'SELECT c.id, c.document_id, d.ext_id, d.metadata, substr(d.text, c.start + 1, c."end" - c.start), '
-            'c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN :ids'
-        ).bindparams(bindparam("ids", expanding=True))
-        with self.reading() as conn:
-            for part in _batched([int(i) for i in chunk_ids]):
-                for row in conn.execute(sql, {"ids": list(part)}):
-                    out[row[0]] = ChunkHit(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
+        reader = self._reader()
+        for part in _batched([int(i) for i in chunk_ids]):
+            sql = (
+                'SELECT c.id, c.document_id, d.ext_id, d.metadata, substr(d.text, c.start + 1, c."end" - c.start), '
+                f'c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id '
+                f'WHERE c.id IN ({",".join("?" * len(part))})'
+            )
+            for row in reader.execute(sql, list(part)):
+                metadata = {} if row[3] == "{}" else json.loads(row[3])
+                out[row[0]] = ChunkHit(row[0], row[1], row[2], metadata, row[4], row[5], row[6])
         return out
 
     def chunk_vectors(self, collection_id: int, chunk_ids: Sequence[int], dimension: int) -> tuple[np.ndarray, np.ndarray]:
