@@ -306,7 +306,8 @@ def delete(ctx, doc_ids, collection):
     with _open(ctx) as vx:
         missing = vx.collection(collection).delete(list(doc_ids))
     deleted = len(set(doc_ids)) - len(set(missing))
-    click.echo(f"{collection}: {deleted} deleted")
+    if deleted:
+        click.echo(f"{collection}: {deleted} deleted")
     if missing:
         raise UserError(f"not found in {collection!r}: {', '.join(missing[:10])}"
                                    + (f" and {len(missing) - 10} more" if len(missing) > 10 else ""))
