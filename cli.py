@@ -94,6 +94,18 @@ def where_option(fn: Callable) -> Callable:
                         help="Metadata filter FIELD=VALUE, or != < > <= >= on numbers; repeatable (ANDed).")(fn)
 
 
+def knob_options(fn: Callable) -> Callable:
+    """--nprobe / --ef: per-search speed/recall knobs of approximate indexes."""
+    fn = click.option("--ef", type=click.IntRange(min=1), default=None, metavar="N",
+                      help="HNSW efSearch for this search (higher: better recall, slower).")(fn)
+    return click.option("--nprobe", type=click.IntRange(min=1), default=None, metavar="N",
+                        help="IVF lists probed for this search (higher: better recall, slower).")(fn)
+
+
+INDEX_SPEC_HELP = ("Vector index: auto (default: exact while small, HNSW when large), flat, "
+                   "hnsw:M=32,efConstruction=80,efSearch=64, ivf:nlist=1024,nprobe=16, ivfpq:m=10,nbits=8,rerank=1.")
+
+
 @click.group(cls=VecdexGroup, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="VECDEX_DB", default="vecdex.db", show_default=True, metavar="PATH",
               help="The store (SQLite file); also $VECDEX_DB.")
@@ -137,12 +149,13 @@ Examples:
 @click.option("--chunk-tokens", type=click.IntRange(min=8), default=None,
               help="Token budget per chunk for a new collection [default: 128].")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
+@click.option("--index", "index_spec", default=None, metavar="SPEC", help=INDEX_SPEC_HELP + " New collections only.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad record (exit 1); its batch is not written.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
 @json_option
 @click.pass_context
 def index(ctx, paths, collection, model, embedder, fmt, id_field, text_field, encoding, chunk_tokens, workers,
-          strict, quiet, as_json):
+          index_spec, strict, quiet, as_json):
     """Add or update documents from files, folders, JSONL, CSV, lines or stdin (-).
 
     Documents are upserted by id: changed ones are re-embedded, unchanged ones
@@ -157,7 +170,8 @@ def index(ctx, paths, collection, model, embedder, fmt, id_field, text_field, en
     vx = _open(ctx, create=True)
     with vx:
         chunking = ChunkingSpec(max_tokens=chunk_tokens) if chunk_tokens else None
-        coll = vx.collection(collection, create=True, embedder=embedder, model=model, chunking=chunking)
+        coll = vx.collection(collection, create=True, embedder=embedder, model=model, chunking=chunking,
+                             index=index_spec)
         progress = _progress_bar(quiet)
         try:
             report = coll.add(_chain(first, items), strict=strict, workers=workers,
@@ -234,25 +248,33 @@ Examples:
   vecdex query "bushfires near Sydney"
   vecdex query "interest rates" -k 3 --where year>=2000 --json
   vecdex query --queries questions.txt --json       # one query per line
+  vecdex query "interest rates" --ef 256            # HNSW: better recall, slower
+  vecdex query --vector "[0.12, -0.3, ...]" -c myvectors   # a collection of your own vectors
 """)
 @click.argument("text", required=False)
 @click.option("--queries", type=click.File("r", encoding="utf-8"), default=None, metavar="FILE",
               help="Run one query per line of FILE (- for stdin).")
+@click.option("--vector", default=None, metavar="JSON",
+              help="Search by a vector (JSON list or comma-separated numbers) instead of text.")
 @k_option
 @collection_option
 @where_option
+@knob_options
 @json_option
 @click.pass_context
-def query(ctx, text, queries, k, collection, where, as_json):
+def query(ctx, text, queries, vector, k, collection, where, nprobe, ef, as_json):
     """Find the documents closest in meaning to TEXT."""
     from search import QueryError
 
-    if (text is None) == (queries is None):
-        raise click.UsageError("give a query TEXT or --queries FILE (not both)")
+    if sum(x is not None for x in (text, queries, vector)) != 1:
+        raise click.UsageError("give one of: a query TEXT, --queries FILE, --vector JSON")
     with _open(ctx) as vx:
         coll = vx.collection(collection)
+        if vector is not None:
+            _print_hits(coll.search_vector(_parse_vector(vector), k, where, nprobe=nprobe, ef=ef), None, as_json)
+            return
         if text is not None:
-            _print_hits(coll.search(text, k, where), text, as_json)
+            _print_hits(coll.search(text, k, where, nprobe=nprobe, ef=ef), text, as_json)
             return
         failed = 0
         for line in queries:
@@ -262,7 +284,7 @@ def query(ctx, text, queries, k, collection, where, as_json):
             if not as_json:
                 click.echo(f"== {line}")
             try:
-                hits = coll.search(line, k, where)
+                hits = coll.search(line, k, where, nprobe=nprobe, ef=ef)
             except QueryError as exc:
                 failed += 1
                 click.echo(f"vecdex: error: {exc}", err=True)
@@ -282,12 +304,91 @@ Examples:
 @k_option
 @collection_option
 @where_option
+@knob_options
 @json_option
 @click.pass_context
-def similar(ctx, doc_id, k, collection, where, as_json):
+def similar(ctx, doc_id, k, collection, where, nprobe, ef, as_json):
     """Documents most like the stored document DOC_ID (itself excluded)."""
     with _open(ctx) as vx:
-        _print_hits(vx.collection(collection).similar(doc_id, k, where), None, as_json)
+        _print_hits(vx.collection(collection).similar(doc_id, k, where, nprobe=nprobe, ef=ef), None, as_json)
+
+
+def _parse_vector(text: str) -> list[float]:
+    try:
+        values = json.loads(text) if text.lstrip().startswith("[") else [float(x) for x in text.split(",")]
+        return [float(x) for x in values]
+    except (ValueError, TypeError):
+        raise UserError("--vector must be a JSON list or comma-separated numbers, e.g. [0.1, -0.2, 0.3]") from None
+
+
+# -- approximate indexes and your own vectors ---------------------------------------------------
+
+
+@main.command(epilog="""
+\b
+Examples:
+  vecdex reindex                                     # rebuild (auto chooses afresh)
+  vecdex reindex --index hnsw:M=32,efSearch=128      # switch to HNSW with these settings
+  vecdex reindex -c news --index ivf:nlist=2048,nprobe=32
+  vecdex reindex --index flat                        # exact search
+""")
+@collection_option
+@click.option("--index", "index_spec", default=None, metavar="SPEC", help=INDEX_SPEC_HELP)
+@json_option
+@click.pass_context
+def reindex(ctx, collection, index_spec, as_json):
+    """Rebuild a collection's vector index, with another SPEC if given."""
+    from storage.ann.spec import format_spec
+
+    with _open(ctx) as vx:
+        result = vx.collection(collection).reindex(index_spec)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        click.echo(f"{collection}: index {format_spec(result['index'])} built in {result['seconds']:.1f}s")
+
+
+@main.command("add-vectors", epilog="""
+\b
+Each line of FILE is a JSON object: {"id": ..., "vector": [...], "text": ..., "metadata": {...}}
+(text and metadata optional). The first vector sets the collection's dimension.
+\b
+Examples:
+  vecdex add-vectors embeddings.jsonl -c myvectors
+  vecdex query --vector "[0.1, 0.2, ...]" -c myvectors -k 5
+""")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@collection_option
+@click.option("--model", default=None, metavar="NAME", help="Name of the model that made the vectors (recorded).")
+@click.option("--index", "index_spec", default=None, metavar="SPEC", help=INDEX_SPEC_HELP + " New collections only.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary.")
+@json_option
+@click.pass_context
+def add_vectors(ctx, file, collection, model, index_spec, quiet, as_json):
+    """Add or update documents with your own precomputed vectors (JSONL)."""
+    ids, vectors, texts, metadata = [], [], [], []
+    for number, line in enumerate(file, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            ids.append(str(record["id"]))
+            vectors.append([float(x) for x in record["vector"]])
+            texts.append(str(record.get("text") or ""))
+            metadata.append(dict(record.get("metadata") or {}))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise UserError(f"{file.name}:{number}: need a JSON object with id and vector ({exc})") from None
+    if not ids:
+        raise UserError(f"{file.name}: no vectors")
+    with _open(ctx, create=True) as vx:
+        coll = vx.collection(collection, create=True, embedder="precomputed", dimension=len(vectors[0]),
+                             model=model, index=index_spec)
+        report = coll.add_vectors(ids, vectors, texts, metadata)
+    if as_json:
+        click.echo(json.dumps({"collection": collection, **report.as_dict()}, ensure_ascii=False))
+    elif not quiet:
+        click.echo(f"{collection}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged "
+                   f"in {report.seconds:.1f}s")
 
 
 # -- delete / info / collections / get -------------------------------------------------------
@@ -339,7 +440,7 @@ def info(ctx, collection, as_json):
         ("model", f"{stats['model']} ({spec.get('kind')}, {stats['dimension']}d, {fingerprint}…)"),
         ("pooling", f"{spec.get('pooling', '-')}; chunks of ≤{stats['chunking'].get('max_tokens')} tokens "
                     f"({stats['chunking'].get('unit')})"),
-        ("index", f"{_spec_text(stats['index'])}; "
+        ("index", f"{stats.get('index_description') or _spec_text(stats['index'])}; "
                   + (f"{index_file.rsplit('/', 1)[-1]} ({_size(stats['index_file_bytes'])}"
                      f"{', up to date' if stats['index_up_to_date'] else ', will catch up on next query'})"
                      if index_file else "no file yet (built on first query)")),

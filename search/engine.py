@@ -22,7 +22,7 @@ import numpy as np
 from indexer.chunking import ChunkingSpec
 from indexer.embedders.base import Embedder, EmbedderError
 from indexer.embedders.factory import create_embedder, embedder_from_spec
-from indexer.pipeline import IndexReport, Indexer, content_hash
+from indexer.pipeline import IndexReport, Indexer, canonical_metadata, content_hash
 from indexer.readers import Problem, Record
 from search.filters import compile_filters, normalise_filters
 from storage.ann.factory import DEFAULT_INDEX_SPEC
@@ -187,10 +187,11 @@ class Collection:
                 part = range(start, min(start + VECTOR_BATCH, len(ids)))
                 writes = []
                 for i in part:
-                    meta = dict(metadata[i] or {})
+                    meta = canonical_metadata(dict(metadata[i] or {}))
+                    # The vector is part of the content: a changed vector is an update.
                     digest = content_hash(texts[i] + "\x00" + matrix[i].astype("<f4").tobytes().hex(), meta)
-                    writes.append(DocumentWrite(ids[i], texts[i], meta, digest, None, [(0, len(texts[i]))],
-                                                matrix[i : i + 1]))
+                    writes.append(DocumentWrite(ext_id=ids[i], text=texts[i], metadata_json=meta, content_hash=digest,
+                                                source=None, spans=[(0, len(texts[i]))], vectors=matrix[i : i + 1]))
                 stored = self._vx.store.existing_hashes(self.info.id, [w.ext_id for w in writes])
                 changed = [w for w in writes if stored.get(w.ext_id) != w.content_hash]
                 report.unchanged += len(writes) - len(changed)
@@ -238,21 +239,28 @@ class Collection:
             )
         return vector
 
-    def search(self, query: str, k: int = 10, where: Any = None) -> list[Hit]:
-        """The k documents whose best chunk is closest in meaning to ``query``."""
-        return self.search_vector(self.embed_query(query), k, where)
+    def search(self, query: str, k: int = 10, where: Any = None, *, nprobe: int | None = None,
+               ef: int | None = None) -> list[Hit]:
+        """The k documents whose best chunk is closest in meaning to ``query``.
 
-    def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None) -> list[list[Hit] | QueryError]:
+        ``nprobe`` (IVF lists probed) and ``ef`` (HNSW efSearch) trade speed for
+        recall on this call only; None uses the collection's index settings.
+        """
+        return self.search_vector(self.embed_query(query), k, where, nprobe=nprobe, ef=ef)
+
+    def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None, *, nprobe: int | None = None,
+                    ef: int | None = None) -> list[list[Hit] | QueryError]:
         """Several queries; a query with no known words yields its QueryError in place."""
         results: list[list[Hit] | QueryError] = []
         for query in queries:
             try:
-                results.append(self.search(query, k, where))
+                results.append(self.search(query, k, where, nprobe=nprobe, ef=ef))
             except QueryError as exc:
                 results.append(exc)
         return results
 
-    def similar(self, doc_id: str, k: int = 10, where: Any = None) -> list[Hit]:
+    def similar(self, doc_id: str, k: int = 10, where: Any = None, *, nprobe: int | None = None,
+                ef: int | None = None) -> list[Hit]:
         """Documents most like a stored one (itself excluded)."""
         found = self._vx.store.document_vectors(self._refresh(), str(doc_id))
         if found is None:
@@ -262,7 +270,7 @@ class Collection:
             raise QueryError(f"document {doc_id!r} has no vector (none of its words are known to the model)")
         centroid = vectors.mean(axis=0)
         centroid /= np.linalg.norm(centroid) or 1.0
-        return self.search_vector(centroid, k, where, exclude_document=document_row)
+        return self.search_vector(centroid, k, where, exclude_document=document_row, nprobe=nprobe, ef=ef)
 
     def search_vector(
         self, vector: np.ndarray, k: int = 10, where: Any = None, *, exclude_document: int | None = None,

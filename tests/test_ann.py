@@ -159,7 +159,8 @@ def test_concurrent_searches_with_different_knobs_do_not_interfere(tmp_path, glo
     assert failures == []
     # The same through the collection API.
     wide = [h.id for h in coll.search_vector(queries[0], k=10, **{"ef" if knob == "efSearch" else knob: high})]
-    assert wide == [words[i] for i in expected[high][0]]
+    rows_of = vx.store.chunk_hits(expected[high][0].tolist())
+    assert wide == [rows_of[i].ext_id for i in expected[high][0].tolist()]
     vx.close()
 
 
