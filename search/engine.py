@@ -90,6 +90,7 @@ class Collection:
         self.info = info
         self._embedder: Embedder | None = None
         self._index: tuple[int, Any] | None = None  # (store data_version, index) last checked
+        self._chunks_per_doc = 1.0
 
     @property
     def name(self) -> str:
@@ -116,6 +117,8 @@ class Collection:
         if self._index is not None and self._index[0] == version:
             return self._index[1]
         index = self._vx.indexes.get(self._refresh())
+        n_docs, n_chunks = self._vx.store.counts(self.info.id)
+        self._chunks_per_doc = n_chunks / n_docs if n_docs else 1.0
         self._index = (version, index)
         return index
 
@@ -305,7 +308,10 @@ class Collection:
                 return [self._exact(row, allowed, k, exclude_document) for row in matrix]
         results: list[list[Hit]] = [[] for _ in matrix]
         pending = list(range(len(matrix))) if available else []
-        fetch = min(available, max(4 * k, 16))
+        # Chunks to ask for: k documents' worth (one round when documents are one
+        # chunk, as words or short texts are); the loop widens if documents repeat.
+        fetch = min(available, k + (exclude_document is not None)
+                    + (0 if self._chunks_per_doc <= 1.0 else int(k * self._chunks_per_doc * 2)))
         while pending:
             scores, ids = index.search(matrix[pending], fetch, params, allowed)
             # The first k chunks of every query in one read; more only if documents repeat.

@@ -13,10 +13,12 @@ def code_blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, re.S)
 
 
-def test_python_api_example_runs(tmp_path, monkeypatch):
+def test_python_api_examples_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    [example] = code_blocks("python")
-    exec(compile(example, "README.md", "exec"), {})
+    examples = code_blocks("python")
+    assert examples
+    for example in examples:
+        exec(compile(example, "README.md", "exec"), {})
 
 
 def test_quickstart_has_two_commands_and_ci_runs_the_test_one():
