@@ -161,13 +161,18 @@ def index(ctx, paths, collection, model, embedder, fmt, id_field, text_field, en
         progress = _progress_bar(quiet)
         try:
             report = coll.add(_chain(first, items), strict=strict, workers=workers,
-                              progress=progress.update if progress else None)
+                              progress=progress.update if progress is not None else None)
         finally:
-            if progress:
+            if progress is not None:
                 progress.close()
         for ext, count in sorted(options.skipped_extensions.items()):
-            report.notes[f"files with extension {ext} not indexed (use --format text to index them)"] = count
+            kind = "without an extension" if ext == "(no extension)" else f"with extension {ext}"
+            report.notes[f"{_plural(count, 'file')} {kind} not indexed (--format text indexes them)"] = 0
         _print_index_report(report, coll.name, quiet, as_json)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _chain(first, rest):
@@ -194,7 +199,7 @@ def _print_index_report(report, collection: str, quiet: bool, as_json: bool) -> 
     if report.failed > shown:
         click.echo(f"vecdex: ... and {report.failed - shown} more skipped records", err=True)
     for note, count in report.notes.items():
-        click.echo(f"vecdex: note: {count} {'documents' if 'decoded' in note else ''} {note}".replace("  ", " "), err=True)
+        click.echo(f"vecdex: note: {_plural(count, 'document') + ' ' if count else ''}{note}", err=True)
     if report.no_vectors:
         click.echo(f"vecdex: note: {report.no_vectors} documents have no word the model knows: stored, "
                    "but no vector (they cannot be found by meaning)", err=True)

@@ -236,12 +236,16 @@ class Indexer:
     def _prepare(self, batch: list[Record], seen: set[str], report: IndexReport) -> list[PendingDocument]:
         """Drop in-batch duplicates (last wins) and documents stored unchanged."""
         latest: dict[str, Record] = {}
+        repeated: list[str] = []  # ids an earlier batch of this run already wrote
         for record in batch:
             if record.id in latest or record.id in seen:
                 report.duplicates += 1
+                if record.id in seen:
+                    repeated.append(record.id)
             latest[record.id] = record
         seen.update(latest)
-        stored = self.store.existing_hashes(self.collection.id, list(latest)) if self._check_store else {}
+        lookup = list(latest) if self._check_store else repeated
+        stored = self.store.existing_hashes(self.collection.id, lookup) if lookup else {}
         todo = []
         for doc_id, record in latest.items():
             report.bytes += len(record.text.encode("utf-8", "surrogatepass"))
