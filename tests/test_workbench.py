@@ -113,7 +113,11 @@ def test_fasttext_training_keeps_subwords_for_unknown_words(tmp_path, lee_backgr
 
 def test_train_output_format_follows_the_extension(tmp_path, lee_background):
     text = tmp_path / "lee.vec"
-    train([str(lee_background)], text, TrainOptions(dimension=20, epochs=1, workers=1), ReadOptions(format="lines"))
+    calls = []
+    report = train([str(lee_background)], text, TrainOptions(dimension=20, epochs=2, workers=1),
+                   ReadOptions(format="lines"), progress=lambda *call: calls.append(call))
+    assert ("read", 300, None) in calls  # the progress bar sees every document, then every sentence of each epoch
+    assert calls[-1] == ("train", 2 * report.sentences, 2 * report.sentences)
     first = text.read_text("utf-8").split("\n", 1)[0].split()
     assert first[1] == "20" and int(first[0]) > 1000  # word2vec text header: rows, dimension
     binary = tmp_path / "lee.bin"
