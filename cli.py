@@ -671,14 +671,14 @@ def map_command(ctx, collection, word_list, model, neighbours, out, method, samp
             with _open(ctx) as vx:
                 data = collection_points(vx.collection(collection or "default"), sample=sample, color_by=color_by,
                                          seed=seed)
-        for note in data.notes:
-            click.echo(f"vecdex: note: {note}", err=True)
         result = make_map(data, out, method=method, labels=labels, seed=seed)
+    for note in result.notes:
+        click.echo(f"vecdex: note: {note}", err=True)
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
         return
     groups = ", ".join(f"{g} {n}" for g, n in sorted(result.groups.items(), key=lambda kv: -kv[1])[:8])
-    click.echo(f"wrote {result.out}: {'t-SNE' if method == 'tsne' else 'PCA'} map of {result.points:,} "
+    click.echo(f"wrote {result.out}: {'t-SNE' if result.method == 'tsne' else 'PCA'} map of {result.points:,} "
                f"{result.kind}" + (f" (of {result.total:,})" if result.sampled else "")
                + (f", coloured by {result.color_by}" if result.color_by else "") + (f" ({groups})" if groups else ""))
 
@@ -751,7 +751,8 @@ def eval_model(ctx, model, collection, restrict_vocab, pair_files, analogy_file,
         if parts:
             click.echo("  " + ", ".join(parts))
         for s in a.sections:
-            click.echo(f"  {s.section:<28}{s.accuracy:>7.1%}  ({s.correct}/{s.total})")
+            shown = f"{s.accuracy:>7.1%}" if s.total else f"{'-':>7}"
+            click.echo(f"  {s.section:<28}{shown}  ({s.correct}/{s.total})")
 
 
 if __name__ == "__main__":

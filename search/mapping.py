@@ -230,7 +230,7 @@ def project(vectors: np.ndarray, method: str = "tsne", seed: int = 0) -> np.ndar
     if n < 2:
         raise MapError("a map needs at least 2 points")
     x = np.asarray(vectors, dtype=np.float32)
-    if method == "pca" or n < 4:
+    if method == "pca" or n < 4:  # t-SNE's perplexity needs a few neighbours
         components = min(2, n, x.shape[1])
         out = PCA(n_components=components, random_state=seed).fit_transform(x)
     else:
@@ -264,7 +264,9 @@ def colouring(values: Sequence[Any], color_by: str | None) -> Colouring:
     names = [NONE_GROUP if v is None else (v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
              for v in values]
     counts = Counter(n for n in names if n != NONE_GROUP)
-    kept = [name for name, _ in counts.most_common(MAX_CATEGORIES)]
+    # The most frequent values get colours, assigned in sorted order so a value keeps
+    # its colour from one sample (or map) to the next.
+    kept = sorted(name for name, _ in counts.most_common(MAX_CATEGORIES))
     kept_set = set(kept)
     groups = [n if n in kept_set or n == NONE_GROUP else OTHER_GROUP for n in names]
     order = kept + [g for g in (OTHER_GROUP, NONE_GROUP) if g in groups]
@@ -496,6 +498,9 @@ def make_map(data: MapData, out: str | Path, *, method: str = "tsne", labels: in
     out_path = Path(out)
     if not out_path.parent.exists():
         raise MapError(f"folder {out_path.parent} does not exist (for --out {out})")
+    if method == "tsne" and len(data) < 4:
+        method = "pca"  # t-SNE needs a neighbourhood to preserve
+        data.notes.append("fewer than 4 points: drawn with PCA instead of t-SNE")
     xy = project(data.vectors, method, seed)
     colours = colouring(data.values, data.color_by)
     if fmt == "html":

@@ -446,3 +446,19 @@ def test_workbench_commands_have_help_and_help_imports_nothing_heavy(runner):
              "print('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, cwd=REPO, env={"PYTHONPATH": str(REPO)})
     assert b"HEAVY []" in out.stdout, out.stderr.decode()[-400:]
+
+
+def test_colouring_keeps_the_ten_most_common_values_and_stable_colours():
+    from search.mapping import NONE_GROUP, OTHER_GROUP, colouring
+
+    values = [f"v{i:02d}" for i in range(12) for _ in range(12 - i)] + [None, None]
+    colours = colouring(values, "field")
+    assert colours.mode == "category"
+    assert colours.order == sorted(f"v{i:02d}" for i in range(10)) + [OTHER_GROUP, NONE_GROUP]
+    assert colours.groups.count(OTHER_GROUP) == 2 + 1  # v10 (2 points) and v11 (1 point)
+    assert colours.groups.count(NONE_GROUP) == 2
+    # the same values in another order (another sample) keep their legend order, hence their colours
+    assert colouring(list(reversed(values)), "field").order == colours.order
+    numbers = colouring([float(i) for i in range(30)] + [None], "n")
+    assert numbers.mode == "numeric" and np.isnan(numbers.numbers[-1])
+    assert colouring([1, 2, 2, 1], "n").mode == "category"  # few distinct numbers read better as groups
