@@ -174,7 +174,8 @@ def collection_points(collection, *, sample: int = DEFAULT_SAMPLE, color_by: str
     notes = []
     if color_by and missing_field == len(ids):
         known = sorted({k for _, _, m in rows.values() for k in m})
-        raise MapError(f"no document has a metadata field {color_by!r}"
+        which = "no document" if total == len(ids) else f"none of the {len(ids):,} sampled documents"
+        raise MapError(f"{which} has a metadata field {color_by!r}"
                        + (f" (fields: {', '.join(known[:20])})" if known else " (documents have no metadata)"))
     if color_by and missing_field:
         notes.append(f"{missing_field} of {len(ids)} documents have no field {color_by!r}")

@@ -33,7 +33,7 @@ WORKBENCH_COMMANDS = ["train", "words", "analogy", "map", "eval-model"]
 
 @pytest.fixture
 def runner():
-    return CliRunner(mix_stderr=False) if "mix_stderr" in CliRunner.__init__.__code__.co_varnames else CliRunner()
+    return CliRunner()  # click >= 8.2: .output has stdout and stderr, .stdout / .stderr each one
 
 
 def invoke(runner, *args, db=None):
