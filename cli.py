@@ -688,14 +688,19 @@ def map_command(ctx, collection, word_list, model, neighbours, out, method, samp
 Examples:
   vecdex eval-model                          # the built-in GloVe 6B 50d
   vecdex eval-model --model lee.kv --no-analogies
+  vecdex eval-model --model glove-6b-50d --model domain.kv   # side by side
   vecdex eval-model --model word2vec:GoogleNews.bin --restrict-vocab 30000 --json
   vecdex eval-model --pairs my-pairs.tsv --analogies my-questions.txt
 \b
 Word similarity: WordSim-353 and SimLex-999 (Spearman/Pearson of cosine vs human
 ratings). Analogies: questions-words.txt (accuracy, 3CosAdd). Files from gensim's
 test data; rules as gensim's evaluate_word_pairs / evaluate_word_analogies.
+Pairs and questions with words a model does not know are skipped and counted:
+compare models on how much they cover as well as on their scores.
 """)
-@word_model_options
+@click.option("--model", "models", multiple=True, metavar="SPEC",
+              help="Word-vector model (as for index --model); repeat to compare [default: glove-6b-50d].")
+@click.option("--collection", "-c", default=None, metavar="NAME", help="Use the model this collection was built with.")
 @click.option("--restrict-vocab", type=click.IntRange(min=1), default=300_000, show_default=True,
               help="Only the N most frequent words count as known (gensim's default).")
 @click.option("--pairs", "pair_files", multiple=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",
@@ -706,36 +711,53 @@ test data; rules as gensim's evaluate_word_pairs / evaluate_word_analogies.
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @json_option
 @click.pass_context
-def eval_model(ctx, model, collection, restrict_vocab, pair_files, analogy_file, no_analogies, quiet, as_json):
-    """Score a word model on word similarity and analogy benchmarks."""
+def eval_model(ctx, models, collection, restrict_vocab, pair_files, analogy_file, no_analogies, quiet, as_json):
+    """Score word models on word similarity and analogy benchmarks.
+
+    With several --model options each is scored on the same files and a
+    comparison table follows. --json prints one object per model.
+    """
     from pathlib import Path
 
     from search.model_eval import evaluate_model
 
-    bar = None
+    if models and collection is not None:
+        raise click.UsageError("give --model or --collection, not both")
+    results = []
+    for model in (models or [None]):
+        bar = None
 
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if quiet or not sys.stderr.isatty():
-            return
-        if bar is None:
-            from tqdm import tqdm
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if quiet or not sys.stderr.isatty():
+                return
+            if bar is None:
+                from tqdm import tqdm
 
-            bar = tqdm(total=total, desc="analogies", unit=" questions", file=sys.stderr, dynamic_ncols=True)
-        bar.update(done - bar.n)
+                bar = tqdm(total=total, desc="analogies", unit=" questions", file=sys.stderr, dynamic_ncols=True)
+            bar.update(done - bar.n)
 
-    with _WorkbenchErrors():
-        space = _word_space(ctx, model, collection)
-        try:
-            result = evaluate_model(
-                space, pair_files=[(Path(p).stem, p) for p in pair_files] or None, analogy_file=analogy_file,
-                analogies=not no_analogies, restrict_vocab=restrict_vocab, progress=progress)
-        finally:
-            if bar is not None:
-                bar.close()
-    if as_json:
-        click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
-        return
+        with _WorkbenchErrors():
+            space = _word_space(ctx, model, collection)
+            try:
+                result = evaluate_model(
+                    space, pair_files=[(Path(p).stem, p) for p in pair_files] or None, analogy_file=analogy_file,
+                    analogies=not no_analogies, restrict_vocab=restrict_vocab, progress=progress)
+            finally:
+                if bar is not None:
+                    bar.close()
+        results.append(result)
+        if as_json:
+            click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        else:
+            if len(results) > 1:
+                click.echo()
+            _print_evaluation(result, restrict_vocab)
+    if len(results) > 1 and not as_json:
+        _print_comparison(results)
+
+
+def _print_evaluation(result, restrict_vocab: int) -> None:
     known = min(restrict_vocab, result.vocabulary)
     click.echo(f"model {result.model}: {result.vocabulary:,} words, {result.dimension}d "
                f"(the {known:,} most frequent count as known)")
@@ -754,6 +776,29 @@ def eval_model(ctx, model, collection, restrict_vocab, pair_files, analogy_file,
             shown = f"{s.accuracy:>7.1%}" if s.total else f"{'-':>7}"
             click.echo(f"  {s.section:<28}{shown}  ({s.correct}/{s.total})")
 
+
+def _print_comparison(results) -> None:
+    """One row per model: Spearman per pair set and analogy accuracy, with coverage."""
+    names = [_short_model_name(r.model) for r in results]
+    width = max(12, *(len(n) for n in names))
+    header = f"{'model':<{width}}" + "".join(f"{p.dataset:>20}" for p in results[0].word_pairs)
+    if results[0].analogies is not None:
+        header += f"{'analogies':>22}"
+    click.echo()
+    click.echo(header)
+    for name, r in zip(names, results):
+        row = f"{name:<{width}}" + "".join(f"{p.spearman:>8.3f} ({p.used:>4}/{p.pairs:<4})" for p in r.word_pairs)
+        if r.analogies is not None:
+            a = r.analogies
+            row += f"{a.accuracy:>8.1%} ({a.used:>5}/{a.questions:<5})"
+        click.echo(row)
+    click.echo("(Spearman and accuracy over the pairs/questions whose words the model knows: used/total)")
+
+
+def _short_model_name(name: str) -> str:
+    from pathlib import Path
+
+    return name if "/" not in name else Path(name).name
 
 if __name__ == "__main__":
     main()

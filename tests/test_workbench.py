@@ -462,3 +462,26 @@ def test_colouring_keeps_the_ten_most_common_values_and_stable_colours():
     numbers = colouring([float(i) for i in range(30)] + [None], "n")
     assert numbers.mode == "numeric" and np.isnan(numbers.numbers[-1])
     assert colouring([1, 2, 2, 1], "n").mode == "category"  # few distinct numbers read better as groups
+
+
+def test_eval_model_compares_several_models_on_the_same_files(runner, lee_sg_model):
+    out, _ = lee_sg_model
+    result = invoke(runner, "eval-model", "--model", "glove-6b-50d", "--model", out, "--no-analogies", "--json")
+    assert result.exit_code == 0, result.output
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert (first["model"], second["model"]) == ("glove-6b-50d", str(out))
+    # A 1,800-word news model knows far fewer of the rated pairs: coverage is part of the comparison.
+    assert second["word_pairs"][0]["used"] < first["word_pairs"][0]["used"]
+    table = invoke(runner, "eval-model", "--model", "glove-6b-50d", "--model", out, "--no-analogies")
+    assert table.exit_code == 0 and table.stdout.count("lee.kv") >= 2  # its own block and its table row
+
+
+def test_keep_case_training_keeps_capitalised_words(tmp_path, lee_background):
+    lower = train([str(lee_background)], tmp_path / "lower.kv", TrainOptions(dimension=10, epochs=1, workers=1),
+                  ReadOptions(format="lines"))
+    cased = train([str(lee_background)], tmp_path / "cased.kv",
+                  TrainOptions(dimension=10, epochs=1, workers=1, lowercase=False), ReadOptions(format="lines"))
+    lower_model, cased_model = load_word_vectors(str(tmp_path / "lower.kv")), load_word_vectors(str(tmp_path / "cased.kv"))
+    assert lower_model.lowercase and "australia" in lower_model.key_to_index
+    assert not cased_model.lowercase and "Australia" in cased_model.key_to_index
+    assert cased.distinct_words > lower.distinct_words
