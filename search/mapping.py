@@ -478,7 +478,7 @@ font-size:12px;display:none;box-shadow:0 2px 6px rgba(0,0,0,.15)}}
       var p = data.points[+el.getAttribute("data-i")];
       var match = q && (p.label+" "+p.text).toLowerCase().indexOf(q) >= 0;
       el.classList.toggle("dim", !!hidden[p.group] || (q && !match));
-      el.classList.toggle("hit", !!match);
+      el.classList.toggle("hit", !!match && !hidden[p.group]);
     }});
   }}
   document.getElementById("find").addEventListener("input", refresh);
