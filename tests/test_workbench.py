@@ -309,6 +309,12 @@ def test_analogy_file_without_sections_is_refused(glove, tmp_path):
 # -- map ----------------------------------------------------------------------------------------
 
 
+def _needs_map_extra() -> None:
+    """Map tests need the [map] extra (CI installs it); without it they are skipped, visibly."""
+    pytest.importorskip("sklearn", reason="the [map] extra is not installed")
+    pytest.importorskip("matplotlib", reason="the [map] extra is not installed")
+
+
 def _png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     length, kind = struct.unpack(">I4s", data[8:16])
@@ -346,8 +352,7 @@ def polarity_db(tmp_path_factory) -> Path:
 
 
 def test_map_png_of_a_sampled_collection(runner, polarity_db, tmp_path):
-    pytest.importorskip("sklearn")
-    pytest.importorskip("matplotlib")
+    _needs_map_extra()
     out = tmp_path / "reviews.png"
     result = invoke(runner, "map", "-c", "reviews", "--color-by", "sentiment", "--sample", 60, "--method", "pca",
                     "--out", out, db=polarity_db)
@@ -361,7 +366,7 @@ def test_map_png_of_a_sampled_collection(runner, polarity_db, tmp_path):
 
 
 def test_map_html_is_self_contained_with_one_point_per_document(runner, polarity_db, tmp_path):
-    pytest.importorskip("sklearn")
+    _needs_map_extra()
     out = tmp_path / "reviews.html"
     result = invoke(runner, "map", "-c", "reviews", "--color-by", "sentiment", "--sample", 40, "--out", out, "--json",
                     db=polarity_db)
@@ -385,8 +390,7 @@ def test_map_html_is_self_contained_with_one_point_per_document(runner, polarity
 
 
 def test_word_map_has_the_words_and_their_neighbours(runner, glove, tmp_path):
-    pytest.importorskip("sklearn")
-    pytest.importorskip("matplotlib")
+    _needs_map_extra()
     seeds = ["king", "paris", "frog"]
     expected = set(seeds)
     for word in seeds:
@@ -404,7 +408,7 @@ def test_word_map_has_the_words_and_their_neighbours(runner, glove, tmp_path):
 
 
 def test_map_numeric_field_uses_a_colour_scale(runner, polarity_db, tmp_path):
-    pytest.importorskip("sklearn")
+    _needs_map_extra()
     out = tmp_path / "chars.svg"
     result = invoke(runner, "map", "-c", "reviews", "--color-by", "chars", "--method", "pca", "--out", out, "--json",
                     db=polarity_db)
@@ -419,7 +423,7 @@ def test_map_numeric_field_uses_a_colour_scale(runner, polarity_db, tmp_path):
     (["-c", "nope"], "no collection named 'nope'"),
 ])
 def test_map_errors_are_one_line(runner, polarity_db, tmp_path, args, message):
-    pytest.importorskip("sklearn")
+    _needs_map_extra()
     full = ["map", "-c", "reviews", "--out", tmp_path / "m.png", *args]
     result = invoke(runner, *full, db=polarity_db)
     assert result.exit_code == 1 and message in result.output, result.output
