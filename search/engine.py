@@ -12,23 +12,24 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from indexer.chunking import ChunkingSpec
 from indexer.embedders.base import Embedder, EmbedderError
 from indexer.embedders.factory import create_embedder, embedder_from_spec
-from indexer.pipeline import IndexReport, Indexer, canonical_metadata, content_hash
 from indexer.readers import Problem, Record
 from search.filters import compile_filters, normalise_filters
 from storage.ann.factory import DEFAULT_INDEX_SPEC
 from storage.ann.spec import IndexSpecError, check_dimension, format_spec, parse_index_spec, search_params
 from storage.index_cache import IndexCache
 from storage.store import ChunkHit, CollectionInfo, DocumentWrite, Store, StoreError
+
+if TYPE_CHECKING:
+    from indexer.pipeline import IndexReport
 
 DEFAULT_DB = "vecdex.db"
 DEFAULT_COLLECTION = "default"
@@ -131,7 +132,7 @@ class Collection:
         strict: bool = False,
         workers: int | None = None,
         progress=None,
-    ) -> IndexReport:
+    ) -> "IndexReport":
         """Insert or update documents by id; unchanged ones are skipped.
 
         Each document is a dict ``{"id", "text", "metadata"?}``, a tuple
@@ -141,6 +142,8 @@ class Collection:
             raise EmbedderError(
                 f"collection {self.name!r} holds precomputed vectors: add documents with add_vectors()"
             )
+        from indexer.pipeline import Indexer  # not needed (nor imported) on the query path
+
         indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=workers, progress=progress)
         try:
             report = indexer.run((_as_record(d) for d in documents), strict=strict)
@@ -162,7 +165,7 @@ class Collection:
         vectors: Any,
         texts: Sequence[str] | None = None,
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
-    ) -> IndexReport:
+    ) -> "IndexReport":
         """Insert or update documents with the application's own vectors.
 
         Only for collections made with ``embedder="precomputed", dimension=D``:
@@ -183,6 +186,8 @@ class Collection:
                              "they must be as many")
         if len(set(ids)) != len(ids):
             raise QueryError("ids must be unique within one call")
+        from indexer.pipeline import IndexReport, canonical_metadata, content_hash  # writes only
+
         report = IndexReport()
         started = time.perf_counter()
         try:

@@ -84,14 +84,14 @@ class IndexCache:
         flat -> hnsw -> ivf), the index is rebuilt and the collection's spec is
         rewritten, which bumps its generation and retires the old files.
         """
-        current = self.store.get_collection(collection.name)
-        if current is None or current.id != collection.id:
+        state = self.store.collection_state(collection.id)
+        if state is None:
             raise KeyError(f"collection {collection.name!r} no longer exists")
-        collection = current
-        key = (collection.id, collection.generation)
-        if key in self._open and self._open[key][1] == collection.seq:
+        key = (collection.id, state[1])
+        if key in self._open and self._open[key][1] == state[0]:
             self.last_action = "memory"
             return self._open[key][0]
+        collection = self.store.get_collection(collection.name)
         index, covered = self._open.get(key, (None, -1))
         self.last_action = "memory"
         if index is None:

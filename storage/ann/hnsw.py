@@ -21,7 +21,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from storage.ann.base import VectorIndex
+from storage.ann.base import VectorIndex, faiss_threads
 from storage.ann.spec import HNSW_COMPACT, HNSW_DEFAULTS
 
 
@@ -55,7 +55,8 @@ class HNSWIndex(VectorIndex):
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if not len(ids):
             return
-        self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        with faiss_threads(len(ids)):  # graph construction: all cores for big batches
+            self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         self.labels = np.concatenate([self.labels, np.asarray(ids, dtype=np.int64)])
         self.dead = np.concatenate([self.dead, np.zeros(len(ids), dtype=bool)])
         self._alive = None
@@ -92,7 +93,8 @@ class HNSWIndex(VectorIndex):
         selector = self._selector(allowed)
         if selector is not None:
             search_params.sel = selector[0]
-        scores, labels = self.index.search(queries, k, params=search_params)
+        with faiss_threads(len(queries)):
+            scores, labels = self.index.search(queries, k, params=search_params)
         ids = np.where(labels >= 0, self.labels[np.maximum(labels, 0)] if len(self.labels) else -1, -1)
         return scores, ids
 
