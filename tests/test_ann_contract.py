@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search import Vecdex
+from search import Vecdex, engine
 
 N_FIRST, N_MORE = 2000, 1000
 SPECS = ["flat", "hnsw", "ivf", "ivfpq", "auto:threshold=500"]
@@ -49,7 +49,7 @@ def open_collection(path, spec=None):
     return vx, vx.collection("words", create=True, embedder="precomputed", dimension=50, index=spec)
 
 
-def test_index_contract(tmp_path, glove, spec):
+def test_index_contract(tmp_path, glove, spec, monkeypatch):
     words, rows = glove
     path = tmp_path / "contract.db"
     vx, coll = open_collection(path, spec)
@@ -101,6 +101,13 @@ def test_index_contract(tmp_path, glove, spec):
     query = rows[1234]
     hits = coll.search_vector(query, k=10, where=["parity=0"])
     assert len(hits) == 10 and all(h.metadata["parity"] == 0 for h in hits)
+    # The same filter through the index's own ID selector (no exact shortcut).
+    monkeypatch.setattr(engine, "EXACT_FILTER_ROWS", 0)
+    monkeypatch.setattr(engine, "EXACT_FILTER_SHARE", 0.0)
+    selected = coll.search_vector(query, k=10, where=["parity=0"])
+    assert len(selected) == 10 and all(h.metadata["parity"] == 0 for h in selected)
+    assert len({h.id for h in selected} & {h.id for h in hits}) >= 9
+    monkeypatch.undo()
     hits = coll.search_vector(query, k=10, where=["bucket=7"])
     expected = {words[i] for i in live if i % 500 == 7}
     assert {h.id for h in hits} == expected
