@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 from pathlib import Path
 
 from storage.ann.base import VectorIndex
@@ -32,6 +33,7 @@ class IndexCache:
         self.store = store
         self.folder = Path(str(store.path) + ".faiss")
         self._open: dict[tuple[int, int], tuple[VectorIndex, int]] = {}
+        self._lock = threading.RLock()
         #: What the last :meth:`get` did: "memory", "file", "caught-up" or "rebuilt".
         self.last_action = ""
 
@@ -79,11 +81,16 @@ class IndexCache:
     def get(self, collection: CollectionInfo, *, persist: bool = True) -> VectorIndex:
         """The collection's index, brought up to the store's current state.
 
-        For an ``auto`` spec this is also where the choice is made and recorded:
+        One thread at a time: two threads catching up the same in-memory index
+        would add the same rows twice. For an ``auto`` spec this is also where the choice is made and recorded:
         when the row count calls for another index type (auto only moves up:
         flat -> hnsw -> ivf), the index is rebuilt and the collection's spec is
         rewritten, which bumps its generation and retires the old files.
         """
+        with self._lock:
+            return self._get(collection, persist)
+
+    def _get(self, collection: CollectionInfo, persist: bool) -> VectorIndex:
         state = self.store.collection_state(collection.id)
         if state is None:
             raise KeyError(f"collection {collection.name!r} no longer exists")
