@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -289,7 +290,8 @@ class Collection:
         ``nprobe`` / ``ef`` override the index's IVF probes / HNSW efSearch for this
         call only (other threads searching at the same time are not affected).
         """
-        return self.search_vectors([vector], k, where, exclude_document=exclude_document, nprobe=nprobe, ef=ef)[0]
+        matrix = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        return self.search_vectors(matrix, k, where, exclude_document=exclude_document, nprobe=nprobe, ef=ef)[0]
 
     def search_vectors(
         self, vectors: Any, k: int = 10, where: Any = None, *, exclude_document: int | None = None,
@@ -321,7 +323,7 @@ class Collection:
             scores, ids = index.search(matrix[pending], fetch, params, allowed)
             # The first k chunks of every query in one read; more only if documents repeat.
             head = ids[:, :k]
-            rows: dict[int, ChunkHit | None] = dict(self._vx.store.chunk_hits(np.unique(head[head >= 0]).tolist()))
+            rows: dict[int, ChunkHit | None] = dict(self._vx.store.chunk_hits(set(head[head >= 0].tolist())))
             short = []
             for row, query in enumerate(pending):
                 results[query] = self._collapse(scores[row], ids[row], k, exclude_document, rows)
@@ -339,9 +341,18 @@ class Collection:
     def _query_matrix(self, vectors: Any) -> np.ndarray:
         """Query vectors as unit float32 rows of the collection's dimension."""
         dimension = int(self.info.embedder["dimension"])
-        matrix = np.array(vectors, dtype=np.float32, ndmin=2)
+        if isinstance(vectors, np.ndarray):
+            matrix = np.array(vectors, dtype=np.float32, ndmin=2)
+        else:  # a list of rows (np.array on a list of arrays takes a slow path)
+            matrix = np.array([np.asarray(v, dtype=np.float32) for v in vectors], dtype=np.float32, ndmin=2)
         if matrix.ndim != 2 or matrix.shape[1] != dimension:
             raise QueryError(f"vector has dimension {matrix.shape[-1]}, the collection {dimension}")
+        if len(matrix) == 1:  # the common case, without the batch machinery
+            norm = math.sqrt(float(np.dot(matrix[0], matrix[0])))
+            if not math.isfinite(norm) or norm == 0:
+                raise QueryError("query vectors must be finite and not all zero")
+            matrix /= norm
+            return matrix
         norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))[:, None]
         if not (np.isfinite(norms).all() and norms.all()):  # NaN/inf anywhere makes the norm non-finite
             raise QueryError("query vectors must be finite and not all zero")

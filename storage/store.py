@@ -473,26 +473,30 @@ class Store:
         """Documents and snippet text for chunk ids (ids no longer stored are absent)."""
         out: dict[int, ChunkHit] = {}
         reader = self._reader()
-        for part in _batched([int(i) for i in chunk_ids]):
+        chunk_ids = list(chunk_ids)
+        if not chunk_ids:
+            return out
+        for part in _batched(chunk_ids) if len(chunk_ids) > SQL_PARAM_CHUNK else (chunk_ids,):
             sql = (
                 'SELECT c.id, c.document_id, d.ext_id, d.metadata, substr(d.text, c.start + 1, c."end" - c.start), '
                 f'c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id '
                 f'WHERE c.id IN ({",".join("?" * len(part))})'
             )
-            for row in reader.execute(sql, list(part)):
+            for row in reader.execute(sql, part):
                 metadata = {} if row[3] == "{}" else json.loads(row[3])
                 out[row[0]] = ChunkHit(row[0], row[1], row[2], metadata, row[4], row[5], row[6])
         return out
 
     def chunk_vectors(self, collection_id: int, chunk_ids: Sequence[int], dimension: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids still stored, their exact vectors), in the order asked (for re-ranking
-        and exact search over a filter's few rows)."""
-        ch = schema.chunks
+        and exact search over a filter's few rows). By primary key only: with the
+        collection in the WHERE clause SQLite would scan the collection's index."""
         found: dict[int, bytes] = {}
-        with self.reading() as conn:
-            for part in _batched([int(i) for i in chunk_ids]):
-                rows = conn.execute(select(ch.c.id, ch.c.vector).where(ch.c.collection_id == collection_id, ch.c.id.in_(part)))
-                found.update({r[0]: r[1] for r in rows})
+        reader = self._reader()
+        for part in _batched([int(i) for i in chunk_ids]):
+            rows = reader.execute(
+                f"SELECT id, collection_id, vector FROM chunks WHERE id IN ({','.join('?' * len(part))})", list(part))
+            found.update({r[0]: r[2] for r in rows if r[1] == collection_id})
         ids = [int(i) for i in chunk_ids if int(i) in found]
         return np.asarray(ids, dtype=np.int64), blobs_to_matrix([found[i] for i in ids], dimension)
 

@@ -158,6 +158,10 @@ class IVFIndex(VectorIndex):
             return cls(spec, dimension, None)
         if not isinstance(index, faiss.IndexIVF):
             raise ValueError(f"{path} is not an IVF index")
+        if mapped:
+            # The mapped lists are OnDiskInvertedLists, which start prefetch threads
+            # on every search: ~1 ms per query for pages the OS cache already holds.
+            faiss.downcast_InvertedLists(index.invlists).prefetch_nthread = 0
         out = cls(spec, dimension, index)
         out._mapped = mapped
         return out
