@@ -660,7 +660,13 @@ Needs scikit-learn and matplotlib: pip install 'vecdex[map]'.
 @click.pass_context
 def map_command(ctx, collection, word_list, model, neighbours, out, method, sample, color_by, labels, seed, as_json):
     """Draw a 2-D map (t-SNE or PCA) of a collection's documents or of words."""
-    from search.mapping import collection_points, make_map, output_format, require_extras, word_points
+    from search.mapping import (
+        collection_points,
+        make_map,
+        output_format,
+        require_extras,
+        word_points,
+    )
 
     with _WorkbenchErrors():
         output_format(out)
