@@ -141,8 +141,8 @@ Examples:
 @click.option("--model", default=None, metavar="SPEC",
               help="Word-vector model: 'glove-6b-50d' (default, built in) or a path, optionally prefixed "
                    "word2vec: / word2vec-text: / glove: / fasttext: / kv:.")
-@click.option("--embedder", type=click.Choice(["static", "elmo"]), default="static", show_default=True,
-              help="static = pooled word vectors; elmo = contextual (needs vecdex[elmo]).")
+@click.option("--embedder", type=click.Choice(["static", "elmo"]), default=None,
+              help="static (default) = pooled word vectors; elmo = contextual (needs vecdex[elmo]).")
 @input_options
 @click.option("--chunk-tokens", type=click.IntRange(min=8), default=None,
               help="Token budget per chunk for a new collection [default: 128].")
