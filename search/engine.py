@@ -481,8 +481,9 @@ class Vecdex:
     ) -> Collection:
         """Open a collection; with ``create=True`` make it if missing.
 
-        When the collection exists and ``model``/``embedder`` are given, they must
-        match what it was built with: vectors from two models cannot be compared.
+        ``embedder`` (default "static") and ``model`` choose how a new collection
+        embeds. For an existing one, whatever is given must match what it was
+        built with: vectors from two models (or two chunkings) do not mix.
         ``index`` is the vector index spec of a new collection (``"auto"`` by
         default; ``"hnsw:M=32,efSearch=64"``, ``"ivf:nlist=1024"``, ``"flat"``...);
         an existing collection changes index with :meth:`Collection.reindex`.
@@ -496,17 +497,7 @@ class Vecdex:
                     f"collection {name!r} already has index {format_spec(current)}; "
                     f"change it with: vecdex reindex --collection {name} --index SPEC"
                 )
-            if model is not None or (embedder or info.embedder.get("kind")) != info.embedder.get("kind") \
-                    or embedder_options:
-                wanted = create_embedder(embedder or info.embedder.get("kind", "static"), model=model,
-                                         **embedder_options)
-                if not _same_model(wanted.spec, info.embedder):
-                    raise ModelMismatchError(
-                        f"collection {name!r} was built with {info.embedder.get('kind')} model "
-                        f"{info.embedder.get('model')} ({info.embedder.get('dimension')}d); "
-                        f"{wanted.spec.get('model')} is a different model. Use another --collection "
-                        "or the model the collection was built with"
-                    )
+            self._check_same_setup(info, embedder, model, chunking, embedder_options)
             return Collection(self, info)
         if not create:
             raise StoreError(
@@ -525,6 +516,24 @@ class Vecdex:
         collection = Collection(self, info)
         collection._embedder = new_embedder
         return collection
+
+    @staticmethod
+    def _check_same_setup(info: CollectionInfo, embedder: str | None, model: str | None,
+                          chunking: ChunkingSpec | None, embedder_options: dict[str, Any]) -> None:
+        stored = info.embedder
+        if embedder is not None or model is not None or embedder_options:
+            wanted = create_embedder(embedder or stored.get("kind", "static"), model=model, **embedder_options)
+            if not _same_model(wanted.spec, stored):
+                raise ModelMismatchError(
+                    f"collection {info.name!r} was built with {stored.get('kind')} model "
+                    f"{stored.get('model')} ({stored.get('dimension')}d); {wanted.spec.get('model')} is a "
+                    "different model. Use another --collection or the model the collection was built with"
+                )
+        if chunking is not None and chunking.to_dict() != info.chunking:
+            raise ModelMismatchError(
+                f"collection {info.name!r} cuts documents into chunks of {info.chunking.get('max_tokens')} "
+                f"tokens; it cannot mix in chunks of {chunking.max_tokens}. Use another --collection"
+            )
 
 
 __all__ = [

@@ -92,6 +92,8 @@ def test_add_vectors_and_search_by_vector(tmp_path, words):
     assert result.exit_code == 1 and "embeds no text" in result.output
     info = json.loads(invoke(db, "info", "-c", "mine", "--json").output)
     assert info["embedder"]["kind"] == "precomputed" and info["dimension"] == 50
+    again = invoke(db, "add-vectors", str(data), "-c", "mine")  # the same file again: nothing changes
+    assert again.exit_code == 0 and "300 unchanged" in again.output
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x"}\n', "utf-8")
     result = invoke(db, "add-vectors", str(bad), "-c", "mine")
