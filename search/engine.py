@@ -72,6 +72,8 @@ def default_db_path() -> str:
 
 
 def make_snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    if len(text) <= limit and "  " not in text and text.isprintable():  # already flat: the common case
+        return text.strip()
     flat = " ".join(text.split())  # collapse whitespace (faster than a regex on the hot path)
     if len(flat) <= limit:
         return flat

@@ -59,7 +59,7 @@ class DocumentWrite:
     vectors: np.ndarray  # (len(spans), dim) float32
 
 
-@dataclass
+@dataclass(slots=True)
 class ChunkHit:
     """What search needs to know about one chunk."""
 

@@ -49,6 +49,7 @@ class HNSWIndex(VectorIndex):
         self.dead = dead if dead is not None else np.zeros(0, dtype=bool)
         self.n_dead = int(self.dead.sum())
         self._alive: tuple[faiss.IDSelector, np.ndarray] | None = None
+        self._params_cache: dict[int, faiss.SearchParametersHNSW] = {}
 
     # -- writes ----------------------------------------------------------------------
 
@@ -88,15 +89,28 @@ class HNSWIndex(VectorIndex):
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
         k = max(1, min(int(k), max(self.count(), 1)))
         # Per-call parameters: never touch index.hnsw.efSearch (shared by all threads).
-        search_params = faiss.SearchParametersHNSW()
-        search_params.efSearch = int((params or {}).get("efSearch", self.ef_search))
+        ef = int((params or {}).get("efSearch", self.ef_search))
         selector = self._selector(allowed)
-        if selector is not None:
+        if selector is None:
+            search_params = self._plain_params(ef)
+        else:
+            search_params = faiss.SearchParametersHNSW()
+            search_params.efSearch = ef
             search_params.sel = selector[0]
         with faiss_threads(len(queries)):
             scores, labels = self.index.search(queries, k, params=search_params)
         ids = np.where(labels >= 0, self.labels[np.maximum(labels, 0)] if len(self.labels) else -1, -1)
         return scores, ids
+
+    def _plain_params(self, ef: int) -> faiss.SearchParametersHNSW:
+        """Unfiltered search parameters per efSearch value, made once: FAISS only
+        reads them, so threads can share them."""
+        cached = self._params_cache.get(ef)
+        if cached is None:
+            cached = faiss.SearchParametersHNSW()
+            cached.efSearch = ef
+            self._params_cache[ef] = cached
+        return cached
 
     def count(self) -> int:
         return len(self.labels) - self.n_dead
