@@ -71,7 +71,8 @@ def make_snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
 
 
 def _same_model(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    keys = ("kind", "model", "fingerprint", "dimension")
+    # layers/pooling: an ELMo collection pooled another way holds incomparable vectors.
+    keys = ("kind", "model", "fingerprint", "dimension", "layers", "pooling")
     return all(a.get(k) == b.get(k) for k in keys)
 
 
@@ -303,7 +304,7 @@ class Vecdex:
         name: str = DEFAULT_COLLECTION,
         *,
         create: bool = False,
-        embedder: str = "static",
+        embedder: str | None = None,
         model: str | None = None,
         chunking: ChunkingSpec | None = None,
         index: dict[str, Any] | None = None,
@@ -316,8 +317,10 @@ class Vecdex:
         """
         info = self.store.get_collection(name)
         if info is not None:
-            if model is not None or embedder != info.embedder.get("kind", "static") or embedder_options:
-                wanted = create_embedder(embedder, model=model, **embedder_options)
+            # Only what the caller names is checked: opening by name alone is always fine.
+            if model is not None or embedder is not None or embedder_options:
+                wanted = create_embedder(embedder or info.embedder.get("kind", "static"), model=model,
+                                         **embedder_options)
                 if not _same_model(wanted.spec, info.embedder):
                     raise ModelMismatchError(
                         f"collection {name!r} was built with {info.embedder.get('kind')} model "
@@ -331,7 +334,7 @@ class Vecdex:
                 f"no collection named {name!r} in {self.store.path} "
                 f"(collections: {', '.join(c.name for c in self.collections()) or 'none yet'})"
             )
-        new_embedder = create_embedder(embedder, model=model, **embedder_options)
+        new_embedder = create_embedder(embedder or "static", model=model, **embedder_options)
         chunking = chunking or getattr(new_embedder, "default_chunking", None) or ChunkingSpec()
         info = self.store.create_collection(
             name, new_embedder.spec, dict(index or DEFAULT_INDEX_SPEC), chunking.to_dict()

@@ -1,0 +1,342 @@
+"""ELMo embedder: a tiny model with the google/elmo/3 interface, built once per session."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("tensorflow_hub")
+
+from indexer.embedders import elmo as elmo_mod  # noqa: E402
+from indexer.embedders.base import EmbedderError  # noqa: E402
+from indexer.embedders.elmo import DEFAULT_HANDLE, ElmoEmbedder, LayerMix  # noqa: E402
+from indexer.embedders.elmo_testing import TINY, build_elmo_savedmodel  # noqa: E402
+from indexer.embedders.factory import create_embedder  # noqa: E402
+from search import ModelMismatchError, Vecdex  # noqa: E402
+from search.compare import CompareError, compare_word  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+BANK_MONEY = "I went to the bank to deposit money."
+BANK_RIVER = "The river bank was full of trees."
+SENTENCES = [
+    "The cat sat on the mat.",
+    "A long sentence about the history of the river valley and the people who lived along its banks for centuries.",
+    "Hi.",
+    BANK_MONEY,
+    "Markets fell sharply on Monday after the announcement, traders said.",
+    BANK_RIVER,
+    "Why?",
+]
+
+
+@pytest.fixture(scope="session")
+def elmo_models(tmp_path_factory) -> dict[str, Path]:
+    """Tiny ELMo-interface SavedModels: seed 0, seed 0 with only `default`, seed 1."""
+    root = tmp_path_factory.mktemp("elmo-models")
+    return {
+        "tiny": build_elmo_savedmodel(root / "tiny", TINY, seed=0),
+        "default_only": build_elmo_savedmodel(root / "default-only", TINY, seed=0, signatures=("default",)),
+        "other": build_elmo_savedmodel(root / "other", TINY, seed=1),
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny(elmo_models) -> Path:
+    return elmo_models["tiny"]
+
+
+@pytest.fixture()
+def embedder(tiny) -> ElmoEmbedder:
+    return create_embedder("elmo", model=str(tiny))
+
+
+def _raw_outputs(model_dir: Path, tokens: list[str]) -> dict[str, np.ndarray]:
+    """The module's own outputs for one sentence, called straight through TensorFlow."""
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(str(model_dir)).signatures["tokens"]
+    out = fn(tokens=tf.constant([tokens]), sequence_len=tf.constant([len(tokens)], dtype=tf.int32))
+    return {k: v.numpy()[0] for k, v in out.items()}
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+def test_model_is_small(tiny):
+    size = sum(f.stat().st_size for f in tiny.rglob("*") if f.is_file())
+    assert size < 5 * 1024 * 1024
+
+
+def test_load_by_local_path_records_what_reproduces_the_vectors(embedder, tiny):
+    spec = embedder.spec
+    assert spec["kind"] == "elmo"
+    assert spec["model"] == str(tiny.resolve())
+    assert spec["fingerprint"].startswith("sha256:")
+    assert spec["dimension"] == 2 * TINY.projection  # the `elmo` output is as wide as the biLSTM
+    assert spec["layers"] == "elmo" and spec["pooling"] == "mean"
+    assert spec["tokenizer"] == elmo_mod.TOKENIZER_NAME
+    assert spec["signature"] == "tokens"
+    assert embedder.default_chunking.unit == "sentence"
+
+
+def test_load_by_url_from_prefilled_tfhub_cache(tiny, embedder, tmp_path, monkeypatch):
+    cache = tmp_path / "hub-cache"
+    key = hashlib.sha1(DEFAULT_HANDLE.encode("utf8")).hexdigest()
+    shutil.copytree(tiny, cache / key)
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(cache))
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a cached model must load without touching the network")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    from_url = create_embedder("elmo")  # the default handle
+    assert from_url.spec["model"] == DEFAULT_HANDLE
+    assert from_url.spec["fingerprint"] == embedder.spec["fingerprint"]
+    np.testing.assert_allclose(from_url.embed(SENTENCES).vectors, embedder.embed(SENTENCES).vectors, atol=1e-6)
+
+    # and tensorflow_hub itself agrees on where that cache entry lives
+    import tensorflow_hub as hub
+
+    assert Path(hub.resolve(DEFAULT_HANDLE)) == cache / key
+
+
+def test_uncached_unreachable_url_fails_fast_with_a_way_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(elmo_mod, "CONNECT_TIMEOUT_S", 0.5)
+
+    def hang(*args, **kwargs):  # a network that never answers
+        time.sleep(60)
+
+    monkeypatch.setattr(socket, "create_connection", hang)
+    started = time.monotonic()
+    with pytest.raises(EmbedderError) as err:
+        create_embedder("elmo", model="https://tfhub.dev/google/elmo/3")
+    assert time.monotonic() - started < 10
+    message = str(err.value)
+    assert "--model" in message and "TFHUB_CACHE_DIR" in message
+    assert hashlib.sha1(DEFAULT_HANDLE.encode()).hexdigest() in message
+
+
+def test_refused_connection_fails_fast(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "empty-cache"))
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(EmbedderError, match="unreachable"):
+        create_embedder("elmo", model=f"http://127.0.0.1:{port}/google/elmo/3")
+
+
+def test_bad_local_paths(tmp_path):
+    with pytest.raises(EmbedderError, match="no ELMo model"):
+        create_embedder("elmo", model=str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EmbedderError, match="not a TensorFlow SavedModel"):
+        create_embedder("elmo", model=str(tmp_path / "empty"))
+
+
+def test_missing_extra_says_what_to_install(tiny):
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["tensorflow"] = None  # as if the [elmo] extra were not installed
+        from indexer.embedders.base import EmbedderError
+        from indexer.embedders.factory import create_embedder
+        try:
+            create_embedder("elmo", model={str(tiny)!r})
+        except EmbedderError as exc:
+            print(exc)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert "pip install 'vecdex[elmo]'" in out.stdout, out.stderr
+
+
+# -- vectors --------------------------------------------------------------------------------
+
+
+def test_pooled_vector_is_mean_of_elmo_over_real_tokens(embedder, tiny):
+    sentence = BANK_MONEY
+    tokens = embedder.tokenize(sentence)
+    assert tokens == ["I", "went", "to", "the", "bank", "to", "deposit", "money", "."]
+    raw = _raw_outputs(tiny, tokens)
+    expected = _unit(raw["elmo"][: len(tokens)].mean(axis=0))
+    np.testing.assert_allclose(embedder.embed([sentence]).vectors[0], expected, atol=1e-6)
+    # the module's own "default" output is that same mean
+    np.testing.assert_allclose(_unit(raw["default"]), expected, atol=1e-6)
+
+
+def test_sentence_alone_equals_sentence_in_padded_batch(tiny):
+    embedder = create_embedder("elmo", model=str(tiny), bucket=False)  # one batch, padded to the longest
+    alone = embedder.embed([BANK_MONEY]).vectors[0]
+    batch = embedder.embed([SENTENCES[1], BANK_MONEY, "Hi."])
+    assert len(embedder.tokenize(SENTENCES[1])) > len(embedder.tokenize(BANK_MONEY))
+    np.testing.assert_allclose(batch.vectors[1], alone, atol=1e-5)
+
+
+def test_the_two_banks_differ(embedder):
+    result = compare_word(embedder, BANK_MONEY, BANK_RIVER, "bank")
+    assert result.contextual and result.positions == (4, 2)
+    assert result.cosine < 0.999
+    # the word's own vectors differ, and each equals its token row of the `elmo` output
+    words = dict(embedder.word_vectors(BANK_MONEY))
+    assert words["bank"].shape == (embedder.dimension,)
+
+
+def test_static_model_gives_the_same_vector_in_both_contexts():
+    glove = create_embedder("static")
+    result = compare_word(glove, BANK_MONEY, BANK_RIVER, "bank")
+    assert not result.contextual
+    assert result.cosine == pytest.approx(1.0, abs=1e-6)
+
+
+def test_compare_word_must_be_in_both_sentences(embedder):
+    with pytest.raises(CompareError, match="sentence 2"):
+        compare_word(embedder, BANK_MONEY, "The river was full of trees.", "bank")
+
+
+def test_bucketed_batches_return_vectors_in_input_order(tiny):
+    embedder = create_embedder("elmo", model=str(tiny), batch_size=2)
+    lengths = [len(embedder.tokenize(s)) for s in SENTENCES]
+    batches = list(embedder.batches(lengths))
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(len(SENTENCES))) and flat != list(range(len(SENTENCES)))
+    assert [lengths[i] for i in flat] == sorted(lengths)  # grouped by length
+    together = embedder.embed(SENTENCES).vectors
+    for i, sentence in enumerate(SENTENCES):
+        np.testing.assert_allclose(together[i], embedder.embed([sentence]).vectors[0], atol=1e-5)
+
+
+def test_empty_text_is_not_known(embedder):
+    result = embedder.embed(["", "...", "Words here."])
+    assert result.known.tolist() == [False, True, True]  # punctuation is a token for ELMo
+    assert not result.vectors[0].any()
+
+
+def test_layer_choice_weights_and_max_pooling(tiny):
+    tokens = ElmoEmbedder.tokenize  # noqa: F841 - keep the signature handy for readers
+    raw = _raw_outputs(tiny, ["The", "river", "bank", "."])
+    text = "The river bank."
+
+    word = create_embedder("elmo", model=str(tiny), layer="word_emb")
+    assert word.dimension == TINY.projection
+    np.testing.assert_allclose(word.embed([text]).vectors[0], _unit(raw["word_emb"].mean(0)), atol=1e-6)
+
+    weights = create_embedder("elmo", model=str(tiny), layer="0.2,0.3,0.5")
+    assert weights.spec["layers"] == {"word_emb": 0.2, "lstm_outputs1": 0.3, "lstm_outputs2": 0.5}
+    assert weights.dimension == 2 * TINY.projection
+    mixed = 0.2 * np.concatenate([raw["word_emb"]] * 2, axis=1) + 0.3 * raw["lstm_outputs1"] + 0.5 * raw["lstm_outputs2"]
+    np.testing.assert_allclose(weights.embed([text]).vectors[0], _unit(mixed.mean(0)), atol=1e-6)
+
+    top_max = create_embedder("elmo", model=str(tiny), layer="lstm_outputs2", pooling="max")
+    np.testing.assert_allclose(top_max.embed([text]).vectors[0], _unit(raw["lstm_outputs2"].max(0)), atol=1e-6)
+
+    with pytest.raises(EmbedderError, match="unknown ELMo layer"):
+        LayerMix.parse("lstm_outputs3")
+    with pytest.raises(EmbedderError, match="pooling"):
+        create_embedder("elmo", model=str(tiny), pooling="median")
+
+
+def test_default_signature_fallback_gives_the_same_vectors(elmo_models):
+    via_tokens = create_embedder("elmo", model=str(elmo_models["tiny"]))
+    via_default = create_embedder("elmo", model=str(elmo_models["default_only"]))
+    assert via_default.spec["signature"] == "default"
+    np.testing.assert_allclose(via_default.embed(SENTENCES).vectors, via_tokens.embed(SENTENCES).vectors, atol=1e-5)
+
+
+# -- end to end ------------------------------------------------------------------------------
+
+DOCS = [
+    ("money", "I went to the bank to deposit money. The teller counted the notes twice."),
+    ("river", "The river bank was full of trees. Herons waited in the shallow water."),
+    ("market", "Markets fell sharply on Monday after the announcement, traders said."),
+    ("cat", "The cat sat on the mat. It did not move all afternoon."),
+]
+
+
+def test_index_query_similar_delete_on_an_elmo_collection(tiny, tmp_path):
+    db = tmp_path / "elmo.db"
+    with Vecdex(db) as vx:
+        docs = vx.collection("elmo", create=True, embedder="elmo", model=str(tiny))
+        report = docs.add([{"id": i, "text": t, "metadata": {"topic": i}} for i, t in DOCS])
+        assert report.added == len(DOCS)
+        stats = docs.stats()
+        assert stats["documents"] == 4 and stats["chunks"] == 7  # one chunk per sentence
+        assert stats["chunking"]["unit"] == "sentence"
+        assert stats["embedder"]["kind"] == "elmo"
+
+    with Vecdex(db) as vx:  # a fresh process-like open: the embedder comes from the stored spec
+        docs = vx.collection("elmo")
+        # a sentence that is a chunk of "river" has cosine 1 with that chunk
+        hits = docs.search("Herons waited in the shallow water.", k=2)
+        assert hits[0].id == "river" and hits[0].score == pytest.approx(1.0, abs=1e-5)
+        assert "Herons" in hits[0].snippet
+        similar = docs.similar("money", k=3)
+        assert "money" not in [h.id for h in similar] and len(similar) == 3
+        assert docs.add([{"id": i, "text": t, "metadata": {"topic": i}} for i, t in DOCS]).unchanged == 4
+        assert docs.delete(["river"]) == []
+        assert "river" not in [h.id for h in docs.search("Herons waited in the shallow water.", k=4)]
+        assert docs.stats()["documents"] == 3
+
+
+def test_model_mismatch_is_refused(elmo_models, tmp_path):
+    db = tmp_path / "elmo.db"
+    with Vecdex(db) as vx:
+        vx.collection("elmo", create=True, embedder="elmo", model=str(elmo_models["tiny"])).add(DOCS[:2])
+        with pytest.raises(ModelMismatchError):
+            vx.collection("elmo", embedder="elmo", model=str(elmo_models["other"]))
+        with pytest.raises(ModelMismatchError):  # same model, other pooling: incomparable vectors
+            vx.collection("elmo", embedder="elmo", model=str(elmo_models["tiny"]), pooling="max")
+        with pytest.raises(ModelMismatchError):
+            vx.collection("elmo", embedder="static")
+        vx.collection("elmo", embedder="elmo", model=str(elmo_models["tiny"]))  # the same one is fine
+
+
+def test_changed_model_files_are_refused_at_query_time(elmo_models, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(elmo_models["tiny"], model)
+    db = tmp_path / "elmo.db"
+    with Vecdex(db) as vx:
+        vx.collection("elmo", create=True, embedder="elmo", model=str(model)).add(DOCS[:2])
+    shutil.rmtree(model)
+    shutil.copytree(elmo_models["other"], model)
+    from indexer.embedders import factory
+
+    factory._model_cache.clear()  # as in a new process
+    with Vecdex(db) as vx:
+        with pytest.raises(EmbedderError, match="not the one this collection was built with"):
+            vx.collection("elmo").search("river", k=1)
+
+
+# -- TensorFlow stays out of everything else ---------------------------------------------------
+
+
+def test_glove_collection_never_imports_tensorflow(tmp_path):
+    code = textwrap.dedent(f"""
+        import sys
+        from search import Vecdex
+        with Vecdex({str(tmp_path / 'glove.db')!r}) as vx:
+            docs = vx.collection("default", create=True)
+            docs.add([("a", "The river bank flooded after the storm."), ("b", "Stocks fell on Monday.")])
+            hits = docs.search("flood", k=1)
+            assert hits[0].id == "a", hits
+            docs.stats()
+        print("tensorflow" in sys.modules, "tensorflow_hub" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
