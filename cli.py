@@ -89,6 +89,31 @@ def k_option(fn: Callable) -> Callable:
                         help="How many documents to return.")(fn)
 
 
+def embedder_options(fn: Callable) -> Callable:
+    """--embedder/--model/--layer/--pooling, shared by index and compare."""
+    fn = click.option("--pooling", type=click.Choice(["mean", "max"]), default=None,
+                      help="ELMo: pool token vectors by mean (default) or max.")(fn)
+    fn = click.option("--layer", default=None, metavar="LAYER",
+                      help="ELMo: what to pool: elmo (the module's learned mix, default), word_emb, "
+                           "lstm_outputs1, lstm_outputs2, or three weights over those, e.g. 0.2,0.3,0.5.")(fn)
+    fn = click.option("--model", default=None, metavar="SPEC",
+                      help="static: 'glove-6b-50d' (default, built in) or a path, optionally prefixed "
+                           "word2vec: / word2vec-text: / glove: / fasttext: / kv:. elmo: a TF Hub URL "
+                           "(default https://tfhub.dev/google/elmo/3, from $TFHUB_CACHE_DIR when cached) "
+                           "or a local SavedModel folder.")(fn)
+    return click.option("--embedder", type=click.Choice(["static", "elmo"]), default=None,
+                        help="static = pooled word vectors (default for a new collection); elmo = contextual "
+                             "ELMo vectors, one chunk per sentence (needs pip install 'vecdex[elmo]').")(fn)
+
+
+def _embedder_extras(embedder: str | None, layer: str | None, pooling: str | None) -> dict[str, Any]:
+    """ELMo-only options, passed on only when given (so opening an existing collection stays a plain open)."""
+    extras = {k: v for k, v in (("layer", layer), ("pooling", pooling)) if v is not None}
+    if extras and embedder != "elmo":
+        raise click.UsageError(f"--{next(iter(extras))} applies to --embedder elmo only")
+    return extras
+
+
 def where_option(fn: Callable) -> Callable:
     return click.option("--where", "where", multiple=True, metavar="EXPR",
                         help="Metadata filter FIELD=VALUE, or != < > <= >= on numbers; repeatable (ANDed).")(fn)
@@ -124,11 +149,7 @@ Examples:
 """)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @collection_option
-@click.option("--model", default=None, metavar="SPEC",
-              help="Word-vector model: 'glove-6b-50d' (default, built in) or a path, optionally prefixed "
-                   "word2vec: / word2vec-text: / glove: / fasttext: / kv:.")
-@click.option("--embedder", type=click.Choice(["static", "elmo"]), default="static", show_default=True,
-              help="static = pooled word vectors; elmo = contextual (needs vecdex[elmo]).")
+@embedder_options
 @click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "lines", "text"]), default="auto",
               show_default=True, help="Input format; auto decides by file extension.")
 @click.option("--id-field", default="id", show_default=True, help="JSONL/CSV field holding the document id.")
@@ -141,8 +162,8 @@ Examples:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
 @json_option
 @click.pass_context
-def index(ctx, paths, collection, model, embedder, fmt, id_field, text_field, encoding, chunk_tokens, workers,
-          strict, quiet, as_json):
+def index(ctx, paths, collection, model, embedder, layer, pooling, fmt, id_field, text_field, encoding, chunk_tokens,
+          workers, strict, quiet, as_json):
     """Add or update documents from files, folders, JSONL, CSV, lines or stdin (-).
 
     Documents are upserted by id: changed ones are re-embedded, unchanged ones
@@ -157,7 +178,8 @@ def index(ctx, paths, collection, model, embedder, fmt, id_field, text_field, en
     vx = _open(ctx, create=True)
     with vx:
         chunking = ChunkingSpec(max_tokens=chunk_tokens) if chunk_tokens else None
-        coll = vx.collection(collection, create=True, embedder=embedder, model=model, chunking=chunking)
+        coll = vx.collection(collection, create=True, embedder=embedder, model=model, chunking=chunking,
+                             **_embedder_extras(embedder, layer, pooling))
         progress = _progress_bar(quiet)
         try:
             report = coll.add(_chain(first, items), strict=strict, workers=workers,
@@ -288,6 +310,45 @@ def similar(ctx, doc_id, k, collection, where, as_json):
     """Documents most like the stored document DOC_ID (itself excluded)."""
     with _open(ctx) as vx:
         _print_hits(vx.collection(collection).similar(doc_id, k, where), None, as_json)
+
+
+# -- compare ------------------------------------------------------------------------------------
+
+
+@main.command(epilog="""
+\b
+Examples:
+  vecdex compare "I went to the bank to deposit money." "The river bank was full of trees." --word bank --embedder elmo
+  vecdex compare "I went to the bank." "The river bank." --word bank            # static GloVe: always 1.0
+  vecdex compare "He plays bass." "She caught a bass." --word bass --embedder elmo --model ./elmo3 --json
+""")
+@click.argument("sentence1")
+@click.argument("sentence2")
+@click.option("--word", required=True, help="The word whose two vectors are compared (first occurrence, any case).")
+@embedder_options
+@json_option
+def compare(sentence1, sentence2, word, embedder, model, layer, pooling, as_json):
+    """Cosine between WORD's vectors in SENTENCE1 and SENTENCE2.
+
+    A contextual model (--embedder elmo) gives a word a different vector in each
+    sentence; a static model gives it one vector everywhere (cosine 1.0).
+    """
+    from indexer.embedders.factory import create_embedder
+    from search.compare import CompareError, compare_word
+
+    kind = embedder or "static"
+    extras = _embedder_extras(kind, layer, pooling)
+    try:
+        result = compare_word(create_embedder(kind, model=model, **extras), sentence1, sentence2, word)
+    except CompareError as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result.as_dict((sentence1, sentence2)), ensure_ascii=False))
+        return
+    how = ("contextual: the vector depends on the sentence" if result.contextual
+           else "static: one vector per word, whatever the sentence")
+    click.echo(f"{result.cosine:.4f}  cosine of {result.word!r} in the two sentences "
+               f"({result.kind} {result.model}; {how})")
 
 
 # -- delete / info / collections / get -------------------------------------------------------

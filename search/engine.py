@@ -70,10 +70,19 @@ def make_snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     return flat[: cut if cut > limit // 2 else limit].rstrip() + "…"
 
 
+# layers/pooling: an ELMo collection pooled another way holds incomparable vectors.
+_MODEL_KEYS = ("kind", "model", "fingerprint", "dimension", "layers", "pooling")
+
+
 def _same_model(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    # layers/pooling: an ELMo collection pooled another way holds incomparable vectors.
-    keys = ("kind", "model", "fingerprint", "dimension", "layers", "pooling")
-    return all(a.get(k) == b.get(k) for k in keys)
+    return all(a.get(k) == b.get(k) for k in _MODEL_KEYS)
+
+
+def _model_difference(wanted: dict[str, Any], stored: dict[str, Any]) -> str:
+    """What differs, e.g. "pooling max (collection: mean)"."""
+    diffs = [f"{k} {wanted.get(k)} (collection: {stored.get(k)})" for k in _MODEL_KEYS
+             if k != "fingerprint" and wanted.get(k) != stored.get(k)]
+    return "; ".join(diffs) or "the model files changed (fingerprint differs)"
 
 
 class Collection:
@@ -325,7 +334,8 @@ class Vecdex:
                     raise ModelMismatchError(
                         f"collection {name!r} was built with {info.embedder.get('kind')} model "
                         f"{info.embedder.get('model')} ({info.embedder.get('dimension')}d); "
-                        f"{wanted.spec.get('model')} is a different model. Use another --collection "
+                        f"{wanted.spec.get('model')} is a different model "
+                        f"[{_model_difference(wanted.spec, info.embedder)}]. Use another --collection "
                         "or the model the collection was built with"
                     )
             return Collection(self, info)

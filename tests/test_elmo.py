@@ -340,3 +340,83 @@ def test_glove_collection_never_imports_tensorflow(tmp_path):
                          env={**os.environ, "PYTHONPATH": str(REPO)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def _cli(*args: str, db: Path | None = None):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    return CliRunner().invoke(main, (["--db", str(db)] if db else []) + list(args))
+
+
+def test_cli_index_query_similar_delete_on_elmo(tiny, tmp_path):
+    import json
+
+    jsonl = tmp_path / "docs.jsonl"
+    jsonl.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in DOCS), "utf-8")
+    db = tmp_path / "cli.db"
+    result = _cli("index", str(jsonl), "--embedder", "elmo", "--model", str(tiny), "-c", "ctx", db=db)
+    assert result.exit_code == 0, result.output
+    assert "4 added" in result.output
+    info = json.loads(_cli("info", "-c", "ctx", "--json", db=db).output)
+    assert info["embedder"]["kind"] == "elmo" and info["chunks"] == 7 and info["chunking"]["unit"] == "sentence"
+    out = _cli("query", "The teller counted the notes twice.", "-c", "ctx", "-k", "1", "--json", db=db)
+    assert out.exit_code == 0, out.output
+    hit = json.loads(out.output)
+    assert hit["id"] == "money" and hit["score"] == pytest.approx(1.0, abs=1e-5)
+    similar = [json.loads(line)["id"] for line in _cli("similar", "cat", "-c", "ctx", "--json", db=db).output.splitlines()]
+    assert sorted(similar) == ["market", "money", "river"]
+    # re-running without --embedder keeps the collection's model (nothing re-embedded)
+    again = _cli("index", str(jsonl), "-c", "ctx", db=db)
+    assert again.exit_code == 0 and "4 unchanged" in again.output, again.output
+    # another pooling on the same collection is refused, and says why
+    refused = _cli("index", str(jsonl), "--embedder", "elmo", "--model", str(tiny), "--pooling", "max", "-c", "ctx", db=db)
+    assert refused.exit_code == 1 and "pooling max (collection: mean)" in refused.output
+    assert _cli("delete", "cat", "-c", "ctx", db=db).exit_code == 0
+    assert json.loads(_cli("info", "-c", "ctx", "--json", db=db).output)["documents"] == 3
+
+
+def test_cli_compare_contextual_and_static(tiny):
+    import json
+
+    elmo = _cli("compare", BANK_MONEY, BANK_RIVER, "--word", "bank", "--embedder", "elmo", "--model", str(tiny), "--json")
+    assert elmo.exit_code == 0, elmo.output
+    row = json.loads(elmo.output)
+    assert row["contextual"] is True and row["cosine"] < 0.999 and row["positions"] == [4, 2]
+    static = _cli("compare", BANK_MONEY, BANK_RIVER, "--word", "bank")
+    assert static.exit_code == 0 and static.output.startswith("1.0000"), static.output
+    missing = _cli("compare", BANK_MONEY, "No such word here.", "--word", "bank")
+    assert missing.exit_code == 1 and "not a word of sentence 2" in missing.output
+    assert "Examples:" in _cli("compare", "--help").output
+
+
+def test_cli_elmo_offline_url_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "empty"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = _cli("index", "-", "--format", "lines", "--embedder", "elmo", "--model", f"http://127.0.0.1:{port}/elmo/3",
+                  db=tmp_path / "x.db")
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and "--model /path/to/elmo" in result.output
+
+
+def test_help_info_glove_query_and_static_compare_do_not_import_tensorflow(tmp_path):
+    db = tmp_path / "glove.db"
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("The river bank flooded after the storm.\nStocks fell on Monday.\n", "utf-8")
+    probe = ("import sys\nimport cli\ntry:\n    cli.main(sys.argv[1:])\nexcept SystemExit as e:\n"
+             "    assert not e.code, e.code\n"
+             "print('TF-IMPORTED' if 'tensorflow' in sys.modules else 'NO-TF')")
+    runs = [["--help"], ["compare", "--help"], ["index", "--help"],
+            ["--db", str(db), "index", "--format", "lines", str(corpus), "-q"],
+            ["--db", str(db), "query", "flood"], ["--db", str(db), "info"],
+            ["compare", BANK_MONEY, BANK_RIVER, "--word", "bank"]]
+    for args in runs:
+        out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path)
+        assert out.stdout.strip().endswith("NO-TF"), (args, out.stdout[-300:], out.stderr[-500:])

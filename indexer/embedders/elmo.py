@@ -19,8 +19,10 @@ import hashlib
 import os
 import re
 import socket
+import sys
 import threading
 import urllib.parse
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -114,12 +116,42 @@ class LayerMix:
 # -- TensorFlow, loaded on demand ----------------------------------------------------------
 
 
+@contextmanager
+def native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for a while.
+
+    TensorFlow's C++ side prints start-up chatter (oneDNN, CUDA probing) straight
+    to fd 2 before its log settings apply, which would bury the CLI's one-line
+    messages. Python exceptions are unaffected. ``VECDEX_TF_LOGS=1`` keeps it all.
+    """
+    if os.environ.get("VECDEX_TF_LOGS"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):
+        yield
+        return
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _tensorflow():
     """(tensorflow, tensorflow_hub), or a one-line error saying what to install."""
+    if "tensorflow_hub" in sys.modules:
+        return sys.modules["tensorflow"], sys.modules["tensorflow_hub"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ start-up chatter off the CLI
     try:
-        import tensorflow as tf
-        import tensorflow_hub as hub
+        with native_stderr_silenced():
+            import tensorflow as tf
+            import tensorflow_hub as hub
     except ImportError as exc:
         raise EmbedderError(f"the ELMo embedder needs TensorFlow and TensorFlow Hub ({exc.name or exc} is missing): "
                             f"{INSTALL_HINT}") from None
@@ -224,7 +256,8 @@ class _Module:
         tf, hub = _tensorflow()
         self.tf = tf
         try:
-            self.obj = hub.load(str(folder))
+            with native_stderr_silenced():
+                self.obj = hub.load(str(folder))
         except Exception as exc:  # noqa: BLE001 - TF raises many types for a bad model folder
             raise EmbedderError(f"cannot load the SavedModel at {folder}: {str(exc).splitlines()[0]}") from None
         signatures = getattr(self.obj, "signatures", {})
@@ -243,6 +276,8 @@ class _Module:
         missing = [k for k in ("elmo", *LAYERS) if k not in self.output_dims]
         if missing:
             raise EmbedderError(f"{folder} lacks ELMo outputs {', '.join(missing)}: not a google/elmo/3-style module")
+        with native_stderr_silenced():  # the first run prints more C++ chatter; also warms up
+            self([["warm", "up", "."]], ["elmo"])
 
     def __call__(self, batch: list[list[str]], outputs: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Token vectors of a batch: ({output: [b, t, d]}, lengths [b])."""
