@@ -9,7 +9,7 @@ are exact; modules without it get the same tokens space-joined through ``default
 Speed: texts are sorted by length and cut into batches of similar lengths
 (bucketing), so little time goes into padding; vectors come back in input order.
 
-TensorFlow is imported only in :func:`_tensorflow`, i.e. when an ELMo collection
+TensorFlow is imported only in :func:`import_tensorflow`, i.e. when an ELMo collection
 is built or queried; importing this module costs nothing.
 """
 
@@ -22,6 +22,7 @@ import socket
 import sys
 import threading
 import urllib.parse
+import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +144,7 @@ def native_stderr_silenced():
         os.close(devnull)
 
 
-def _tensorflow():
+def import_tensorflow():
     """(tensorflow, tensorflow_hub), or a one-line error saying what to install."""
     if "tensorflow_hub" in sys.modules:
         return sys.modules["tensorflow"], sys.modules["tensorflow_hub"]
@@ -193,6 +194,9 @@ def _reachable(url: str, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
     Runs in a daemon thread so a hanging DNS lookup cannot hang us either.
     """
     parsed = urllib.parse.urlparse(url)
+    proxy = urllib.request.getproxies().get(parsed.scheme)
+    if proxy and not urllib.request.proxy_bypass(parsed.hostname or ""):
+        parsed = urllib.parse.urlparse(proxy if "://" in proxy else f"http://{proxy}")  # urllib goes through it
     host = parsed.hostname or ""
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     outcome: list[str | None] = []
@@ -229,7 +233,7 @@ def resolve_handle(handle: str) -> Path:
             f"Download the model elsewhere and pass its folder with --model /path/to/elmo, or unpack it "
             f"into $TFHUB_CACHE_DIR/{cached.name}"
         )
-    _tf, hub = _tensorflow()
+    _tf, hub = import_tensorflow()
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_SOCKET_TIMEOUT_S)  # a stalled download fails instead of hanging
     try:
@@ -253,7 +257,7 @@ class _Module:
     """A loaded SavedModel and the signature we call (``tokens`` or ``default``)."""
 
     def __init__(self, folder: Path):
-        tf, hub = _tensorflow()
+        tf, hub = import_tensorflow()
         self.tf = tf
         try:
             with native_stderr_silenced():
@@ -348,7 +352,7 @@ class ElmoEmbedder(Embedder):
             handle = str(Path(handle).expanduser().resolve())
         folder = resolve_handle(handle)
         fingerprint = model_fingerprint(folder)
-        tf, _hub = _tensorflow()
+        tf, _hub = import_tensorflow()
         _configure_threads(tf, threads or _env_int("VECDEX_ELMO_THREADS"))
         module = _load_module(folder, fingerprint)
         spec = {
@@ -375,7 +379,7 @@ class ElmoEmbedder(Embedder):
                 f"(fingerprint {fingerprint[:19]}… vs {spec['fingerprint'][:19]}…); "
                 "re-index into a new collection to use it"
             )
-        tf, _hub = _tensorflow()
+        tf, _hub = import_tensorflow()
         _configure_threads(tf, _env_int("VECDEX_ELMO_THREADS"))
         return cls(spec, _load_module(folder, fingerprint))
 
