@@ -220,6 +220,23 @@ def test_bucketed_batches_return_vectors_in_input_order(tiny):
         np.testing.assert_allclose(together[i], embedder.embed([sentence]).vectors[0], atol=1e-5)
 
 
+def test_batches_respect_limits_and_bucketing_cuts_padding(tiny, lee_background):
+    from sentence_splitter import SentenceSplitter
+
+    splitter = SentenceSplitter("en")
+    lines = lee_background.read_text("utf-8").splitlines()[:40]
+    sentences = [s for line in lines for s in splitter.split(line) if s.strip()]
+    padded = {}
+    for bucket in (False, True):
+        embedder = create_embedder("elmo", model=str(tiny), batch_size=32, max_batch_tokens=600, bucket=bucket)
+        lengths = [len(embedder.tokenize(s)) for s in sentences]
+        batches = list(embedder.batches(lengths))
+        assert sorted(i for b in batches for i in b) == list(range(len(sentences)))
+        assert all(len(b) <= 32 and len(b) * max(lengths[i] for i in b) <= 600 for b in batches)
+        padded[bucket] = sum(len(b) * max(lengths[i] for i in b) for b in batches) / sum(lengths)
+    assert padded[True] < 1.15 < 1.5 < padded[False]
+
+
 def test_empty_text_is_not_known(embedder):
     result = embedder.embed(["", "...", "Words here."])
     assert result.known.tolist() == [False, True, True]  # punctuation is a token for ELMo

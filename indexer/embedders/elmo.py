@@ -42,6 +42,10 @@ DEFAULT_BATCH_SIZE = 64
 # Padded tokens per batch: bounds memory for long sentences (a real-size ELMo keeps
 # ~16k floats per token per LSTM layer and direction while it runs).
 MAX_BATCH_TOKENS = 2048
+# Bucketing: close a batch of >= MIN_BUCKET texts before its padded size passes
+# PAD_SLACK x its real tokens (sorted lengths make this rare except in the long tail).
+MIN_BUCKET = 16
+PAD_SLACK = 1.1
 MAX_TOKENS_PER_TEXT = 128  # longer texts are cut (chunking keeps sentences shorter)
 CONNECT_TIMEOUT_S = 5.0
 DOWNLOAD_SOCKET_TIMEOUT_S = 60.0
@@ -322,12 +326,13 @@ class ElmoEmbedder(Embedder):
     default_chunking = ChunkingSpec(max_tokens=64, unit="sentence")
 
     def __init__(self, spec: dict[str, Any], module: _Module, *, batch_size: int | None = None,
-                 bucket: bool = True):
+                 max_batch_tokens: int | None = None, bucket: bool = True):
         super().__init__(spec)
         self.module = module
         self.mix = LayerMix.parse(spec["layers"])
         self.pooling = spec["pooling"]
         self.batch_size = max(1, batch_size or _env_int("VECDEX_ELMO_BATCH_SIZE") or DEFAULT_BATCH_SIZE)
+        self.max_batch_tokens = max(1, max_batch_tokens or _env_int("VECDEX_ELMO_BATCH_TOKENS") or MAX_BATCH_TOKENS)
         self.bucket = bucket
 
     # -- construction ------------------------------------------------------------------
@@ -339,6 +344,7 @@ class ElmoEmbedder(Embedder):
         layer: "str | Mapping[str, float] | Sequence[float] | None" = None,
         pooling: str = "mean",
         batch_size: int | None = None,
+        max_batch_tokens: int | None = None,
         threads: int | None = None,
         bucket: bool = True,
         **_: Any,
@@ -366,7 +372,7 @@ class ElmoEmbedder(Embedder):
             "max_tokens": MAX_TOKENS_PER_TEXT,
             "signature": module.signature,
         }
-        return cls(spec, module, batch_size=batch_size, bucket=bucket)
+        return cls(spec, module, batch_size=batch_size, max_batch_tokens=max_batch_tokens, bucket=bucket)
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "ElmoEmbedder":
@@ -393,21 +399,26 @@ class ElmoEmbedder(Embedder):
     def batches(self, lengths: Sequence[int]) -> Iterator[list[int]]:
         """Indices of the non-empty texts, grouped into batches.
 
-        With bucketing, texts are sorted by length first, so each batch holds
-        texts of similar length and padding stays small; each batch also keeps
-        under MAX_BATCH_TOKENS padded tokens.
+        Every batch holds at most ``batch_size`` texts and ``max_batch_tokens``
+        padded tokens. With bucketing, texts are sorted by length first and a
+        batch (once it has MIN_BUCKET texts) is also closed before padding would
+        pass PAD_SLACK times its real tokens: similar lengths, little padding.
+        Without bucketing, batches are consecutive texts in input order.
         """
-        order = [i for i in (np.argsort(lengths, kind="stable") if self.bucket else range(len(lengths)))
+        order = [int(i) for i in (np.argsort(lengths, kind="stable") if self.bucket else range(len(lengths)))
                  if lengths[i] > 0]
         batch: list[int] = []
-        longest = 0
+        longest = real = 0
         for i in order:
-            longest_if = max(longest, lengths[i])
-            if batch and (len(batch) >= self.batch_size or longest_if * (len(batch) + 1) > MAX_BATCH_TOKENS):
+            n = lengths[i]
+            padded_if = max(longest, n) * (len(batch) + 1)
+            full = len(batch) >= self.batch_size or padded_if > self.max_batch_tokens
+            wasteful = self.bucket and len(batch) >= MIN_BUCKET and padded_if > PAD_SLACK * (real + n)
+            if batch and (full or wasteful):
                 yield batch
-                batch, longest_if = [], lengths[i]
-            batch.append(int(i))
-            longest = longest_if
+                batch, longest, real = [], 0, 0
+            batch.append(i)
+            longest, real = max(longest, n), real + n
         if batch:
             yield batch
 
