@@ -50,7 +50,7 @@ class DocumentWrite:
 
     ext_id: str
     text: str
-    metadata: dict[str, Any]
+    metadata_json: str  # JSON object text, stored as is
     content_hash: str
     source: str | None
     spans: list[tuple[int, int]]
@@ -144,6 +144,10 @@ class Store:
             # cut may lose the last transactions but never corrupts the file.
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            # Searches read a few random rows of big tables: serve them from a
+            # memory map and a larger page cache instead of one read() per page.
+            cursor.execute("PRAGMA mmap_size = 1073741824")
+            cursor.execute("PRAGMA cache_size = -65536")
             cursor.close()
             dbapi_connection.create_function("vx_num", 1, _number_or_none, deterministic=True)
 
@@ -222,6 +226,16 @@ class Store:
                 row = c.execute(query).first()
         return self._collection_from_row(row) if row else None
 
+    def collection_state(self, collection_id: int) -> tuple[int, int] | None:
+        """(seq, generation) of a collection: the cheap "has anything changed?" check
+        done before every search."""
+        with self.engine.connect() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT seq, generation FROM collections WHERE id = ?", (collection_id,)
+            ).first()
+            conn.rollback()
+        return (int(row[0]), int(row[1])) if row else None
+
     def require_collection(self, name: str) -> CollectionInfo:
         info = self.get_collection(name)
         if info is None:
@@ -299,7 +313,11 @@ class Store:
         return np.asarray(removed, dtype=np.int64)
 
     def write_documents(self, collection_id: int, batch: Sequence[DocumentWrite]) -> WriteResult:
-        """Upsert a batch of documents (unique ext_ids) and their chunks in one transaction."""
+        """Upsert a batch of documents (unique ext_ids) and their chunks in one transaction.
+
+        The bulk inserts go straight to the driver with positional rows: at tens of
+        thousands of rows a second, per-row statement compilation would dominate.
+        """
         docs, ch = schema.documents, schema.chunks
         now = time.time()
         with self.writing() as conn:
@@ -313,44 +331,37 @@ class Store:
             removed = self._remove_chunks_of(conn, collection_id, list(existing.values()), seq)
             next_doc = int(conn.execute(select(func.coalesce(func.max(docs.c.id), 0))).scalar_one()) + 1
             next_chunk = int(conn.execute(select(func.coalesce(func.max(ch.c.id), 0))).scalar_one()) + 1
+            first_chunk = next_chunk
             new_rows, updates, chunk_rows = [], [], []
             for doc in batch:
                 document_id = existing.get(doc.ext_id)
-                values = {
-                    "text": doc.text, "metadata": doc.metadata, "content_hash": doc.content_hash,
-                    "source": doc.source, "updated_at": now,
-                }
                 if document_id is None:
                     document_id = next_doc
                     next_doc += 1
-                    new_rows.append({"id": document_id, "collection_id": collection_id, "ext_id": doc.ext_id,
-                                     "created_at": now, **values})
+                    new_rows.append((document_id, collection_id, doc.ext_id, doc.text, doc.metadata_json,
+                                     doc.content_hash, doc.source, now, now))
                 else:
-                    updates.append({"b_id": document_id, **values})
+                    updates.append((doc.text, doc.metadata_json, doc.content_hash, doc.source, now, document_id))
                 vectors = np.asarray(doc.vectors, dtype="<f4")
                 for ordinal, (start, end) in enumerate(doc.spans):
-                    chunk_rows.append({
-                        "id": next_chunk, "collection_id": collection_id, "document_id": document_id,
-                        "ordinal": ordinal, "start": start, "end": end, "seq": seq,
-                        "vector": vectors[ordinal].tobytes(),
-                    })
+                    chunk_rows.append((next_chunk, collection_id, document_id, ordinal, start, end, seq,
+                                       vectors[ordinal].tobytes()))
                     next_chunk += 1
             if new_rows:
-                conn.execute(insert(docs), new_rows)
+                conn.exec_driver_sql(
+                    "INSERT INTO documents (id, collection_id, ext_id, text, metadata, content_hash, source, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
             if updates:
-                conn.execute(
-                    update(docs).where(docs.c.id == bindparam("b_id")).values(
-                        text=bindparam("text"), metadata=bindparam("metadata"),
-                        content_hash=bindparam("content_hash"), source=bindparam("source"),
-                        updated_at=bindparam("updated_at"),
-                    ),
-                    updates,
-                )
+                conn.exec_driver_sql(
+                    "UPDATE documents SET text = ?, metadata = ?, content_hash = ?, source = ?, updated_at = ? "
+                    "WHERE id = ?", updates)
             if chunk_rows:
-                conn.execute(insert(ch), chunk_rows)
+                conn.exec_driver_sql(
+                    'INSERT INTO chunks (id, collection_id, document_id, ordinal, start, "end", seq, vector) '
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", chunk_rows)
         return WriteResult(
             seq=seq, added=len(new_rows), updated=len(updates),
-            chunk_ids=np.asarray([r["id"] for r in chunk_rows], dtype=np.int64), removed_chunk_ids=removed,
+            chunk_ids=np.arange(first_chunk, next_chunk, dtype=np.int64), removed_chunk_ids=removed,
         )
 
     def delete_documents(self, collection_id: int, ext_ids: Sequence[str]) -> tuple[list[str], WriteResult]:
@@ -409,18 +420,29 @@ class Store:
 
     # -- reads for search -------------------------------------------------------------------
 
+    def chunk_documents(self, chunk_ids: Sequence[int]) -> dict[int, int]:
+        """chunk id -> document row id (ids no longer stored are absent). Integers
+        only, so collapsing many candidate chunks to documents stays cheap."""
+        out: dict[int, int] = {}
+        with self.reading() as conn:
+            for part in _batched([int(i) for i in chunk_ids]):
+                rows = conn.exec_driver_sql(
+                    f"SELECT id, document_id FROM chunks WHERE id IN ({', '.join('?' * len(part))})", tuple(part))
+                out.update((row[0], row[1]) for row in rows)
+        return out
+
     def chunk_hits(self, chunk_ids: Sequence[int]) -> dict[int, ChunkHit]:
         """Documents and snippet text for chunk ids (ids no longer stored are absent)."""
         out: dict[int, ChunkHit] = {}
         if len(chunk_ids) == 0:
             return out
-        sql = text(
-            'SELECT c.id, c.document_id, d.ext_id, d.metadata, substr(d.text, c.start + 1, c."end" - c.start), '
-            'c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN :ids'
-        ).bindparams(bindparam("ids", expanding=True))
-        with self.reading() as conn:
+        with self.reading() as conn:  # on every search: straight to the driver
             for part in _batched([int(i) for i in chunk_ids]):
-                for row in conn.execute(sql, {"ids": list(part)}):
+                rows = conn.exec_driver_sql(
+                    'SELECT c.id, c.document_id, d.ext_id, d.metadata, substr(d.text, c.start + 1, c."end" - c.start), '
+                    'c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id '
+                    f"WHERE c.id IN ({', '.join('?' * len(part))})", tuple(part))
+                for row in rows:
                     out[row[0]] = ChunkHit(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
         return out
 
