@@ -128,8 +128,9 @@ def main(ctx: click.Context, db: str) -> None:
     """vecdex: index your documents and search them by meaning.
 
     Documents are split into sentence chunks, embedded with word vectors
-    (GloVe 6B 50d built in, or your word2vec/GloVe/fastText/gensim model) and
-    stored in one SQLite file; FAISS index files beside it make queries fast.
+    (GloVe 6B 50d built in, or your word2vec/GloVe/fastText/gensim model) or
+    contextual ELMo vectors (--embedder elmo, with vecdex[elmo]), and stored in
+    one SQLite file; FAISS index files beside it make queries fast.
     """
     ctx.obj = {"db": db}
 
