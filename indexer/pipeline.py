@@ -130,7 +130,8 @@ def _worker_embed(texts: list[str]):
 # -- the run ---------------------------------------------------------------------------------
 
 
-def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: bool) -> Iterator[list[Record]]:
+def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: bool,
+             max_bytes: int = BATCH_BYTES) -> Iterator[list[Record]]:
     """Group records into batches; count (or, with strict, raise on) problems."""
     batch: list[Record] = []
     size = 0
@@ -147,7 +148,7 @@ def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: boo
             report.notes[key] = report.notes.get(key, 0) + 1
         batch.append(item)
         size += len(item.text)
-        if len(batch) >= BATCH_DOCS or size >= BATCH_BYTES:
+        if len(batch) >= BATCH_DOCS or size >= max_bytes:
             yield batch
             batch, size = [], 0
     if batch:
@@ -199,7 +200,9 @@ class Indexer:
         self._check_store = self.store.counts(self.collection.id)[0] > 0
         in_flight: deque[tuple[list[Record], Future | list]] = deque()
         try:
-            for n_batch, batch in enumerate(_batches(items, report, strict)):
+            # A slow embedder (ELMo) asks for smaller batches: progress and commits stay frequent.
+            max_bytes = getattr(self.embedder, "batch_bytes", None) or BATCH_BYTES
+            for n_batch, batch in enumerate(_batches(items, report, strict, max_bytes)):
                 todo = self._prepare(batch, seen, report)
                 if not todo:
                     self.progress(len(batch))
