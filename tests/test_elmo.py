@@ -179,21 +179,31 @@ def test_pooled_vector_is_mean_of_elmo_over_real_tokens(embedder, tiny):
     np.testing.assert_allclose(_unit(raw["default"]), expected, atol=1e-6)
 
 
-def test_sentence_alone_equals_sentence_in_padded_batch(tiny):
-    embedder = create_embedder("elmo", model=str(tiny), bucket=False)  # one batch, padded to the longest
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_sentence_alone_equals_sentence_in_padded_batch(tiny, pooling):
+    # one batch, padded to the longest; max pooling would also see any padded row
+    embedder = create_embedder("elmo", model=str(tiny), bucket=False, pooling=pooling)
     alone = embedder.embed([BANK_MONEY]).vectors[0]
     batch = embedder.embed([SENTENCES[1], BANK_MONEY, "Hi."])
     assert len(embedder.tokenize(SENTENCES[1])) > len(embedder.tokenize(BANK_MONEY))
     np.testing.assert_allclose(batch.vectors[1], alone, atol=1e-5)
+    np.testing.assert_allclose(batch.vectors[2], embedder.embed(["Hi."]).vectors[0], atol=1e-5)
 
 
-def test_the_two_banks_differ(embedder):
+def test_the_two_banks_differ(embedder, tiny):
     result = compare_word(embedder, BANK_MONEY, BANK_RIVER, "bank")
     assert result.contextual and result.positions == (4, 2)
     assert result.cosine < 0.999
-    # the word's own vectors differ, and each equals its token row of the `elmo` output
-    words = dict(embedder.word_vectors(BANK_MONEY))
-    assert words["bank"].shape == (embedder.dimension,)
+    # each is the word's row of the module's `elmo` output for its sentence
+    vectors = []
+    for sentence, position in ((BANK_MONEY, 4), (BANK_RIVER, 2)):
+        row = _raw_outputs(tiny, embedder.tokenize(sentence))["elmo"][position]
+        np.testing.assert_allclose(dict(embedder.word_vectors(sentence))["bank"], row, atol=1e-6)
+        vectors.append(row)
+    assert result.cosine == pytest.approx(float(_unit(vectors[0]) @ _unit(vectors[1])), abs=1e-6)
+    # and the sentences' pooled vectors differ too
+    pooled = embedder.embed([BANK_MONEY, BANK_RIVER]).vectors
+    assert float(pooled[0] @ pooled[1]) < 0.999
 
 
 def test_static_model_gives_the_same_vector_in_both_contexts():
@@ -244,7 +254,6 @@ def test_empty_text_is_not_known(embedder):
 
 
 def test_layer_choice_weights_and_max_pooling(tiny):
-    tokens = ElmoEmbedder.tokenize  # noqa: F841 - keep the signature handy for readers
     raw = _raw_outputs(tiny, ["The", "river", "bank", "."])
     text = "The river bank."
 
