@@ -48,6 +48,7 @@ def elmo_models(tmp_path_factory) -> dict[str, Path]:
         "tiny": build_elmo_savedmodel(root / "tiny", TINY, seed=0),
         "default_only": build_elmo_savedmodel(root / "default-only", TINY, seed=0, signatures=("default",)),
         "other": build_elmo_savedmodel(root / "other", TINY, seed=1),
+        "hub_v1": build_elmo_savedmodel(root / "hub-v1", TINY, seed=0, hub_v1=True),
     }
 
 
@@ -274,6 +275,15 @@ def test_layer_choice_weights_and_max_pooling(tiny):
         LayerMix.parse("lstm_outputs3")
     with pytest.raises(EmbedderError, match="pooling"):
         create_embedder("elmo", model=str(tiny), pooling="median")
+
+
+def test_tf1_hub_format_module_loads_like_google_elmo_3(elmo_models):
+    """google/elmo/3 is a TF1 Hub module; the same network in that format gives the same vectors."""
+    assert (elmo_models["hub_v1"] / "tfhub_module.pb").exists()
+    v1 = create_embedder("elmo", model=str(elmo_models["hub_v1"]))
+    v2 = create_embedder("elmo", model=str(elmo_models["tiny"]))
+    assert v1.spec["signature"] == "tokens" and v1.dimension == v2.dimension
+    np.testing.assert_allclose(v1.embed(SENTENCES).vectors, v2.embed(SENTENCES).vectors, atol=1e-5)
 
 
 def test_default_signature_fallback_gives_the_same_vectors(elmo_models):

@@ -184,12 +184,44 @@ def _make_module(shape: ElmoShape, seed: int):
 
 
 def build_elmo_savedmodel(path: str | os.PathLike[str], shape: ElmoShape = TINY, *, seed: int = 0,
-                          signatures: tuple[str, ...] = ("default", "tokens")) -> Path:
-    """Write a SavedModel with the google/elmo/3 interface to ``path``; returns it."""
+                          signatures: tuple[str, ...] = ("default", "tokens"), hub_v1: bool = False) -> Path:
+    """Write a SavedModel with the google/elmo/3 interface to ``path``; returns it.
+
+    ``hub_v1=True`` writes it the way google/elmo/3 itself is published: a TF1
+    graph SavedModel (empty tag set, signature defs) plus ``tfhub_module.pb``,
+    which ``hub.load`` reads through TF2's v1 loader. Same weights either way.
+    """
     import tensorflow as tf
 
-    module = _make_module(shape, seed)
-    available = {"default": module.default_signature, "tokens": module.tokens_signature}
     path = Path(path)
-    tf.saved_model.save(module, str(path), signatures={name: available[name] for name in signatures})
+    if not hub_v1:
+        module = _make_module(shape, seed)
+        available = {"default": module.default_signature, "tokens": module.tokens_signature}
+        tf.saved_model.save(module, str(path), signatures={name: available[name] for name in signatures})
+        return path
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        module = _make_module(shape, seed)
+        sentences = v1.placeholder(tf.string, [None], name="default")
+        words = tf.strings.split(sentences)
+        tokens = v1.placeholder(tf.string, [None, None], name="tokens")
+        lengths = v1.placeholder(tf.int32, [None], name="sequence_len")
+        io = {
+            "default": ({"default": sentences},
+                        module.run(words.to_tensor(default_value=""), tf.cast(words.row_lengths(), tf.int32))),
+            "tokens": ({"tokens": tokens, "sequence_len": lengths}, module.run(tokens, lengths)),
+        }
+        info = v1.saved_model.utils.build_tensor_info
+        signature_defs = {
+            name: v1.saved_model.signature_def_utils.build_signature_def(
+                {k: info(v) for k, v in io[name][0].items()}, {k: info(v) for k, v in io[name][1].items()})
+            for name in signatures
+        }
+        with v1.Session(graph=graph) as session:
+            session.run(v1.global_variables_initializer())
+            builder = v1.saved_model.Builder(str(path))
+            builder.add_meta_graph_and_variables(session, [], signature_def_map=signature_defs)
+            builder.save()
+    (path / "tfhub_module.pb").write_bytes(b"\x08\x01")  # ModuleDef{format: 1}: "a TF1 Hub module"
     return path
