@@ -441,8 +441,11 @@ def test_cli_elmo_offline_url_is_one_line(tmp_path, monkeypatch):
     assert result.output.count("\n") == 1 and "--model /path/to/elmo" in result.output
 
 
-def test_help_info_glove_query_and_static_compare_do_not_import_tensorflow(tmp_path):
+def test_help_info_glove_query_and_static_compare_do_not_import_tensorflow(tmp_path, tiny):
     db = tmp_path / "glove.db"
+    elmo_db = tmp_path / "elmo.db"
+    with Vecdex(elmo_db) as vx:  # info/collections on an ELMo collection need no model either
+        vx.collection("ctx", create=True, embedder="elmo", model=str(tiny)).add(DOCS[:2])
     corpus = tmp_path / "c.txt"
     corpus.write_text("The river bank flooded after the storm.\nStocks fell on Monday.\n", "utf-8")
     probe = ("import sys\nimport cli\ntry:\n    cli.main(sys.argv[1:])\nexcept SystemExit as e:\n"
@@ -451,6 +454,7 @@ def test_help_info_glove_query_and_static_compare_do_not_import_tensorflow(tmp_p
     runs = [["--help"], ["compare", "--help"], ["index", "--help"],
             ["--db", str(db), "index", "--format", "lines", str(corpus), "-q"],
             ["--db", str(db), "query", "flood"], ["--db", str(db), "info"],
+            ["--db", str(elmo_db), "info", "-c", "ctx"], ["--db", str(elmo_db), "collections"],
             ["compare", BANK_MONEY, BANK_RIVER, "--word", "bank"]]
     for args in runs:
         out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=300,
