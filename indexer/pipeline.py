@@ -27,8 +27,15 @@ from indexer.embedders.factory import embedder_from_spec
 from indexer.readers import Problem, Record
 from storage.store import CollectionInfo, DocumentWrite, Store
 
-BATCH_DOCS = 512
+# A batch is one transaction and one unit of work for a worker: big enough that
+# per-batch costs (commit, IPC) vanish for one-line documents, small enough that
+# a crash or --strict stop loses little.
+BATCH_DOCS = 4096
 BATCH_BYTES = 1 << 20
+# The first batch is embedded in-process (tiny inputs never start a pool), so it
+# is kept small: a large input hands everything after it to the workers.
+FIRST_BATCH_DOCS = 128
+FIRST_BATCH_BYTES = 64 << 10
 MAX_PROBLEMS_KEPT = 1000
 
 
@@ -38,6 +45,8 @@ class StrictModeError(Exception):
 
 def canonical_metadata(metadata: dict[str, Any]) -> str:
     """Metadata as stored: JSON with sorted keys (so equal dicts hash equal)."""
+    if not metadata:
+        return "{}"
     return json.dumps(metadata, sort_keys=True, ensure_ascii=False, default=str)
 
 
@@ -131,10 +140,15 @@ def _worker_embed(texts: list[str]):
 
 
 def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: bool,
-             max_bytes: int = BATCH_BYTES) -> Iterator[list[Record]]:
-    """Group records into batches; count (or, with strict, raise on) problems."""
+             batch_bytes: int = BATCH_BYTES) -> Iterator[list[Record]]:
+    """Group records into batches; count (or, with strict, raise on) problems.
+
+    ``batch_bytes`` lets a slow embedder (ELMo) ask for smaller batches, so the
+    progress bar moves and each commit holds seconds, not minutes, of work.
+    """
     batch: list[Record] = []
     size = 0
+    max_docs, max_bytes = FIRST_BATCH_DOCS, min(FIRST_BATCH_BYTES, batch_bytes)
     for item in items:
         if isinstance(item, Problem):
             if strict:
@@ -148,9 +162,10 @@ def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: boo
             report.notes[key] = report.notes.get(key, 0) + 1
         batch.append(item)
         size += len(item.text)
-        if len(batch) >= BATCH_DOCS or size >= max_bytes:
+        if len(batch) >= max_docs or size >= max_bytes:
             yield batch
             batch, size = [], 0
+            max_docs, max_bytes = BATCH_DOCS, batch_bytes
     if batch:
         yield batch
 
@@ -200,9 +215,8 @@ class Indexer:
         self._check_store = self.store.counts(self.collection.id)[0] > 0
         in_flight: deque[tuple[list[Record], Future | list]] = deque()
         try:
-            # A slow embedder (ELMo) asks for smaller batches: progress and commits stay frequent.
-            max_bytes = getattr(self.embedder, "batch_bytes", None) or BATCH_BYTES
-            for n_batch, batch in enumerate(_batches(items, report, strict, max_bytes)):
+            batch_bytes = getattr(self.embedder, "batch_bytes", None) or BATCH_BYTES
+            for n_batch, batch in enumerate(_batches(items, report, strict, batch_bytes)):
                 todo = self._prepare(batch, seen, report)
                 if not todo:
                     self.progress(len(batch))
@@ -228,12 +242,16 @@ class Indexer:
     def _prepare(self, batch: list[Record], seen: set[str], report: IndexReport) -> list[PendingDocument]:
         """Drop in-batch duplicates (last wins) and documents stored unchanged."""
         latest: dict[str, Record] = {}
+        repeated: list[str] = []  # ids an earlier batch of this run already wrote
         for record in batch:
             if record.id in latest or record.id in seen:
                 report.duplicates += 1
+                if record.id in seen:
+                    repeated.append(record.id)
             latest[record.id] = record
         seen.update(latest)
-        stored = self.store.existing_hashes(self.collection.id, list(latest)) if self._check_store else {}
+        lookup = list(latest) if self._check_store else repeated
+        stored = self.store.existing_hashes(self.collection.id, lookup) if lookup else {}
         todo = []
         for doc_id, record in latest.items():
             report.bytes += len(record.text.encode("utf-8", "surrogatepass"))

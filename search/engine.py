@@ -338,23 +338,13 @@ class Vecdex:
     ) -> Collection:
         """Open a collection; with ``create=True`` make it if missing.
 
-        When the collection exists and ``model``/``embedder`` are given, they must
-        match what it was built with: vectors from two models cannot be compared.
+        ``embedder`` (default "static") and ``model`` choose how a new collection
+        embeds. For an existing one, whatever is given must match what it was
+        built with: vectors from two models (or two chunkings) do not mix.
         """
         info = self.store.get_collection(name)
         if info is not None:
-            # Only what the caller names is checked: opening by name alone is always fine.
-            if model is not None or embedder is not None or embedder_options:
-                wanted = create_embedder(embedder or info.embedder.get("kind", "static"), model=model,
-                                         **embedder_options)
-                if not _same_model(wanted.spec, info.embedder):
-                    raise ModelMismatchError(
-                        f"collection {name!r} was built with {info.embedder.get('kind')} model "
-                        f"{info.embedder.get('model')} ({info.embedder.get('dimension')}d); "
-                        f"{wanted.spec.get('model')} is a different model "
-                        f"[{_model_difference(wanted.spec, info.embedder)}]. Use another --collection "
-                        "or the model the collection was built with"
-                    )
+            self._check_same_setup(info, embedder, model, chunking, embedder_options)
             return Collection(self, info)
         if not create:
             raise StoreError(
@@ -371,6 +361,25 @@ class Vecdex:
         collection = Collection(self, info)
         collection._embedder = new_embedder
         return collection
+
+    @staticmethod
+    def _check_same_setup(info: CollectionInfo, embedder: str | None, model: str | None,
+                          chunking: ChunkingSpec | None, embedder_options: dict[str, Any]) -> None:
+        stored = info.embedder
+        if embedder is not None or model is not None or embedder_options:
+            wanted = create_embedder(embedder or stored.get("kind", "static"), model=model, **embedder_options)
+            if not _same_model(wanted.spec, stored):
+                raise ModelMismatchError(
+                    f"collection {info.name!r} was built with {stored.get('kind')} model "
+                    f"{stored.get('model')} ({stored.get('dimension')}d); {wanted.spec.get('model')} is a "
+                    f"different model [{_model_difference(wanted.spec, stored)}]. Use another --collection "
+                    "or the model the collection was built with"
+                )
+        if chunking is not None and chunking.to_dict() != info.chunking:
+            raise ModelMismatchError(
+                f"collection {info.name!r} cuts documents into chunks of {info.chunking.get('max_tokens')} "
+                f"tokens; it cannot mix in chunks of {chunking.max_tokens}. Use another --collection"
+            )
 
 
 __all__ = [
