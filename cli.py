@@ -161,6 +161,7 @@ Examples:
   vecdex index corpus.txt --format lines             # one document per line
   cat notes.txt | vecdex index - --format lines
   vecdex index docs/ --model word2vec:GoogleNews.bin --collection news300
+  vecdex index docs/ --embedder elmo --collection ctx        # contextual ELMo (TF Hub google/elmo/3)
 """)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @collection_option
@@ -188,7 +189,9 @@ def index(ctx, paths, collection, model, embedder, layer, pooling, fmt, id_field
     first = next(items, None)
     vx = _open(ctx, create=True)
     with vx:
-        chunking = ChunkingSpec(max_tokens=chunk_tokens) if chunk_tokens else None
+        # ELMo reads one sentence at a time: its chunks stay sentences, --chunk-tokens only caps them.
+        unit = "sentence" if embedder == "elmo" else "budget"
+        chunking = ChunkingSpec(max_tokens=chunk_tokens, unit=unit) if chunk_tokens else None
         coll = vx.collection(collection, create=True, embedder=embedder, model=model, chunking=chunking,
                              **_embedder_extras(embedder, layer, pooling))
         progress = _progress_bar(quiet)
