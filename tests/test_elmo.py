@@ -460,3 +460,18 @@ def test_help_info_glove_query_and_static_compare_do_not_import_tensorflow(tmp_p
         out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=300,
                              env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path)
         assert out.stdout.strip().endswith("NO-TF"), (args, out.stdout[-300:], out.stderr[-500:])
+
+
+def test_console_script_on_elmo_keeps_tensorflow_chatter_off_stderr(tiny, tmp_path):
+    from conftest import run_vecdex
+
+    lines = tmp_path / "lines.txt"
+    lines.write_text("\n".join(text for _, text in DOCS) + "\n", "utf-8")
+    db = tmp_path / "script.db"
+    result = run_vecdex("index", str(lines), "--format", "lines", "--embedder", "elmo", "--model", str(tiny), db=db)
+    assert result.returncode == 0, result.stderr.decode()[-800:]
+    assert b"4 added" in result.stdout
+    assert result.stderr.decode().strip() == "", result.stderr.decode()[-800:]  # no oneDNN/CUDA start-up lines
+    result = run_vecdex("query", "Herons waited in the shallow water.", "-k", "1", "--json", db=db)
+    assert result.returncode == 0 and b'"id": "2"' in result.stdout, result.stdout
+    assert result.stderr.decode().strip() == ""
