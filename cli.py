@@ -296,21 +296,34 @@ def query(ctx, text, queries, k, collection, where, as_json):
             _print_hits(coll.search(text, k, where), text, as_json)
             return
         failed = 0
-        for line in queries:
-            line = line.strip()
-            if not line:
-                continue
-            if not as_json:
-                click.echo(f"== {line}")
-            try:
-                hits = coll.search(line, k, where)
-            except QueryError as exc:
-                failed += 1
-                click.echo(f"vecdex: error: {exc}", err=True)
-                continue
-            _print_hits(hits, line, as_json)
+        # Queries are embedded in groups (a contextual model batches them) and
+        # printed in file order as each group is done.
+        size = 1 if queries.isatty() else QUERY_GROUP  # typed queries are answered one by one
+        for group in _groups((line.strip() for line in queries if line.strip()), size):
+            for line, hits in zip(group, coll.search_many(group, k, where)):
+                if not as_json:
+                    click.echo(f"== {line}")
+                if isinstance(hits, QueryError):
+                    failed += 1
+                    click.echo(f"vecdex: error: {hits}", err=True)
+                    continue
+                _print_hits(hits, line, as_json)
         if failed:
             sys.exit(1)
+
+
+QUERY_GROUP = 64
+
+
+def _groups(items, size: int):
+    group: list[str] = []
+    for item in items:
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 @main.command(epilog="""

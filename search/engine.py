@@ -162,23 +162,34 @@ class Collection:
     def embed_query(self, query: str) -> np.ndarray:
         vector = self.embedder.embed_one(query)
         if vector is None:
-            shown = query if len(query) < 60 else query[:57] + "..."
-            raise QueryError(
-                f"none of the words in {shown!r} are known to the model {self.embedder.model_name}; "
-                "try other words"
-            )
+            raise self._unknown_words(query)
         return vector
+
+    def _unknown_words(self, query: str) -> QueryError:
+        shown = query if len(query) < 60 else query[:57] + "..."
+        return QueryError(
+            f"none of the words in {shown!r} are known to the model {self.embedder.model_name}; "
+            "try other words"
+        )
 
     def search(self, query: str, k: int = 10, where: Any = None) -> list[Hit]:
         """The k documents whose best chunk is closest in meaning to ``query``."""
         return self.search_vector(self.embed_query(query), k, where)
 
     def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None) -> list[list[Hit] | QueryError]:
-        """Several queries; a query with no known words yields its QueryError in place."""
+        """Several queries; a query with no known words yields its QueryError in place.
+
+        The queries are embedded together: a contextual model (ELMo) batches them.
+        """
+        queries = list(queries)
+        embedded = self.embedder.embed(queries) if queries else None
         results: list[list[Hit] | QueryError] = []
-        for query in queries:
+        for i, query in enumerate(queries):
+            if not embedded.known[i]:
+                results.append(self._unknown_words(query))
+                continue
             try:
-                results.append(self.search(query, k, where))
+                results.append(self.search_vector(embedded.vectors[i], k, where))
             except QueryError as exc:
                 results.append(exc)
         return results

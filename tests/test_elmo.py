@@ -416,6 +416,25 @@ def test_cli_index_query_similar_delete_on_elmo(tiny, tmp_path):
     assert json.loads(_cli("info", "-c", "ctx", "--json", db=db).output)["documents"] == 3
 
 
+def test_cli_queries_file_is_embedded_in_batches_with_the_same_answers(tiny, tmp_path):
+    import json
+
+    db = tmp_path / "q.db"
+    with Vecdex(db) as vx:
+        vx.collection("ctx", create=True, embedder="elmo", model=str(tiny)).add(DOCS)
+    questions = ["Herons waited in the shallow water.", "...", "It did not move all afternoon.", "Markets fell."]
+    path = tmp_path / "questions.txt"
+    path.write_text("\n".join(questions) + "\n", "utf-8")
+    result = _cli("query", "--queries", str(path), "-c", "ctx", "-k", "2", "--json", db=db)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["query"] for r in rows] == [q for q in questions for _ in range(2)]
+    for question in questions:
+        alone = json.loads(_cli("query", question, "-c", "ctx", "-k", "1", "--json", db=db).output.splitlines()[0])
+        first = next(r for r in rows if r["query"] == question)
+        assert (first["id"], first["score"]) == pytest.approx((alone["id"], alone["score"]), abs=1e-5)
+
+
 def test_cli_compare_contextual_and_static(tiny):
     import json
 
