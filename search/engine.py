@@ -377,7 +377,9 @@ class Vecdex:
     def _check_same_setup(info: CollectionInfo, embedder: str | None, model: str | None,
                           chunking: ChunkingSpec | None, embedder_options: dict[str, Any]) -> None:
         stored = info.embedder
-        if embedder is not None or model is not None or embedder_options:
+        # Naming only the kind the collection already has asks for nothing new: the
+        # recorded model is used (loading a default model here could need a download).
+        if embedder not in (None, stored.get("kind")) or model is not None or embedder_options:
             wanted = create_embedder(embedder or stored.get("kind", "static"), model=model, **embedder_options)
             if not _same_model(wanted.spec, stored):
                 raise ModelMismatchError(
