@@ -81,9 +81,19 @@ def make_snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     return flat[: cut if cut > limit // 2 else limit].rstrip() + "…"
 
 
+# layers/pooling: an ELMo collection pooled another way holds incomparable vectors.
+_MODEL_KEYS = ("kind", "model", "fingerprint", "dimension", "layers", "pooling")
+
+
 def _same_model(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    keys = ("kind", "model", "fingerprint", "dimension")
-    return all(a.get(k) == b.get(k) for k in keys)
+    return all(a.get(k) == b.get(k) for k in _MODEL_KEYS)
+
+
+def _model_difference(wanted: dict[str, Any], stored: dict[str, Any]) -> str:
+    """What differs, e.g. "pooling max (collection: mean)"."""
+    diffs = [f"{k} {wanted.get(k)} (collection: {stored.get(k)})" for k in _MODEL_KEYS
+             if k != "fingerprint" and wanted.get(k) != stored.get(k)]
+    return "; ".join(diffs) or "the model files changed (fingerprint differs)"
 
 
 class Collection:
@@ -243,12 +253,15 @@ class Collection:
     def embed_query(self, query: str) -> np.ndarray:
         vector = self.embedder.embed_one(query)
         if vector is None:
-            shown = query if len(query) < 60 else query[:57] + "..."
-            raise QueryError(
-                f"none of the words in {shown!r} are known to the model {self.embedder.model_name}; "
-                "try other words"
-            )
+            raise self._unknown_words(query)
         return vector
+
+    def _unknown_words(self, query: str) -> QueryError:
+        shown = query if len(query) < 60 else query[:57] + "..."
+        return QueryError(
+            f"none of the words in {shown!r} are known to the model {self.embedder.model_name}; "
+            "try other words"
+        )
 
     def search(self, query: str, k: int = 10, where: Any = None, *, nprobe: int | None = None,
                ef: int | None = None) -> list[Hit]:
@@ -261,11 +274,19 @@ class Collection:
 
     def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None, *, nprobe: int | None = None,
                     ef: int | None = None) -> list[list[Hit] | QueryError]:
-        """Several queries; a query with no known words yields its QueryError in place."""
+        """Several queries; a query with no known words yields its QueryError in place.
+
+        The queries are embedded together: a contextual model (ELMo) batches them.
+        """
+        queries = list(queries)
+        embedded = self.embedder.embed(queries) if queries else None
         results: list[list[Hit] | QueryError] = []
-        for query in queries:
+        for i, query in enumerate(queries):
+            if not embedded.known[i]:
+                results.append(self._unknown_words(query))
+                continue
             try:
-                results.append(self.search(query, k, where, nprobe=nprobe, ef=ef))
+                results.append(self.search_vector(embedded.vectors[i], k, where, nprobe=nprobe, ef=ef))
             except QueryError as exc:
                 results.append(exc)
         return results
@@ -523,13 +544,16 @@ class Vecdex:
     def _check_same_setup(info: CollectionInfo, embedder: str | None, model: str | None,
                           chunking: ChunkingSpec | None, embedder_options: dict[str, Any]) -> None:
         stored = info.embedder
-        if embedder is not None or model is not None or embedder_options:
+        # Naming only the kind the collection already has asks for nothing new: the
+        # recorded model is used (loading a default model here could need a download).
+        if embedder not in (None, stored.get("kind")) or model is not None or embedder_options:
             wanted = create_embedder(embedder or stored.get("kind", "static"), model=model, **embedder_options)
             if not _same_model(wanted.spec, stored):
                 raise ModelMismatchError(
                     f"collection {info.name!r} was built with {stored.get('kind')} model "
                     f"{stored.get('model')} ({stored.get('dimension')}d); {wanted.spec.get('model')} is a "
-                    "different model. Use another --collection or the model the collection was built with"
+                    f"different model [{_model_difference(wanted.spec, stored)}]. Use another --collection "
+                    "or the model the collection was built with"
                 )
         if chunking is not None and chunking.to_dict() != info.chunking:
             raise ModelMismatchError(
