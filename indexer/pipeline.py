@@ -238,7 +238,7 @@ class Indexer:
                 spans=spans, vectors=vectors,
             ))
             report.chunks += len(spans)
-        result = self.store.write_documents(self.collection.id, writes)
+        result = self.store.write_documents(self.collection.id, writes, self.embedder.spec)
         report.added += result.added
         report.updated += result.updated
         self.progress(n_read)

@@ -23,7 +23,9 @@ from indexer.embedders.base import Embedder, EmbedderError
 from indexer.embedders.factory import create_embedder, embedder_from_spec
 from indexer.pipeline import IndexReport, Indexer
 from indexer.readers import Problem, Record
+from search import lexical
 from search.filters import compile_filters, normalise_filters
+from search.hybrid import Ranking, fuse
 from storage.ann.factory import DEFAULT_INDEX_SPEC
 from storage.index_cache import IndexCache
 from storage.store import CollectionInfo, Store, StoreError
@@ -75,6 +77,19 @@ def _same_model(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return all(a.get(k) == b.get(k) for k in keys)
 
 
+#: Pooling options of an embedder spec that change its vectors (static embedder).
+POOLING_KEYS = ("pooling", "sif_a", "word_freq", "components", "fit")
+
+
+def _pooling_difference(wanted: dict[str, Any], stored: dict[str, Any], asked: dict[str, Any]) -> str | None:
+    """A description of the stored pooling when an option the caller set differs from it."""
+    defaults = {"pooling": "mean", "components": 0}
+    stored_pooling = {k: stored.get(k, defaults.get(k)) for k in POOLING_KEYS}
+    if all(wanted.get(k) == stored_pooling[k] for k in asked if k in POOLING_KEYS and asked[k] is not None):
+        return None
+    return ", ".join(f"{k}={v}" for k, v in stored_pooling.items() if v is not None)
+
+
 class Collection:
     """A named set of documents embedded one way. Get one from :meth:`Vecdex.collection`."""
 
@@ -89,7 +104,8 @@ class Collection:
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
+        # Rebuilt when the stored spec changed (a refit by this or another process).
+        if self._embedder is None or self._embedder.spec != self.info.embedder:
             self._embedder = embedder_from_spec(self.info.embedder)
         return self._embedder
 
@@ -124,6 +140,8 @@ class Collection:
             report = indexer.run((_as_record(d) for d in documents), strict=strict)
         finally:
             self._sync_index()
+        if self._refit_due():
+            self.refit()
         return report
 
     upsert = add
@@ -133,6 +151,51 @@ class Collection:
         missing, _ = self._vx.store.delete_documents(self.info.id, [str(i) for i in ids])
         self._sync_index()
         return missing
+
+    def _refit_due(self) -> bool:
+        """A collection-fitted embedder is refitted when the collection has doubled
+        since its last fit (amortised O(1) per document), or while its fit is
+        still incomplete (too little text so far) and new text has arrived."""
+        spec = self.info.embedder
+        if spec.get("fit") != "collection":
+            return False
+        _, n_chunks = self._vx.store.counts(self.info.id)
+        fitted = spec.get("fitted")
+        if n_chunks == 0:
+            return False
+        if not fitted:
+            return True
+        done = int(fitted.get("documents", 0))
+        incomplete = (spec.get("components") and not fitted.get("components")) or (
+            spec.get("word_freq") == "corpus" and not fitted.get("word_probs")
+        )
+        return n_chunks >= 2 * done or (bool(incomplete) and n_chunks > done)
+
+    def refit(self) -> dict[str, Any]:
+        """Refit a collection-fitted pooling state (word frequencies, common
+        components) on the collection's own chunks and re-embed every chunk.
+
+        The new state and all re-embedded vectors are written in one transaction
+        (with a new index generation), so stored vectors always match the stored
+        state, also after a crash. Collections fitted on the model or a named
+        corpus have nothing to refit (their state does not depend on the documents).
+        """
+        info = self._refresh()
+        base = embedder_from_spec(info.embedder)
+        if not getattr(base, "needs_collection_fit", False):
+            return {"refitted": False, "reason": f"fit is {info.embedder.get('fit')!r}, not 'collection'"}
+
+        def embed(texts: list[str]):
+            fitted = base.fitted_on(texts)
+            out = fitted.embed(texts)
+            return fitted.spec, [out.vectors[i] if out.known[i] else None for i in range(len(texts))]
+
+        kept, dropped = self._vx.store.rewrite_vectors(info.id, embed)
+        self._sync_index()
+        fitted = self.info.embedder.get("fitted") or {}
+        return {"refitted": True, "chunks": kept, "dropped": dropped,
+                "fitted": {k: v for k, v in fitted.items() if k not in ("components", "word_probs")},
+                "components": bool(fitted.get("components")), "corpus_word_freq": bool(fitted.get("word_probs"))}
 
     def _sync_index(self) -> None:
         """Bring the FAISS file up to the store's state and forget covered tombstones."""
@@ -152,31 +215,97 @@ class Collection:
             )
         return vector
 
-    def search(self, query: str, k: int = 10, where: Any = None) -> list[Hit]:
-        """The k documents whose best chunk is closest in meaning to ``query``."""
-        return self.search_vector(self.embed_query(query), k, where)
+    def search(self, query: str, k: int = 10, where: Any = None, *, mode: str | Ranking | None = None,
+               **ranking: Any) -> list[Hit]:
+        """The k best documents for ``query``.
 
-    def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None) -> list[list[Hit] | QueryError]:
-        """Several queries; a query with no known words yields its QueryError in place."""
+        ``mode`` is ``"dense"`` (closest in meaning: cosine of the best chunk),
+        ``"lexical"`` (BM25 over the words) or ``"hybrid"`` (both, fused; the
+        default); ``fusion="rrf"|"score"``, ``dense_weight``, ``lexical_weight``
+        and ``rrf_k`` tune the fusion (see :mod:`search.hybrid`). In hybrid mode a
+        query none of whose words the model knows still finds exact word matches;
+        it is an error only when neither side can answer.
+        """
+        options = Ranking.of(mode, **ranking)
+        if k < 1:
+            raise QueryError("k must be at least 1")
+        if options.mode == "dense":
+            return self._dense(query, k, where)
+        terms = lexical.query_terms(query)
+        if options.mode == "lexical":
+            if not terms:
+                raise QueryError(f"no words to search for in {_shown(query)}")
+            return self._lexical(terms, k, where)
+        depth = options.depth(k)
+        try:
+            dense, dense_error = self._dense(query, depth, where), None
+        except QueryError as exc:
+            dense, dense_error = [], exc
+        words = self._lexical(terms, depth, where) if terms else []
+        if dense_error is not None and not words:
+            raise dense_error
+        return _fused(dense, words, options, k)
+
+    def _dense(self, query: str, k: int, where: Any, exclude_document: int | None = None) -> list[Hit]:
+        # Retry once if a refit replaced the vectors between embedding and searching.
+        for _ in range(2):
+            used = self._refresh().embedder
+            hits = self.search_vector(self.embed_query(query), k, where, exclude_document=exclude_document)
+            if self.info.embedder == used:
+                break
+        return hits
+
+    def _lexical(self, terms: list[str], k: int, where: Any, exclude_document: int | None = None) -> list[Hit]:
+        found = lexical.search(self._vx.store, self.info.id, terms, k, where, exclude_document=exclude_document)
+        return [Hit(h.ext_id, h.score, make_snippet(h.snippet), h.metadata, i) for i, h in enumerate(found, 1)]
+
+    def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None, *,
+                    mode: str | Ranking | None = None, **ranking: Any) -> list[list[Hit] | QueryError]:
+        """Several queries; a query that cannot be answered yields its QueryError in place."""
+        options = Ranking.of(mode, **ranking)
         results: list[list[Hit] | QueryError] = []
         for query in queries:
             try:
-                results.append(self.search(query, k, where))
+                results.append(self.search(query, k, where, mode=options))
             except QueryError as exc:
                 results.append(exc)
         return results
 
-    def similar(self, doc_id: str, k: int = 10, where: Any = None) -> list[Hit]:
-        """Documents most like a stored one (itself excluded)."""
+    def similar(self, doc_id: str, k: int = 10, where: Any = None, *, mode: str | Ranking | None = None,
+                **ranking: Any) -> list[Hit]:
+        """Documents most like a stored one (itself excluded), in any ranking mode.
+
+        Dense: the centroid of its chunk vectors; lexical: BM25 for its most
+        distinctive words (tf-idf); hybrid: both, fused.
+        """
+        options = Ranking.of(mode, **ranking)
+        if k < 1:
+            raise QueryError("k must be at least 1")
         found = self._vx.store.document_vectors(self._refresh(), str(doc_id))
         if found is None:
             raise QueryError(f"no document with id {doc_id!r} in collection {self.name!r}")
         document_row, vectors = found
-        if len(vectors) == 0:
-            raise QueryError(f"document {doc_id!r} has no vector (none of its words are known to the model)")
-        centroid = vectors.mean(axis=0)
-        centroid /= np.linalg.norm(centroid) or 1.0
-        return self.search_vector(centroid, k, where, exclude_document=document_row)
+        depth = k if options.mode != "hybrid" else options.depth(k)
+        dense: list[Hit] = []
+        if options.mode != "lexical":
+            if len(vectors) == 0 and options.mode == "dense":
+                raise QueryError(f"document {doc_id!r} has no vector (none of its words are known to the model)")
+            if len(vectors):
+                centroid = vectors.mean(axis=0)
+                centroid /= np.linalg.norm(centroid) or 1.0
+                dense = self.search_vector(centroid, depth, where, exclude_document=document_row)
+            if options.mode == "dense":
+                return dense
+        document = self._vx.store.get_document(self.info.id, str(doc_id)) or {"text": ""}
+        terms = lexical.document_terms(self._vx.store, document["text"], self._vx.store.counts(self.info.id)[0])
+        words = self._lexical(terms, depth, where, exclude_document=document_row) if terms else []
+        if options.mode == "lexical":
+            if not terms:
+                raise QueryError(f"document {doc_id!r} shares no indexed word with other documents")
+            return words
+        if not dense and not words and len(vectors) == 0 and not terms:
+            raise QueryError(f"document {doc_id!r} has neither a vector nor words shared with other documents")
+        return _fused(dense, words, options, k)
 
     def search_vector(
         self, vector: np.ndarray, k: int = 10, where: Any = None, *, exclude_document: int | None = None
@@ -253,6 +382,15 @@ class Collection:
         }
 
 
+def _shown(query: str) -> str:
+    return repr(query if len(query) < 60 else query[:57] + "...")
+
+
+def _fused(dense: list[Hit], words: list[Hit], options: Ranking, k: int) -> list[Hit]:
+    fused = fuse(dense, words, key=lambda h: h.id, score=lambda h: h.score, ranking=options, k=k)
+    return [Hit(h.id, score, h.snippet, h.metadata, rank, h.span) for rank, (h, score) in enumerate(fused, 1)]
+
+
 def _db_bytes(path) -> int:
     total = 0
     for suffix in ("", "-wal", "-shm"):
@@ -324,6 +462,12 @@ class Vecdex:
                         f"{info.embedder.get('model')} ({info.embedder.get('dimension')}d); "
                         f"{wanted.spec.get('model')} is a different model. Use another --collection "
                         "or the model the collection was built with"
+                    )
+                differs = _pooling_difference(wanted.spec, info.embedder, embedder_options)
+                if differs:
+                    raise ModelMismatchError(
+                        f"collection {name!r} was built with {differs}; its vectors cannot be mixed with "
+                        "other pooling. Use another --collection, or leave the pooling options out"
                     )
             return Collection(self, info)
         if not create:

@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from sqlalchemy import Connection, bindparam, create_engine, event, func, insert, select, text, update
@@ -27,6 +27,11 @@ SQL_PARAM_CHUNK = 500  # stay well under SQLite's bound-parameter limit
 
 class StoreError(Exception):
     """A user-facing storage problem (bad path, not a vecdex store, unknown collection)."""
+
+
+class StaleEmbedderError(StoreError):
+    """Vectors were computed with an embedder state the collection no longer has
+    (another process refitted it meanwhile); nothing was written."""
 
 
 @dataclass
@@ -298,11 +303,20 @@ class Store:
                 conn.execute(ch.delete().where(ch.c.id.in_(part)))
         return np.asarray(removed, dtype=np.int64)
 
-    def write_documents(self, collection_id: int, batch: Sequence[DocumentWrite]) -> WriteResult:
-        """Upsert a batch of documents (unique ext_ids) and their chunks in one transaction."""
+    def write_documents(
+        self, collection_id: int, batch: Sequence[DocumentWrite], embedder_spec: dict[str, Any] | None = None
+    ) -> WriteResult:
+        """Upsert a batch of documents (unique ext_ids) and their chunks in one transaction.
+
+        With ``embedder_spec``, the write is refused (:class:`StaleEmbedderError`)
+        unless it is still the collection's spec: stored vectors always match the
+        stored pooling state, even when another process refits meanwhile.
+        """
         docs, ch = schema.documents, schema.chunks
         now = time.time()
         with self.writing() as conn:
+            if embedder_spec is not None:
+                self._check_embedder(conn, collection_id, embedder_spec)
             seq = self._bump_seq(conn, collection_id)
             existing: dict[str, int] = {}
             for part in _batched([d.ext_id for d in batch]):
@@ -352,6 +366,61 @@ class Store:
             seq=seq, added=len(new_rows), updated=len(updates),
             chunk_ids=np.asarray([r["id"] for r in chunk_rows], dtype=np.int64), removed_chunk_ids=removed,
         )
+
+    @staticmethod
+    def _check_embedder(conn: Connection, collection_id: int, embedder_spec: dict[str, Any]) -> None:
+        cols = schema.collections
+        current = conn.execute(select(cols.c.embedder).where(cols.c.id == collection_id)).scalar_one()
+        if current != embedder_spec:
+            raise StaleEmbedderError(
+                "the collection's embedder was refitted by another process during this run; "
+                "nothing of this batch was written: run the command again"
+            )
+
+    def rewrite_vectors(
+        self,
+        collection_id: int,
+        embed: Callable[[list[str]], tuple[dict[str, Any], list[np.ndarray]]],
+    ) -> tuple[int, int]:
+        """Re-embed every chunk of a collection and record the new embedder spec, atomically.
+
+        ``embed(chunk_texts)`` returns (new embedder spec, one vector per chunk
+        text, or None when the chunk no longer has a vector). Reading, embedding
+        and writing happen in one write transaction, so no batch can slip in
+        with the old state, and a crash leaves the old spec with the old vectors.
+        The generation is bumped: FAISS files of the old vectors are retired.
+        Returns (chunks rewritten, chunks dropped).
+        """
+        ch, cols = schema.chunks, schema.collections
+        with self.writing() as conn:
+            rows = conn.execute(text(
+                'SELECT c.id, substr(d.text, c.start + 1, c."end" - c.start) FROM chunks c '
+                "JOIN documents d ON d.id = c.document_id WHERE c.collection_id = :cid ORDER BY c.id"
+            ), {"cid": collection_id}).all()
+            spec, vectors = embed([r[1] for r in rows])
+            seq = self._bump_seq(conn, collection_id)
+            kept = [(r[0], v) for r, v in zip(rows, vectors) if v is not None]
+            dropped = [r[0] for r, v in zip(rows, vectors) if v is None]
+            if kept:
+                conn.execute(
+                    update(ch).where(ch.c.id == bindparam("b_id")).values(vector=bindparam("vector"), seq=seq),
+                    [{"b_id": cid, "vector": vector_to_blob(v)} for cid, v in kept],
+                )
+            if dropped:
+                self._remove_chunk_ids(conn, collection_id, dropped, seq)
+            conn.execute(
+                update(cols).where(cols.c.id == collection_id)
+                .values(embedder=spec, generation=cols.c.generation + 1, updated_at=time.time())
+            )
+        return len(kept), len(dropped)
+
+    def _remove_chunk_ids(self, conn: Connection, collection_id: int, chunk_ids: list[int], seq: int) -> None:
+        conn.execute(
+            insert(schema.chunk_tombstones),
+            [{"collection_id": collection_id, "chunk_id": cid, "seq": seq} for cid in chunk_ids],
+        )
+        for part in _batched(chunk_ids):
+            conn.execute(schema.chunks.delete().where(schema.chunks.c.id.in_(part)))
 
     def delete_documents(self, collection_id: int, ext_ids: Sequence[str]) -> tuple[list[str], WriteResult]:
         """Delete documents by external id; returns (ids not found, result)."""
@@ -477,6 +546,6 @@ class Store:
 
 
 __all__ = [
-    "CollectionInfo", "ChunkHit", "DocumentWrite", "Store", "StoreError", "WriteResult",
+    "CollectionInfo", "ChunkHit", "DocumentWrite", "StaleEmbedderError", "Store", "StoreError", "WriteResult",
     "blobs_to_matrix", "vector_to_blob", "OperationalError",
 ]
