@@ -22,6 +22,8 @@ Examples:
   vecdex query "flooding after heavy rain" -k 5
   vecdex query "election results" --where year>=2020 --where lang=en --json
   vecdex similar notes/today.md
+  vecdex query "XJ-9000 launch" --mode lexical # exact words (BM25) instead of meaning
+  vecdex eval --queries q.tsv --qrels qrels.txt # MRR@10, nDCG@10, recall@k of a collection
   vecdex info
 """
 
@@ -32,12 +34,14 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     from indexer.pipeline import StrictModeError
     from indexer.readers import InputError
     from search.engine import ModelMismatchError, QueryError
+    from search.evaluate import EvalError
     from search.filters import FilterError
+    from search.hybrid import RankingError
     from storage.ann.factory import IndexSpecError
     from storage.store import StoreError
 
     return (EmbedderError, StrictModeError, InputError, ModelMismatchError, QueryError, FilterError,
-            IndexSpecError, StoreError)
+            IndexSpecError, StoreError, RankingError, EvalError)
 
 
 class VecdexGroup(click.Group):
@@ -94,6 +98,58 @@ def where_option(fn: Callable) -> Callable:
                         help="Metadata filter FIELD=VALUE, or != < > <= >= on numbers; repeatable (ANDed).")(fn)
 
 
+def ranking_options(fn: Callable) -> Callable:
+    """--mode, --fusion and the fusion weights (query, similar, eval)."""
+    options = [
+        click.option("--mode", type=click.Choice(["dense", "lexical", "hybrid"]), default=None,
+                     help="dense = by meaning (vectors), lexical = by words (BM25), hybrid = both fused "
+                          "[default: hybrid, chosen by measurement: bench/quality.py]."),
+        click.option("--fusion", type=click.Choice(["rrf", "score"]), default=None,
+                     help="How hybrid fuses: reciprocal rank fusion or normalised score fusion [default: score]."),
+        click.option("--dense-weight", type=click.FloatRange(min=0), default=None, metavar="W",
+                     help="Weight of the dense ranking in hybrid mode [default: 1]."),
+        click.option("--lexical-weight", type=click.FloatRange(min=0), default=None, metavar="W",
+                     help="Weight of the lexical ranking in hybrid mode [default: 1]."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _ranking(mode, fusion, dense_weight, lexical_weight):
+    from search.hybrid import Ranking
+
+    return Ranking.of(mode, fusion=fusion, dense_weight=dense_weight, lexical_weight=lexical_weight)
+
+
+def pooling_options(fn: Callable) -> Callable:
+    """Pooling of the static embedder for a new collection (index, eval)."""
+    options = [
+        click.option("--pooling", default=None, metavar="NAME",
+                     help="Static vectors: sif (weighted, the default) or mean (plain average)."),
+        click.option("--sif-a", type=click.FloatRange(min=0, min_open=True), default=None, metavar="A",
+                     help="SIF weight a/(a+p(w)) parameter [default: 0.001]."),
+        click.option("--word-freq", type=click.Choice(["zipf", "corpus"]), default=None,
+                     help="p(w) for SIF: zipf = from the model's vocabulary order (default); corpus = "
+                          "counted on the --fit corpus."),
+        click.option("--remove-components", "components", type=click.IntRange(0, 16), default=None, metavar="N",
+                     help="Common components to project out [default: 1 with sif, 0 with mean]."),
+        click.option("--fit", default=None, metavar="SOURCE",
+                     help="What components/frequencies are fitted on: model (default; no data needed), "
+                          "collection (refitted as it grows; see 'vecdex refit'), or a text file PATH "
+                          "(one document per line)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _pooling(pooling, sif_a, word_freq, components, fit) -> dict[str, Any]:
+    """Only the options the user set: an existing collection keeps its own."""
+    given = {"pooling": pooling, "sif_a": sif_a, "word_freq": word_freq, "components": components, "fit": fit}
+    return {key: value for key, value in given.items() if value is not None}
+
+
 @click.group(cls=VecdexGroup, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="VECDEX_DB", default="vecdex.db", show_default=True, metavar="PATH",
               help="The store (SQLite file); also $VECDEX_DB.")
@@ -121,6 +177,8 @@ Examples:
   vecdex index corpus.txt --format lines             # one document per line
   cat notes.txt | vecdex index - --format lines
   vecdex index docs/ --model word2vec:GoogleNews.bin --collection news300
+  vecdex index docs/ --pooling mean --collection plain   # plain averaging
+  vecdex index docs/ --fit background.txt                # common component of your own corpus
 """)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @collection_option
@@ -139,10 +197,11 @@ Examples:
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
 @click.option("--strict", is_flag=True, help="Stop at the first bad record (exit 1); its batch is not written.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+@pooling_options
 @json_option
 @click.pass_context
 def index(ctx, paths, collection, model, embedder, fmt, id_field, text_field, encoding, chunk_tokens, workers,
-          strict, quiet, as_json):
+          strict, quiet, pooling, sif_a, word_freq, components, fit, as_json):
     """Add or update documents from files, folders, JSONL, CSV, lines or stdin (-).
 
     Documents are upserted by id: changed ones are re-embedded, unchanged ones
@@ -157,7 +216,8 @@ def index(ctx, paths, collection, model, embedder, fmt, id_field, text_field, en
     vx = _open(ctx, create=True)
     with vx:
         chunking = ChunkingSpec(max_tokens=chunk_tokens) if chunk_tokens else None
-        coll = vx.collection(collection, create=True, embedder=embedder, model=model, chunking=chunking)
+        coll = vx.collection(collection, create=True, embedder=embedder, model=model, chunking=chunking,
+                             **_pooling(pooling, sif_a, word_freq, components, fit))
         progress = _progress_bar(quiet)
         try:
             report = coll.add(_chain(first, items), strict=strict, workers=workers,
@@ -234,6 +294,8 @@ Examples:
   vecdex query "bushfires near Sydney"
   vecdex query "interest rates" -k 3 --where year>=2000 --json
   vecdex query --queries questions.txt --json       # one query per line
+  vecdex query "XJ-9000" --mode lexical              # exact words (BM25)
+  vecdex query "rate rise" --mode hybrid --fusion rrf --lexical-weight 2
 """)
 @click.argument("text", required=False)
 @click.option("--queries", type=click.File("r", encoding="utf-8"), default=None, metavar="FILE",
@@ -241,18 +303,20 @@ Examples:
 @k_option
 @collection_option
 @where_option
+@ranking_options
 @json_option
 @click.pass_context
-def query(ctx, text, queries, k, collection, where, as_json):
-    """Find the documents closest in meaning to TEXT."""
+def query(ctx, text, queries, k, collection, where, mode, fusion, dense_weight, lexical_weight, as_json):
+    """Find the documents that best match TEXT: by meaning, by words, or both (default)."""
     from search import QueryError
 
     if (text is None) == (queries is None):
         raise click.UsageError("give a query TEXT or --queries FILE (not both)")
+    ranking = _ranking(mode, fusion, dense_weight, lexical_weight)
     with _open(ctx) as vx:
         coll = vx.collection(collection)
         if text is not None:
-            _print_hits(coll.search(text, k, where), text, as_json)
+            _print_hits(coll.search(text, k, where, mode=ranking), text, as_json)
             return
         failed = 0
         for line in queries:
@@ -262,7 +326,7 @@ def query(ctx, text, queries, k, collection, where, as_json):
             if not as_json:
                 click.echo(f"== {line}")
             try:
-                hits = coll.search(line, k, where)
+                hits = coll.search(line, k, where, mode=ranking)
             except QueryError as exc:
                 failed += 1
                 click.echo(f"vecdex: error: {exc}", err=True)
@@ -282,12 +346,14 @@ Examples:
 @k_option
 @collection_option
 @where_option
+@ranking_options
 @json_option
 @click.pass_context
-def similar(ctx, doc_id, k, collection, where, as_json):
+def similar(ctx, doc_id, k, collection, where, mode, fusion, dense_weight, lexical_weight, as_json):
     """Documents most like the stored document DOC_ID (itself excluded)."""
+    ranking = _ranking(mode, fusion, dense_weight, lexical_weight)
     with _open(ctx) as vx:
-        _print_hits(vx.collection(collection).similar(doc_id, k, where), None, as_json)
+        _print_hits(vx.collection(collection).similar(doc_id, k, where, mode=ranking), None, as_json)
 
 
 # -- delete / info / collections / get -------------------------------------------------------
@@ -337,7 +403,7 @@ def info(ctx, collection, as_json):
         ("documents", f"{stats['documents']:,}"),
         ("chunks", f"{stats['chunks']:,}"),
         ("model", f"{stats['model']} ({spec.get('kind')}, {stats['dimension']}d, {fingerprint}…)"),
-        ("pooling", f"{spec.get('pooling', '-')}; chunks of ≤{stats['chunking'].get('max_tokens')} tokens "
+        ("pooling", f"{_pooling_text(spec)}; chunks of ≤{stats['chunking'].get('max_tokens')} tokens "
                     f"({stats['chunking'].get('unit')})"),
         ("index", f"{_spec_text(stats['index'])}; "
                   + (f"{index_file.rsplit('/', 1)[-1]} ({_size(stats['index_file_bytes'])}"
@@ -348,6 +414,17 @@ def info(ctx, collection, as_json):
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         click.echo(f"{name:<{width}}  {value}")
+
+
+def _pooling_text(spec: dict[str, Any]) -> str:
+    text = str(spec.get("pooling", "-"))
+    if text == "sif":
+        text += f" a={spec.get('sif_a')} p(w)={spec.get('word_freq')}"
+    if spec.get("components"):
+        fitted = (spec.get("fitted") or {}).get("components")
+        text += f", {spec['components']} component(s) removed, fitted on {spec.get('fit')}"
+        text += "" if fitted else " (not yet: too few chunks)"
+    return text
 
 
 def _spec_text(spec: dict[str, Any]) -> str:
@@ -407,6 +484,189 @@ def get(ctx, doc_id, collection, as_json):
         if doc["metadata"]:
             click.echo(json.dumps(doc["metadata"], ensure_ascii=False))
         click.echo(doc["text"])
+
+
+# -- eval / refit ----------------------------------------------------------------------------------
+
+
+@main.command("eval", epilog="""
+\b
+Examples:
+  vecdex eval --queries queries.tsv --qrels qrels.txt            # against collection 'default'
+  vecdex eval --queries q.jsonl --qrels qrels.jsonl --mode dense --mode lexical --mode hybrid
+  vecdex eval --corpus docs.jsonl --queries q.tsv --qrels r.txt --pooling mean   # a fresh configuration
+  vecdex eval --pairs sts.tsv                                    # Pearson/Spearman of cosine
+  vecdex eval --matrix similarities0-1.txt --texts lee.cor       # the Lee 50x50 set
+\b
+Files: queries = TSV 'id<TAB>text' or JSONL {"id","text"[,"relevant"]}; qrels = TREC
+'qid 0 docid rel' or JSONL {"query_id","doc_id","relevance"}; pairs = TSV
+'score<TAB>text1<TAB>text2' or JSONL {"text1","text2","score"}.
+""")
+@click.option("--queries", "queries_path", type=click.Path(dir_okay=False), default=None, help="Queries file.")
+@click.option("--qrels", "qrels_path", type=click.Path(dir_okay=False), default=None,
+              help="Relevance judgements (optional when the JSONL queries carry 'relevant').")
+@click.option("--corpus", type=click.Path(exists=True), default=None,
+              help="Index this into a temporary collection built with the given --model/pooling options "
+                   "instead of using a stored collection.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "lines", "text"]), default="auto",
+              show_default=True, help="Format of --corpus.")
+@click.option("--id-field", default="id", show_default=True, help="--corpus JSONL/CSV id field.")
+@click.option("--text-field", default="text", show_default=True, help="--corpus JSONL/CSV text field.")
+@click.option("--pairs", "pairs_path", type=click.Path(dir_okay=False), default=None, help="Pair-similarity file.")
+@click.option("--matrix", "matrix_path", type=click.Path(dir_okay=False), default=None,
+              help="Square matrix of human similarity scores (with --texts).")
+@click.option("--texts", "texts_path", type=click.Path(dir_okay=False), default=None,
+              help="The matrix's texts, one per line.")
+@click.option("--recall-k", default="10,100", show_default=True, metavar="K,...", help="Cut-offs for recall@k.")
+@click.option("--model", default=None, metavar="SPEC", help="Word-vector model for --corpus/--pairs/--matrix.")
+@collection_option
+@pooling_options
+@click.option("--mode", "modes", type=click.Choice(["dense", "lexical", "hybrid"]), multiple=True,
+              help="Ranking mode(s) to evaluate; repeatable [default: hybrid].")
+@click.option("--fusion", type=click.Choice(["rrf", "score"]), default=None, help="Hybrid fusion.")
+@click.option("--dense-weight", type=click.FloatRange(min=0), default=None, metavar="W", help="Hybrid dense weight.")
+@click.option("--lexical-weight", type=click.FloatRange(min=0), default=None, metavar="W", help="Hybrid lexical weight.")
+@json_option
+@click.pass_context
+def eval_command(ctx, queries_path, qrels_path, corpus, fmt, id_field, text_field, pairs_path, matrix_path,
+                 texts_path, recall_k, model, collection, pooling, sif_a, word_freq, components, fit, modes,
+                 fusion, dense_weight, lexical_weight, as_json):
+    """Score retrieval (MRR@10, nDCG@10, P@10, recall@k) or pair similarity (Pearson, Spearman)."""
+    pooling_given = _pooling(pooling, sif_a, word_freq, components, fit)
+    kinds = [bool(queries_path), bool(pairs_path), bool(matrix_path or texts_path)]
+    if sum(kinds) != 1:
+        raise click.UsageError("give one of --queries (retrieval), --pairs, or --matrix with --texts")
+    if kinds[0]:
+        _eval_retrieval(ctx, queries_path, qrels_path, corpus, fmt, id_field, text_field, recall_k, model,
+                        collection, pooling_given, modes, fusion, dense_weight, lexical_weight, as_json)
+    else:
+        if matrix_path and not texts_path or texts_path and not matrix_path:
+            raise click.UsageError("--matrix and --texts go together")
+        _eval_pairs(ctx, pairs_path, matrix_path, texts_path, model, collection, pooling_given, as_json)
+
+
+def _eval_retrieval(ctx, queries_path, qrels_path, corpus, fmt, id_field, text_field, recall_k, model, collection,
+                    pooling_given, modes, fusion, dense_weight, lexical_weight, as_json):
+    import os
+    import tempfile
+
+    from search import QueryError, Vecdex
+    from search.evaluate import evaluate_retrieval, load_qrels, load_queries
+
+    try:
+        recall_ks = sorted({int(x) for x in recall_k.split(",") if x.strip()})
+    except ValueError:
+        raise click.BadParameter("expected numbers like 10,100", param_hint="--recall-k") from None
+    if not recall_ks or min(recall_ks) < 1:
+        raise click.BadParameter("expected numbers like 10,100", param_hint="--recall-k")
+    queries, inline = load_queries(queries_path)
+    qrels = load_qrels(qrels_path) if qrels_path else {}
+    for qid, judged in inline.items():
+        qrels.setdefault(qid, {}).update(judged)
+    if not qrels:
+        raise click.UsageError("no relevance judgements: give --qrels or 'relevant' in the JSONL queries")
+    rankings = [_ranking(m, fusion, dense_weight, lexical_weight) for m in (modes or (None,))]
+    with tempfile.TemporaryDirectory() as tmp:
+        if corpus:
+            from indexer.readers import ReadOptions, read_inputs
+
+            vx = Vecdex(os.path.join(tmp, "eval.db"))
+            coll = vx.collection("eval", create=True, model=model, **pooling_given)
+            report = coll.add(read_inputs([corpus], ReadOptions(format=fmt, id_field=id_field, text_field=text_field)))
+            if report.failed and not as_json:
+                click.echo(f"note: {report.failed} corpus record(s) skipped", err=True)
+        else:
+            if model or pooling_given:
+                raise click.UsageError("--model and pooling options describe a new configuration: use them with --corpus")
+            vx = _open(ctx)
+            coll = vx.collection(collection)
+        with vx:
+            for ranking in rankings:
+                result = evaluate_retrieval(lambda text, k: [h.id for h in coll.search(text, k, mode=ranking)],
+                                            queries, qrels, recall_ks, on_error=QueryError)
+                row = {"mode": ranking.mode, "queries": result.queries,
+                       **{name: round(value, 6) for name, value in result.metrics.items()}}
+                if ranking.mode == "hybrid":
+                    row.update(fusion=ranking.fusion, dense_weight=ranking.dense_weight,
+                               lexical_weight=ranking.lexical_weight)
+                if as_json:
+                    click.echo(json.dumps(row))
+                else:
+                    label = ranking.mode + (f" ({ranking.fusion} {ranking.dense_weight:g}:{ranking.lexical_weight:g})"
+                                            if ranking.mode == "hybrid" else "")
+                    metrics = "  ".join(f"{n}={v:.4f}" for n, v in result.metrics.items())
+                    click.echo(f"{label:24s} queries={result.queries}  {metrics}")
+                    if result.skipped:
+                        click.echo(f"  ({len(result.skipped)} queries skipped or unanswered)")
+
+
+def _eval_pairs(ctx, pairs_path, matrix_path, texts_path, model, collection, pooling_given, as_json):
+    import numpy as np
+
+    from indexer.embedders.factory import create_embedder
+    from search.evaluate import correlate, load_matrix_pairs, load_pairs
+
+    if pairs_path:
+        left_texts, right_texts, gold = load_pairs(pairs_path)
+        texts = list(dict.fromkeys(left_texts + right_texts))
+        position = {t: i for i, t in enumerate(texts)}
+        left, right = [position[t] for t in left_texts], [position[t] for t in right_texts]
+    else:
+        texts, pairs, gold = load_matrix_pairs(matrix_path, texts_path)
+        left, right = [i for i, _ in pairs], [j for _, j in pairs]
+    if model or pooling_given or collection == "default" and not _has_collection(ctx, collection):
+        embedder = create_embedder("static", model=model, **pooling_given)
+    else:
+        with _open(ctx) as vx:
+            embedder = vx.collection(collection).embedder
+    if getattr(embedder, "needs_collection_fit", False) and not (embedder.spec.get("fitted") or {}).get("documents"):
+        embedder = embedder.fitted_on(texts)  # "fit on the collection" = on the texts being compared
+    vectors = embedder.embed(texts).vectors
+    scores = correlate(vectors[np.asarray(left)], vectors[np.asarray(right)], gold)
+    row = {"pairs": scores["pairs"], "pearson": round(scores["pearson"], 6), "spearman": round(scores["spearman"], 6),
+           "pooling": embedder.spec.get("pooling"), "components": embedder.spec.get("components"),
+           "fit": embedder.spec.get("fit"), "model": embedder.spec.get("model")}
+    if as_json:
+        click.echo(json.dumps(row))
+    else:
+        click.echo(f"pairs={row['pairs']}  pearson={row['pearson']:.4f}  spearman={row['spearman']:.4f}  "
+                   f"({row['model']}, pooling={row['pooling']}, components={row['components']}, fit={row['fit']})")
+
+
+def _has_collection(ctx, name: str) -> bool:
+    import os
+
+    if not os.path.exists(ctx.obj["db"]):
+        return False
+    with _open(ctx) as vx:
+        return any(c.name == name for c in vx.collections())
+
+
+@main.command(epilog="""
+\b
+Example:
+  vecdex index docs/ --fit collection   # components fitted on the collection itself
+  vecdex refit                          # refit now and re-embed every chunk (one transaction)
+""")
+@collection_option
+@json_option
+@click.pass_context
+def refit(ctx, collection, as_json):
+    """Refit a collection-fitted pooling state on its documents and re-embed them.
+
+    Collections with --fit collection are refitted automatically whenever they
+    have doubled in size; this forces it. Others have nothing to refit.
+    """
+    with _open(ctx) as vx:
+        result = vx.collection(collection).refit()
+    if as_json:
+        click.echo(json.dumps(result))
+    elif result["refitted"]:
+        click.echo(f"refitted {collection}: {result['chunks']} chunks re-embedded "
+                   f"(components: {'yes' if result['components'] else 'not yet, too few chunks'}; "
+                   f"corpus word frequencies: {'yes' if result['corpus_word_freq'] else 'no'})")
+    else:
+        click.echo(f"nothing to refit: {result['reason']}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import Callable, Hashable, Sequence, TypeVar
 MODES = ("dense", "lexical", "hybrid")
 FUSIONS = ("rrf", "score")
 DEFAULT_MODE = "hybrid"
-DEFAULT_FUSION = "rrf"
+DEFAULT_FUSION = "score"
 DEFAULT_RRF_K = 60
 DEFAULT_DENSE_WEIGHT = 1.0
 DEFAULT_LEXICAL_WEIGHT = 1.0
