@@ -100,9 +100,11 @@ def chunk_spans(text: str, spec: ChunkingSpec) -> list[tuple[int, int]]:
     stripped_end = len(text.rstrip())
     if stripped_end <= stripped_start:
         return []
-    n_tokens = len(tokenize.words(text))
-    if spec.unit == "budget" and n_tokens <= spec.max_tokens:
-        return [(stripped_start, stripped_end)]
+    if spec.unit == "budget":
+        # A token and its separator take at least two characters, so short texts
+        # cannot exceed the budget: don't even count their tokens.
+        if stripped_end - stripped_start < 2 * spec.max_tokens or len(tokenize.words(text)) <= spec.max_tokens:
+            return [(stripped_start, stripped_end)]
     chunks: list[tuple[int, int]] = []
     current: tuple[int, int] | None = None
     current_tokens = 0

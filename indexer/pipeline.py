@@ -36,9 +36,23 @@ class StrictModeError(Exception):
     """``--strict`` met bad input; the batch holding it was not written."""
 
 
-def content_hash(text: str, metadata: dict[str, Any]) -> str:
-    payload = json.dumps(metadata, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.blake2b(f"{text}\x00{payload}".encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+def canonical_metadata(metadata: dict[str, Any]) -> str:
+    """Metadata as stored: JSON with sorted keys (so equal dicts hash equal)."""
+    return json.dumps(metadata, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def content_hash(text: str, metadata_json: str) -> str:
+    """What decides "unchanged": the text and the metadata together."""
+    return hashlib.blake2b(f"{text}\x00{metadata_json}".encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+@dataclass
+class PendingDocument:
+    """A record that needs (re-)embedding, with what was computed to decide that."""
+
+    record: Record
+    metadata_json: str
+    content_hash: str
 
 
 @dataclass
@@ -180,6 +194,9 @@ class Indexer:
         report = IndexReport()
         started = time.perf_counter()
         seen: set[str] = set()
+        # In a collection that starts empty, only this run's own documents can
+        # exist, and those are in `seen`: no need to ask the store per batch.
+        self._check_store = self.store.counts(self.collection.id)[0] > 0
         in_flight: deque[tuple[list[Record], Future | list]] = deque()
         try:
             for n_batch, batch in enumerate(_batches(items, report, strict)):
@@ -187,7 +204,7 @@ class Indexer:
                 if not todo:
                     self.progress(len(batch))
                     continue
-                texts = [r.text for r in todo]
+                texts = [p.record.text for p in todo]
                 # The first batch runs in-process: small inputs never pay for a pool.
                 pool = self._pool_or_none() if n_batch > 0 else None
                 if pool is None:
@@ -205,7 +222,7 @@ class Indexer:
             report.seconds = time.perf_counter() - started
         return report
 
-    def _prepare(self, batch: list[Record], seen: set[str], report: IndexReport) -> list[Record]:
+    def _prepare(self, batch: list[Record], seen: set[str], report: IndexReport) -> list[PendingDocument]:
         """Drop in-batch duplicates (last wins) and documents stored unchanged."""
         latest: dict[str, Record] = {}
         for record in batch:
@@ -213,29 +230,29 @@ class Indexer:
                 report.duplicates += 1
             latest[record.id] = record
         seen.update(latest)
-        hashes = {doc_id: content_hash(r.text, r.metadata) for doc_id, r in latest.items()}
-        stored = self.store.existing_hashes(self.collection.id, list(latest))
+        stored = self.store.existing_hashes(self.collection.id, list(latest)) if self._check_store else {}
         todo = []
         for doc_id, record in latest.items():
             report.bytes += len(record.text.encode("utf-8", "surrogatepass"))
-            if stored.get(doc_id) == hashes[doc_id]:
+            metadata_json = canonical_metadata(record.metadata)
+            digest = content_hash(record.text, metadata_json)
+            if stored.get(doc_id) == digest:
                 report.unchanged += 1
             else:
-                record.metadata = dict(record.metadata)
-                todo.append(record)
+                todo.append(PendingDocument(record, metadata_json, digest))
         return todo
 
-    def _write(self, todo: list[Record], embedded, n_read: int, report: IndexReport) -> None:
+    def _write(self, todo: list[PendingDocument], embedded, n_read: int, report: IndexReport) -> None:
         if isinstance(embedded, Future):
             embedded = embedded.result()
         writes = []
-        for record, (spans, vectors) in zip(todo, embedded):
+        for pending, (spans, vectors) in zip(todo, embedded):
             if not spans:
                 report.no_vectors += 1
+            record = pending.record
             writes.append(DocumentWrite(
-                ext_id=record.id, text=record.text, metadata=record.metadata,
-                content_hash=content_hash(record.text, record.metadata), source=record.source,
-                spans=spans, vectors=vectors,
+                ext_id=record.id, text=record.text, metadata_json=pending.metadata_json,
+                content_hash=pending.content_hash, source=record.source, spans=spans, vectors=vectors,
             ))
             report.chunks += len(spans)
         result = self.store.write_documents(self.collection.id, writes, self.embedder.spec)

@@ -55,7 +55,7 @@ class DocumentWrite:
 
     ext_id: str
     text: str
-    metadata: dict[str, Any]
+    metadata_json: str  # JSON object text, stored as is
     content_hash: str
     source: str | None
     spans: list[tuple[int, int]]
@@ -308,6 +308,8 @@ class Store:
     ) -> WriteResult:
         """Upsert a batch of documents (unique ext_ids) and their chunks in one transaction.
 
+        The bulk inserts go straight to the driver with positional rows: at tens of
+        thousands of rows a second, per-row statement compilation would dominate.
         With ``embedder_spec``, the write is refused (:class:`StaleEmbedderError`)
         unless it is still the collection's spec: stored vectors always match the
         stored pooling state, even when another process refits meanwhile.
@@ -327,44 +329,37 @@ class Store:
             removed = self._remove_chunks_of(conn, collection_id, list(existing.values()), seq)
             next_doc = int(conn.execute(select(func.coalesce(func.max(docs.c.id), 0))).scalar_one()) + 1
             next_chunk = int(conn.execute(select(func.coalesce(func.max(ch.c.id), 0))).scalar_one()) + 1
+            first_chunk = next_chunk
             new_rows, updates, chunk_rows = [], [], []
             for doc in batch:
                 document_id = existing.get(doc.ext_id)
-                values = {
-                    "text": doc.text, "metadata": doc.metadata, "content_hash": doc.content_hash,
-                    "source": doc.source, "updated_at": now,
-                }
                 if document_id is None:
                     document_id = next_doc
                     next_doc += 1
-                    new_rows.append({"id": document_id, "collection_id": collection_id, "ext_id": doc.ext_id,
-                                     "created_at": now, **values})
+                    new_rows.append((document_id, collection_id, doc.ext_id, doc.text, doc.metadata_json,
+                                     doc.content_hash, doc.source, now, now))
                 else:
-                    updates.append({"b_id": document_id, **values})
+                    updates.append((doc.text, doc.metadata_json, doc.content_hash, doc.source, now, document_id))
                 vectors = np.asarray(doc.vectors, dtype="<f4")
                 for ordinal, (start, end) in enumerate(doc.spans):
-                    chunk_rows.append({
-                        "id": next_chunk, "collection_id": collection_id, "document_id": document_id,
-                        "ordinal": ordinal, "start": start, "end": end, "seq": seq,
-                        "vector": vectors[ordinal].tobytes(),
-                    })
+                    chunk_rows.append((next_chunk, collection_id, document_id, ordinal, start, end, seq,
+                                       vectors[ordinal].tobytes()))
                     next_chunk += 1
             if new_rows:
-                conn.execute(insert(docs), new_rows)
+                conn.exec_driver_sql(
+                    "INSERT INTO documents (id, collection_id, ext_id, text, metadata, content_hash, source, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
             if updates:
-                conn.execute(
-                    update(docs).where(docs.c.id == bindparam("b_id")).values(
-                        text=bindparam("text"), metadata=bindparam("metadata"),
-                        content_hash=bindparam("content_hash"), source=bindparam("source"),
-                        updated_at=bindparam("updated_at"),
-                    ),
-                    updates,
-                )
+                conn.exec_driver_sql(
+                    "UPDATE documents SET text = ?, metadata = ?, content_hash = ?, source = ?, updated_at = ? "
+                    "WHERE id = ?", updates)
             if chunk_rows:
-                conn.execute(insert(ch), chunk_rows)
+                conn.exec_driver_sql(
+                    'INSERT INTO chunks (id, collection_id, document_id, ordinal, start, "end", seq, vector) '
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", chunk_rows)
         return WriteResult(
             seq=seq, added=len(new_rows), updated=len(updates),
-            chunk_ids=np.asarray([r["id"] for r in chunk_rows], dtype=np.int64), removed_chunk_ids=removed,
+            chunk_ids=np.arange(first_chunk, next_chunk, dtype=np.int64), removed_chunk_ids=removed,
         )
 
     @staticmethod

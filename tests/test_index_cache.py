@@ -15,7 +15,7 @@ def write(store, coll, ids, seed=0):
     for ext in ids:
         v = rng.standard_normal((1, 8)).astype(np.float32)
         v /= np.linalg.norm(v)
-        docs.append(DocumentWrite(ext, f"text {ext}", {}, f"h{ext}{seed}", None, [(0, 4)], v))
+        docs.append(DocumentWrite(ext, f"text {ext}", "{}", f"h{ext}{seed}", None, [(0, 4)], v))
     return store.write_documents(coll.id, docs)
 
 

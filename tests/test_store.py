@@ -13,7 +13,7 @@ from storage.store import DocumentWrite, Store, StoreError
 
 def doc(ext_id: str, n_chunks: int = 1, text: str = "some text here") -> DocumentWrite:
     rng = np.random.default_rng(len(ext_id) + n_chunks)
-    return DocumentWrite(ext_id, text, {"k": ext_id}, f"hash-{ext_id}-{text}", None,
+    return DocumentWrite(ext_id, text, f'{{"k": "{ext_id}"}}', f"hash-{ext_id}-{text}", None,
                          [(0, len(text))] * n_chunks, rng.standard_normal((n_chunks, 4)).astype(np.float32))
 
 

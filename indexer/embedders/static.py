@@ -196,6 +196,7 @@ class StaticEmbedder(Embedder):
         return row
 
     def _token_rows(self, token: str, extra: dict[str, int], extra_vectors: list[np.ndarray]) -> list[int]:
+        """Rows for a token the vocabulary lacks as written: its parts, or subwords."""
         row = self._lookup(token)
         if row is not None:
             return [row]
@@ -215,6 +216,21 @@ class StaticEmbedder(Embedder):
             extra[key] = self._n_rows + len(extra_vectors)
             extra_vectors.append(np.asarray(vector, dtype=np.float32))
         return [extra[key]]
+
+    def text_rows(self, text: str, extra: dict[str, int], extra_vectors: list[np.ndarray]) -> list[int]:
+        """Vocabulary rows of a text's tokens (the hot loop of indexing: keep it lean)."""
+        tokens = tokenize.words(text.lower() if self._lowercase else text)
+        get = self._vocab.get
+        rows = [get(t) for t in tokens]
+        if None not in rows:
+            return rows
+        out: list[int] = []
+        for token, row in zip(tokens, rows):
+            if row is not None:
+                out.append(row)
+            else:
+                out.extend(self._token_rows(token, extra, extra_vectors))
+        return out
 
     def unknown_tokens(self, text: str) -> list[str]:
         extra: dict[str, int] = {}
@@ -236,10 +252,9 @@ class StaticEmbedder(Embedder):
         rows: list[int] = []
         counts = np.zeros(len(texts), dtype=np.int64)
         for i, text in enumerate(texts):
-            start = len(rows)
-            for token in self.tokenize(text):
-                rows.extend(self._token_rows(token, extra, extra_vectors))
-            counts[i] = len(rows) - start
+            text_rows = self.text_rows(text, extra, extra_vectors)
+            rows.extend(text_rows)
+            counts[i] = len(text_rows)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         known = counts > 0
         if rows:

@@ -163,7 +163,7 @@ def _read_cache(fingerprint: str, with_vectors: bool) -> tuple[np.ndarray | None
     try:
         with open(folder / "vocab.pickle", "rb") as handle:
             key_to_index = pickle.load(handle)
-        vectors = np.load(folder / "vectors.npy", mmap_mode="r") if with_vectors else None
+        vectors = np.asarray(np.load(folder / "vectors.npy", mmap_mode="r")) if with_vectors else None
     except (OSError, ValueError, EOFError, pickle.UnpicklingError):
         return None
     if vectors is not None and len(key_to_index) > vectors.shape[0]:
@@ -189,7 +189,9 @@ def _load_kumo(name: str, root: Path) -> WordVectors:
     npy = root / "glove_6B_50d_emb.npy"
     parquet = root / "glove_6B_index.parquet"
     fingerprint = file_fingerprint([npy, parquet])
-    vectors = np.load(npy, mmap_mode="r")  # already mappable: cache only the word map
+    # Already mappable: cache only the word map. asarray drops the memmap subclass
+    # (same pages, no copy), whose per-call overhead shows in fancy indexing.
+    vectors = np.asarray(np.load(npy, mmap_mode="r"))
     cached = _read_cache(fingerprint, with_vectors=False)
     if cached is not None:
         key_to_index = cached[1]
