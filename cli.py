@@ -104,12 +104,13 @@ def ranking_options(fn: Callable) -> Callable:
         click.option("--mode", type=click.Choice(["dense", "lexical", "hybrid"]), default=None,
                      help="dense = by meaning (vectors), lexical = by words (BM25), hybrid = both fused "
                           "[default: hybrid, chosen by measurement: bench/quality.py]."),
-        click.option("--fusion", type=click.Choice(["rrf", "score"]), default=None,
-                     help="How hybrid fuses: reciprocal rank fusion or normalised score fusion [default: score]."),
+        click.option("--fusion", type=click.Choice(["score", "rrf", "minmax"]), default=None,
+                     help="How hybrid fuses: score = cosine + weighted BM25/best BM25 (default), rrf = "
+                          "reciprocal rank fusion, minmax = min-max normalised scores."),
         click.option("--dense-weight", type=click.FloatRange(min=0), default=None, metavar="W",
                      help="Weight of the dense ranking in hybrid mode [default: 1]."),
         click.option("--lexical-weight", type=click.FloatRange(min=0), default=None, metavar="W",
-                     help="Weight of the lexical ranking in hybrid mode [default: 1]."),
+                     help="Weight of the lexical ranking in hybrid mode [default: 3]."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -523,7 +524,7 @@ Files: queries = TSV 'id<TAB>text' or JSONL {"id","text"[,"relevant"]}; qrels = 
 @pooling_options
 @click.option("--mode", "modes", type=click.Choice(["dense", "lexical", "hybrid"]), multiple=True,
               help="Ranking mode(s) to evaluate; repeatable [default: hybrid].")
-@click.option("--fusion", type=click.Choice(["rrf", "score"]), default=None, help="Hybrid fusion.")
+@click.option("--fusion", type=click.Choice(["score", "rrf", "minmax"]), default=None, help="Hybrid fusion.")
 @click.option("--dense-weight", type=click.FloatRange(min=0), default=None, metavar="W", help="Hybrid dense weight.")
 @click.option("--lexical-weight", type=click.FloatRange(min=0), default=None, metavar="W", help="Hybrid lexical weight.")
 @json_option

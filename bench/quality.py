@@ -127,11 +127,14 @@ def lee_table() -> list[tuple[str, float, float]]:
 RANKINGS = [
     ("dense", Ranking(mode="dense")),
     ("lexical", Ranking(mode="lexical")),
-    ("hybrid rrf 1:1", Ranking(mode="hybrid", fusion="rrf")),
-    ("hybrid rrf 1:2", Ranking(mode="hybrid", fusion="rrf", lexical_weight=2.0)),
-    ("hybrid score 1:1", Ranking(mode="hybrid", fusion="score")),
+    ("hybrid rrf 1:1", Ranking(mode="hybrid", fusion="rrf", lexical_weight=1.0)),
+    ("hybrid rrf 1:3", Ranking(mode="hybrid", fusion="rrf", lexical_weight=3.0)),
+    ("hybrid minmax 1:1", Ranking(mode="hybrid", fusion="minmax", lexical_weight=1.0)),
+    ("hybrid minmax 1:3", Ranking(mode="hybrid", fusion="minmax", lexical_weight=3.0)),
+    ("hybrid score 1:1", Ranking(mode="hybrid", fusion="score", lexical_weight=1.0)),
     ("hybrid score 1:2", Ranking(mode="hybrid", fusion="score", lexical_weight=2.0)),
-    ("hybrid score 1:3", Ranking(mode="hybrid", fusion="score", lexical_weight=3.0)),
+    ("default: score 1:3", Ranking()),
+    ("hybrid score 1:4", Ranking(mode="hybrid", fusion="score", lexical_weight=4.0)),
 ]
 DEPTH = 10
 
