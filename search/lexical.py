@@ -66,8 +66,10 @@ def search(
     exclude_document: int | None = None,
 ) -> list[LexicalHit]:
     """The k best BM25 matches of any of ``terms`` among the collection's documents."""
-    expression = match_expression(terms)
-    if expression is None or k < 1:
+    if k < 1:
+        return []
+    expression = match_expression(_informative(store, terms))
+    if expression is None:
         return []
     clauses = ["documents_fts MATCH :vx_match", "d.collection_id = :vx_collection"]
     params: dict[str, Any] = {"vx_match": expression, "vx_collection": collection_id, "vx_k": int(k)}
@@ -88,6 +90,28 @@ def search(
     with store.reading() as conn:
         rows = conn.execute(sql, params).all()
     return [LexicalHit(r[0], r[1], json.loads(r[2]), float(r[3]), r[4]) for r in rows]
+
+
+def _informative(store: Store, terms: list[str]) -> list[str]:
+    """Drop terms found in more than half of all documents ("the", "and").
+
+    BM25 gives them (almost) no weight (FTS5 clamps their negative IDF to a
+    tiny positive value), but OR-ing them makes FTS5 score nearly every row,
+    which is what would make lexical and hybrid queries slow on large stores.
+    A query made only of such words keeps them.
+    """
+    if len(terms) < 2:
+        return terms
+    sql = text("SELECT term, doc FROM documents_fts_terms WHERE term IN :terms").bindparams(
+        bindparam("terms", expanding=True)
+    )
+    with store.reading() as conn:
+        df = {r[0]: int(r[1]) for r in conn.execute(sql, {"terms": terms})}
+        if not df:
+            return terms
+        total = int(conn.execute(text("SELECT max(rowid) FROM documents")).scalar() or 0)
+    kept = [t for t in terms if df.get(t, 0) * 2 <= total]
+    return kept or terms
 
 
 def document_terms(store: Store, document_text: str, n_documents: int, limit: int = SIMILAR_TERMS) -> list[str]:

@@ -78,3 +78,22 @@ def test_eval_user_errors_are_one_line(runner, db_path, tmp_path):
     assert result.exit_code == 1 and "bad.jsonl:1" in result.output
     result = runner.invoke(main, ["--db", str(db_path), "eval"])
     assert result.exit_code != 0 and "give one of" in result.output
+
+
+def test_eval_builds_a_fresh_configuration_from_a_corpus(runner, db_path, tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps(d) for d in [
+        {"id": "r", "text": "heavy rain flooded the river valley"},
+        {"id": "b", "text": "the central bank raised interest rates"},
+        {"id": "s", "text": "astronauts launched a rocket into orbit"},
+    ]) + "\n", encoding="utf-8")
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"id": "1", "text": "space rocket", "relevant": ["s"]}\n'
+                       '{"id": "2", "text": "floods", "relevant": ["r"]}\n', encoding="utf-8")
+    result = invoke(runner, db_path, "eval", "--corpus", str(corpus), "--queries", str(queries),
+                    "--pooling", "mean", "--mode", "dense", "--mode", "hybrid", "--json")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["mode"] for r in rows] == ["dense", "hybrid"]
+    assert rows[0]["mrr@10"] == pytest.approx(1.0)  # both queries find their document first by meaning
+    assert not db_path.exists()  # the configuration was built in a temporary store

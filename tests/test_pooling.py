@@ -106,3 +106,14 @@ def test_default_glove_configuration_is_sif_with_a_model_fitted_component():
     assert np.linalg.norm(component) == pytest.approx(1.0, abs=1e-5)
     vectors = embedder.embed(["the river bank flooded", "stocks fell sharply"]).vectors
     assert np.abs(vectors @ component.T).max() < 1e-5  # nothing left along the common direction
+
+
+def test_an_existing_collection_refuses_other_pooling(vx):
+    from search import ModelMismatchError
+
+    vx.collection("c", create=True)
+    assert vx.collection("c", pooling="sif").info.embedder["pooling"] == "sif"
+    with pytest.raises(ModelMismatchError, match="pooling=sif"):
+        vx.collection("c", pooling="mean")
+    with pytest.raises(ModelMismatchError):
+        vx.collection("c", components=2)
