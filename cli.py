@@ -222,13 +222,18 @@ def index(ctx, paths, collection, model, embedder, fmt, id_field, text_field, en
         progress = _progress_bar(quiet)
         try:
             report = coll.add(_chain(first, items), strict=strict, workers=workers,
-                              progress=progress.update if progress else None)
+                              progress=progress.update if progress is not None else None)
         finally:
-            if progress:
+            if progress is not None:
                 progress.close()
         for ext, count in sorted(options.skipped_extensions.items()):
-            report.notes[f"files with extension {ext} not indexed (use --format text to index them)"] = count
+            kind = "without an extension" if ext == "(no extension)" else f"with extension {ext}"
+            report.notes[f"{_plural(count, 'file')} {kind} not indexed (--format text indexes them)"] = 0
         _print_index_report(report, coll.name, quiet, as_json)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _chain(first, rest):
@@ -255,7 +260,7 @@ def _print_index_report(report, collection: str, quiet: bool, as_json: bool) -> 
     if report.failed > shown:
         click.echo(f"vecdex: ... and {report.failed - shown} more skipped records", err=True)
     for note, count in report.notes.items():
-        click.echo(f"vecdex: note: {count} {'documents' if 'decoded' in note else ''} {note}".replace("  ", " "), err=True)
+        click.echo(f"vecdex: note: {_plural(count, 'document') + ' ' if count else ''}{note}", err=True)
     if report.no_vectors:
         click.echo(f"vecdex: note: {report.no_vectors} documents have no word the model knows: stored, "
                    "but no vector (they cannot be found by meaning)", err=True)
@@ -642,6 +647,62 @@ def _has_collection(ctx, name: str) -> bool:
     with _open(ctx) as vx:
         return any(c.name == name for c in vx.collections())
 
+# -- embedding workbench: train, words, analogy, map, eval-model --------------------------------
+
+
+class _WorkbenchErrors:
+    """Turns the workbench modules' user errors into one-line ``vecdex: error:`` exits."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if exc is None:
+            return False
+        from indexer.training import TrainingError
+        from search.mapping import MapError
+        from search.model_eval import EvaluationError
+        from search.words import WordSpaceError
+
+        if isinstance(exc, (TrainingError, MapError, EvaluationError, WordSpaceError)):
+            raise UserError(str(exc)) from None
+        return False
+
+
+def _word_space(ctx: click.Context, model: str | None, collection: str | None):
+    """The word model from --model, or the one a collection was built with (default: GloVe)."""
+    from search.words import WordSpace, word_space_for_collection
+
+    if model is not None and collection is not None:
+        raise click.UsageError("give --model or --collection, not both")
+    if collection is None:
+        return WordSpace.load(model)
+    with _open(ctx) as vx:
+        return word_space_for_collection(vx.collection(collection))
+
+
+def word_model_options(fn: Callable) -> Callable:
+    fn = click.option("--collection", "-c", default=None, metavar="NAME",
+                      help="Use the word model this collection was built with.")(fn)
+    return click.option("--model", default=None, metavar="SPEC",
+                        help="Word-vector model (as for index --model) [default: glove-6b-50d].")(fn)
+
+
+def _subword_note(space, words) -> None:
+    for word in words:
+        if not space.knows(word):
+            click.echo(f"vecdex: note: {word!r} is not in the vocabulary of {space.name}; "
+                       "its vector was built from subwords", err=True)
+
+
+def _print_neighbours(neighbours, as_json: bool) -> None:
+    if as_json:
+        for n in neighbours:
+            click.echo(json.dumps(n.as_dict(), ensure_ascii=False))
+        return
+    for rank, n in enumerate(neighbours, 1):
+        click.echo(f"{rank:>3}. {n.score:.3f}  {n.word}")
+
 
 @main.command(epilog="""
 \b
@@ -668,6 +729,340 @@ def refit(ctx, collection, as_json):
                    f"corpus word frequencies: {'yes' if result['corpus_word_freq'] else 'no'})")
     else:
         click.echo(f"nothing to refit: {result['reason']}")
+
+
+@main.command(epilog="""
+\b
+Examples:
+  vecdex train corpus.txt --format lines --out lee.kv
+  vecdex train notes/ --algorithm fasttext --dim 100 --epochs 10 --out notes-ft.bin
+  vecdex train data.jsonl --text-field body --sg --min-count 2 --out domain.kv
+  vecdex index corpus.txt --format lines --model lee.kv --collection custom
+\b
+The extension of --out picks the format: .kv (gensim; fastText keeps subwords),
+.bin (word2vec binary, or Facebook fastText .bin with subwords), .vec/.txt (text).
+""")
+@click.argument("paths", nargs=-1, required=True, metavar="CORPUS...")
+@click.option("--out", "-o", required=True, metavar="PATH", help="Where to save the model (.kv, .bin, .vec, .txt).")
+@click.option("--algorithm", type=click.Choice(["word2vec", "fasttext"]), default="word2vec", show_default=True,
+              help="fasttext also learns character n-grams, so it has vectors for unseen words.")
+@click.option("--dim", type=click.IntRange(min=1), default=100, show_default=True, help="Vector dimension.")
+@click.option("--window", type=click.IntRange(min=1), default=5, show_default=True, help="Context window (words each side).")
+@click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Ignore words rarer than this.")
+@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True, help="Passes over the corpus.")
+@click.option("--sg", is_flag=True, help="Skip-gram (default: CBOW); better for rare words, slower.")
+@click.option("--negative", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Negative samples (0 = hierarchical softmax).")
+@click.option("--buckets", type=click.IntRange(min=1), default=None,
+              help="fastText n-gram hash buckets [default: 20 per vocabulary word, 20k-2M].")
+@click.option("--keep-case", is_flag=True, help="Do not lowercase tokens (default: lowercase, like GloVe).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Training threads [default: cores, max 4].")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Random seed (runs repeat exactly only with --workers 1).")
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "lines", "text"]), default="auto",
+              show_default=True, help="Input format; auto decides by file extension.")
+@click.option("--id-field", default="id", show_default=True, help="JSONL/CSV field holding the document id.")
+@click.option("--text-field", default="text", show_default=True, help="JSONL/CSV field holding the text.")
+@click.option("--encoding", default=None, help="Input encoding (default: UTF-8, falling back to cp1252).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+@json_option
+def train(paths, out, algorithm, dim, window, min_count, epochs, sg, negative, buckets, keep_case, workers, seed,
+          fmt, id_field, text_field, encoding, quiet, as_json):
+    """Train word vectors (word2vec or fastText) on your own corpus.
+
+    Reads the corpus like `index` does (same formats, same tokenizer), trains
+    with gensim and saves a model that `--model` accepts. Reports the vocabulary
+    size and the training time.
+    """
+    from indexer.readers import ReadOptions
+    from indexer.training import TrainOptions
+    from indexer.training import train as train_model
+
+    options = TrainOptions(algorithm=algorithm, dimension=dim, window=window, min_count=min_count, epochs=epochs,
+                           sg=sg, negative=negative, lowercase=not keep_case, seed=seed, buckets=buckets)
+    if workers:
+        options.workers = workers
+    read_options = ReadOptions(format=fmt, id_field=id_field, text_field=text_field, encoding=encoding)
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if quiet or not sys.stderr.isatty():
+            return
+        from tqdm import tqdm
+
+        bar = bars.get(stage)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bar = bars[stage] = tqdm(total=total, desc="reading" if stage == "read" else f"training {algorithm}",
+                                     unit=" docs" if stage == "read" else " sentences", file=sys.stderr,
+                                     dynamic_ncols=True, smoothing=0.1)
+        bar.update(done - bar.n)
+
+    with _WorkbenchErrors():
+        try:
+            report = train_model(paths, out, options, read_options, progress)
+        finally:
+            for bar in bars.values():
+                bar.close()
+    for problem in report.problems[:10]:
+        click.echo(f"vecdex: skipped {problem.source}: {problem.message}", err=True)
+    if report.failed > 10:
+        click.echo(f"vecdex: ... and {report.failed - 10} more skipped records", err=True)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+        return
+    if quiet:
+        return
+    kind = {"kv": "gensim KeyedVectors", "fasttext": "fastText .bin", "word2vec": "word2vec binary",
+            "word2vec-text": "word2vec text"}[report.format]
+    click.echo(
+        f"trained {algorithm} on {report.documents:,} documents ({report.tokens:,} tokens): vocabulary "
+        f"{report.vocabulary:,} words (of {report.distinct_words:,} seen; --min-count {min_count}), {report.dimension}d, "
+        f"{epochs} epochs in {report.seconds_training:.1f}s (reading {report.seconds_reading:.1f}s)"
+    )
+    click.echo(f"saved {report.out} ({kind}); use it with: vecdex index CORPUS --model {report.out}")
+    if report.tokens < 1_000_000 and epochs <= 5:
+        click.echo("vecdex: note: on a corpus this small, word vectors need more passes: try --epochs 20 "
+                   "(or --sg --epochs 10)", err=True)
+
+
+@main.command(epilog="""
+\b
+Examples:
+  vecdex words frog
+  vecdex words bank -k 20 --restrict 50000      # among the 50,000 most frequent words
+  vecdex words bushfire --model lee.kv --json
+  vecdex words cricket --collection news        # the model the collection was built with
+""")
+@click.argument("word")
+@word_model_options
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="How many words.")
+@click.option("--restrict", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Only consider the N most frequent words of the model.")
+@json_option
+@click.pass_context
+def words(ctx, word, model, collection, k, restrict, as_json):
+    """Nearest words to WORD by cosine similarity.
+
+    fastText models answer for words outside their vocabulary through subwords.
+    """
+    with _WorkbenchErrors():
+        space = _word_space(ctx, model, collection)
+        neighbours = space.nearest(word, k, restrict=restrict)
+    _subword_note(space, [word])
+    _print_neighbours(neighbours, as_json)
+
+
+@main.command(epilog="""
+\b
+Examples:
+  vecdex analogy king man woman               # king - man + woman = queen
+  vecdex analogy paris france germany -k 3    # berlin
+  vecdex analogy walking walk swim --method mul --json
+""")
+@click.argument("a")
+@click.argument("b")
+@click.argument("c")
+@word_model_options
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="How many answers.")
+@click.option("--restrict", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Only consider the N most frequent words of the model.")
+@click.option("--method", type=click.Choice(["add", "mul"]), default="add", show_default=True,
+              help="add = 3CosAdd (word2vec, gensim); mul = 3CosMul (Levy & Goldberg).")
+@json_option
+@click.pass_context
+def analogy(ctx, a, b, c, model, collection, k, restrict, method, as_json):
+    """Solve A - B + C: the words closest to A minus B plus C, inputs excluded.
+
+    "king man woman" asks: what is to woman as king is to man?
+    """
+    with _WorkbenchErrors():
+        space = _word_space(ctx, model, collection)
+        neighbours = space.analogy(a, b, c, k, restrict=restrict, method=method)
+    _subword_note(space, [a, b, c])
+    if not as_json:
+        click.echo(f"{a} - {b} + {c} ≈")
+    _print_neighbours(neighbours, as_json)
+
+
+@main.command("map", epilog="""
+\b
+Examples:
+  vecdex map --collection news --color-by topic --out news.html
+  vecdex map --collection news --method pca --sample 500 --out news.png
+  vecdex map --words king,queen,paris,france,frog --neighbours 8 --out words.png
+  vecdex map --words bushfire,cricket --model lee.kv --neighbours 10 --out lee-words.html
+\b
+PNG/SVG/PDF for reports; HTML is one self-contained page: hover a point for its
+text, search, click legend entries. Collections larger than --sample are sampled.
+Needs scikit-learn and matplotlib: pip install 'vecdex[map]'.
+""")
+@click.option("--collection", "-c", default=None, metavar="NAME",
+              help="Map this collection's documents [default: 'default'], or take --words' model from it.")
+@click.option("--words", "word_list", default=None, metavar="W1,W2,...", help="Map these words instead of documents.")
+@click.option("--model", default=None, metavar="SPEC", help="Word model for --words [default: glove-6b-50d].")
+@click.option("--neighbours", "--neighbors", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --words: add each word's N nearest words, coloured by the word.")
+@click.option("--out", "-o", default="map.png", show_default=True, metavar="PATH",
+              help="Output file: .png, .svg, .pdf or .html.")
+@click.option("--method", type=click.Choice(["tsne", "pca"]), default="tsne", show_default=True,
+              help="t-SNE shows neighbourhoods; PCA keeps global directions and is fast.")
+@click.option("--sample", type=click.IntRange(min=2), default=2000, show_default=True,
+              help="At most this many documents (a seeded random sample).")
+@click.option("--color-by", default=None, metavar="FIELD", help="Colour documents by this metadata field.")
+@click.option("--labels", type=click.IntRange(min=0), default=30, show_default=True,
+              help="How many document points get their id written next to them.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling and t-SNE.")
+@json_option
+@click.pass_context
+def map_command(ctx, collection, word_list, model, neighbours, out, method, sample, color_by, labels, seed, as_json):
+    """Draw a 2-D map (t-SNE or PCA) of a collection's documents or of words."""
+    from search.mapping import collection_points, make_map, output_format, require_extras, word_points
+
+    with _WorkbenchErrors():
+        output_format(out)
+        require_extras()
+        if word_list is not None:
+            if color_by:
+                raise click.UsageError("--color-by colours documents; word maps are coloured by word (--neighbours)")
+            space = _word_space(ctx, model, collection)
+            data = word_points(space, word_list.split(","), neighbours=neighbours)
+        else:
+            if model is not None or neighbours:
+                raise click.UsageError("--model and --neighbours go with --words")
+            with _open(ctx) as vx:
+                data = collection_points(vx.collection(collection or "default"), sample=sample, color_by=color_by,
+                                         seed=seed)
+        result = make_map(data, out, method=method, labels=labels, seed=seed)
+    for note in result.notes:
+        click.echo(f"vecdex: note: {note}", err=True)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        return
+    groups = ", ".join(f"{g} {n}" for g, n in sorted(result.groups.items(), key=lambda kv: -kv[1])[:8])
+    click.echo(f"wrote {result.out}: {'t-SNE' if result.method == 'tsne' else 'PCA'} map of {result.points:,} "
+               f"{result.kind}" + (f" (of {result.total:,})" if result.sampled else "")
+               + (f", coloured by {result.color_by}" if result.color_by else "") + (f" ({groups})" if groups else ""))
+
+
+@main.command("eval-model", epilog="""
+\b
+Examples:
+  vecdex eval-model                          # the built-in GloVe 6B 50d
+  vecdex eval-model --model lee.kv --no-analogies
+  vecdex eval-model --model glove-6b-50d --model domain.kv   # side by side
+  vecdex eval-model --model word2vec:GoogleNews.bin --restrict-vocab 30000 --json
+  vecdex eval-model --pairs my-pairs.tsv --analogies my-questions.txt
+\b
+Word similarity: WordSim-353 and SimLex-999 (Spearman/Pearson of cosine vs human
+ratings). Analogies: questions-words.txt (accuracy, 3CosAdd). Files from gensim's
+test data; rules as gensim's evaluate_word_pairs / evaluate_word_analogies.
+Pairs and questions with words a model does not know are skipped and counted:
+compare models on how much they cover as well as on their scores.
+""")
+@click.option("--model", "models", multiple=True, metavar="SPEC",
+              help="Word-vector model (as for index --model); repeat to compare [default: glove-6b-50d].")
+@click.option("--collection", "-c", default=None, metavar="NAME", help="Use the model this collection was built with.")
+@click.option("--restrict-vocab", type=click.IntRange(min=1), default=300_000, show_default=True,
+              help="Only the N most frequent words count as known (gensim's default).")
+@click.option("--pairs", "pair_files", multiple=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Word-pair file(s) (word<TAB>word<TAB>rating) instead of WordSim-353 and SimLex-999.")
+@click.option("--analogies", "analogy_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              metavar="FILE", help="Analogy file instead of questions-words.txt.")
+@click.option("--no-analogies", is_flag=True, help="Skip the analogy test (the slow part).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@json_option
+@click.pass_context
+def eval_model(ctx, models, collection, restrict_vocab, pair_files, analogy_file, no_analogies, quiet, as_json):
+    """Score word models on word similarity and analogy benchmarks.
+
+    With several --model options each is scored on the same files and a
+    comparison table follows. --json prints one object per model.
+    """
+    from pathlib import Path
+
+    from search.model_eval import evaluate_model
+
+    if models and collection is not None:
+        raise click.UsageError("give --model or --collection, not both")
+    results = []
+    for model in (models or [None]):
+        bar = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if quiet or not sys.stderr.isatty():
+                return
+            if bar is None:
+                from tqdm import tqdm
+
+                bar = tqdm(total=total, desc="analogies", unit=" questions", file=sys.stderr, dynamic_ncols=True)
+            bar.update(done - bar.n)
+
+        with _WorkbenchErrors():
+            space = _word_space(ctx, model, collection)
+            try:
+                result = evaluate_model(
+                    space, pair_files=[(Path(p).stem, p) for p in pair_files] or None, analogy_file=analogy_file,
+                    analogies=not no_analogies, restrict_vocab=restrict_vocab, progress=progress)
+            finally:
+                if bar is not None:
+                    bar.close()
+        results.append(result)
+        if as_json:
+            click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        else:
+            if len(results) > 1:
+                click.echo()
+            _print_evaluation(result, restrict_vocab)
+    if len(results) > 1 and not as_json:
+        _print_comparison(results)
+
+
+def _print_evaluation(result, restrict_vocab: int) -> None:
+    known = min(restrict_vocab, result.vocabulary)
+    click.echo(f"model {result.model}: {result.vocabulary:,} words, {result.dimension}d "
+               f"(the {known:,} most frequent count as known)")
+    click.echo(f"{'word similarity':<20}{'Spearman':>9}{'Pearson':>9}  pairs used")
+    for p in result.word_pairs:
+        click.echo(f"  {p.dataset:<18}{p.spearman:>9.3f}{p.pearson:>9.3f}  {p.used}/{p.pairs}")
+    a = result.analogies
+    if a is not None:
+        click.echo(f"analogies ({a.dataset}): {a.accuracy:.1%} correct ({a.correct:,}/{a.used:,}; "
+                   f"{a.oov:,} questions with unknown words skipped)")
+        parts = [f"{name} {value:.1%}" for name, value in (("semantic", a.semantic_accuracy),
+                                                           ("syntactic", a.syntactic_accuracy)) if value is not None]
+        if parts:
+            click.echo("  " + ", ".join(parts))
+        for s in a.sections:
+            shown = f"{s.accuracy:>7.1%}" if s.total else f"{'-':>7}"
+            click.echo(f"  {s.section:<28}{shown}  ({s.correct}/{s.total})")
+
+
+def _print_comparison(results) -> None:
+    """One row per model: Spearman per pair set and analogy accuracy, with coverage."""
+    names = [_short_model_name(r.model) for r in results]
+    width = max(12, *(len(n) for n in names))
+    header = f"{'model':<{width}}" + "".join(f"{p.dataset:>20}" for p in results[0].word_pairs)
+    if results[0].analogies is not None:
+        header += f"{'analogies':>22}"
+    click.echo()
+    click.echo(header)
+    for name, r in zip(names, results):
+        row = f"{name:<{width}}" + "".join(f"{p.spearman:>8.3f} ({p.used:>4}/{p.pairs:<4})" for p in r.word_pairs)
+        if r.analogies is not None:
+            a = r.analogies
+            row += f"{a.accuracy:>8.1%} ({a.used:>5}/{a.questions:<5})"
+        click.echo(row)
+    click.echo("(Spearman and accuracy over the pairs/questions whose words the model knows: used/total)")
+
+
+def _short_model_name(name: str) -> str:
+    from pathlib import Path
+
+    return name if "/" not in name else Path(name).name
 
 
 if __name__ == "__main__":

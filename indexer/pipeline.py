@@ -27,8 +27,15 @@ from indexer.embedders.factory import embedder_from_spec
 from indexer.readers import Problem, Record
 from storage.store import CollectionInfo, DocumentWrite, Store
 
-BATCH_DOCS = 512
+# A batch is one transaction and one unit of work for a worker: big enough that
+# per-batch costs (commit, IPC) vanish for one-line documents, small enough that
+# a crash or --strict stop loses little.
+BATCH_DOCS = 4096
 BATCH_BYTES = 1 << 20
+# The first batch is embedded in-process (tiny inputs never start a pool), so it
+# is kept small: a large input hands everything after it to the workers.
+FIRST_BATCH_DOCS = 128
+FIRST_BATCH_BYTES = 64 << 10
 MAX_PROBLEMS_KEPT = 1000
 
 
@@ -38,6 +45,8 @@ class StrictModeError(Exception):
 
 def canonical_metadata(metadata: dict[str, Any]) -> str:
     """Metadata as stored: JSON with sorted keys (so equal dicts hash equal)."""
+    if not metadata:
+        return "{}"
     return json.dumps(metadata, sort_keys=True, ensure_ascii=False, default=str)
 
 
@@ -134,6 +143,7 @@ def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: boo
     """Group records into batches; count (or, with strict, raise on) problems."""
     batch: list[Record] = []
     size = 0
+    max_docs, max_bytes = FIRST_BATCH_DOCS, FIRST_BATCH_BYTES
     for item in items:
         if isinstance(item, Problem):
             if strict:
@@ -147,9 +157,10 @@ def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: boo
             report.notes[key] = report.notes.get(key, 0) + 1
         batch.append(item)
         size += len(item.text)
-        if len(batch) >= BATCH_DOCS or size >= BATCH_BYTES:
+        if len(batch) >= max_docs or size >= max_bytes:
             yield batch
             batch, size = [], 0
+            max_docs, max_bytes = BATCH_DOCS, BATCH_BYTES
     if batch:
         yield batch
 
@@ -225,12 +236,16 @@ class Indexer:
     def _prepare(self, batch: list[Record], seen: set[str], report: IndexReport) -> list[PendingDocument]:
         """Drop in-batch duplicates (last wins) and documents stored unchanged."""
         latest: dict[str, Record] = {}
+        repeated: list[str] = []  # ids an earlier batch of this run already wrote
         for record in batch:
             if record.id in latest or record.id in seen:
                 report.duplicates += 1
+                if record.id in seen:
+                    repeated.append(record.id)
             latest[record.id] = record
         seen.update(latest)
-        stored = self.store.existing_hashes(self.collection.id, list(latest)) if self._check_store else {}
+        lookup = list(latest) if self._check_store else repeated
+        stored = self.store.existing_hashes(self.collection.id, lookup) if lookup else {}
         todo = []
         for doc_id, record in latest.items():
             report.bytes += len(record.text.encode("utf-8", "surrogatepass"))

@@ -192,6 +192,12 @@ def _decoded_lines(stream: BinaryIO, shown: str, options: ReadOptions) -> Iterat
         if first and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         first = False
+        if not options.encoding and b"\x00" not in raw:
+            try:  # the common case, without the BOM and fallback checks
+                yield number, raw.decode("utf-8").rstrip("\r\n"), None
+                continue
+            except UnicodeDecodeError:
+                pass
         try:
             text, note = _decode(raw, options)
         except DecodeProblem as exc:

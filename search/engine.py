@@ -14,14 +14,13 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from indexer.chunking import ChunkingSpec
 from indexer.embedders.base import Embedder, EmbedderError
 from indexer.embedders.factory import create_embedder, embedder_from_spec
-from indexer.pipeline import IndexReport, Indexer
 from indexer.readers import Problem, Record
 from search import lexical
 from search.filters import compile_filters, normalise_filters
@@ -29,6 +28,9 @@ from search.hybrid import Ranking, fuse
 from storage.ann.factory import DEFAULT_INDEX_SPEC
 from storage.index_cache import IndexCache
 from storage.store import CollectionInfo, Store, StoreError
+
+if TYPE_CHECKING:
+    from indexer.pipeline import IndexReport
 
 DEFAULT_DB = "vecdex.db"
 DEFAULT_COLLECTION = "default"
@@ -118,7 +120,10 @@ class Collection:
 
     def index(self):
         """The up-to-date vector index (built or caught up from the store if needed)."""
-        return self._vx.indexes.get(self._refresh())
+        state = self._vx.store.collection_state(self.info.id)
+        if state is None or state[1] != self.info.generation:
+            self._refresh()  # reindexed (or dropped) by someone: reread the spec
+        return self._vx.indexes.get(self.info)
 
     # -- writes ------------------------------------------------------------------------
 
@@ -129,12 +134,14 @@ class Collection:
         strict: bool = False,
         workers: int | None = None,
         progress=None,
-    ) -> IndexReport:
+    ) -> "IndexReport":
         """Insert or update documents by id; unchanged ones are skipped.
 
         Each document is a dict ``{"id", "text", "metadata"?}``, a tuple
         ``(id, text[, metadata])``, or a :class:`indexer.readers.Record`.
         """
+        from indexer.pipeline import Indexer  # not needed (nor imported) on the query path
+
         indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=workers, progress=progress)
         try:
             report = indexer.run((_as_record(d) for d in documents), strict=strict)
@@ -336,21 +343,31 @@ class Collection:
             fetch = min(available, fetch * 4)
 
     def _collapse(self, scores: np.ndarray, ids: np.ndarray, k: int, exclude_document: int | None) -> list[Hit]:
-        """Chunk hits -> document hits; a document scores as its best chunk."""
+        """Chunk hits -> document hits; a document scores as its best chunk.
+
+        Candidates are mapped to documents with an integers-only query; text,
+        metadata and snippets are read for the k winners alone.
+        """
         valid = ids >= 0
-        chunk_ids, chunk_scores = ids[valid], scores[valid]
-        rows = self._vx.store.chunk_hits(chunk_ids.tolist())
-        hits: list[Hit] = []
+        chunk_ids, chunk_scores = ids[valid].tolist(), scores[valid].tolist()
+        owners = self._vx.store.chunk_documents(chunk_ids)
+        best: list[tuple[int, float]] = []
         seen: set[int] = set()
-        for chunk_id, score in zip(chunk_ids.tolist(), chunk_scores.tolist()):
-            row = rows.get(chunk_id)
-            if row is None or row.document_id in seen or row.document_id == exclude_document:
+        for chunk_id, score in zip(chunk_ids, chunk_scores):
+            document = owners.get(chunk_id)
+            if document is None or document in seen or document == exclude_document:
                 continue
-            seen.add(row.document_id)
-            hits.append(Hit(row.ext_id, float(score), make_snippet(row.snippet), row.metadata, len(hits) + 1,
-                            (row.start, row.end)))
-            if len(hits) == k:
+            seen.add(document)
+            best.append((chunk_id, score))
+            if len(best) == k:
                 break
+        rows = self._vx.store.chunk_hits([chunk_id for chunk_id, _ in best])
+        hits = []
+        for chunk_id, score in best:
+            row = rows.get(chunk_id)
+            if row is not None:  # deleted between the two reads: skip, never show a ghost
+                hits.append(Hit(row.ext_id, float(score), make_snippet(row.snippet), row.metadata, len(hits) + 1,
+                                (row.start, row.end)))
         return hits
 
     def get(self, doc_id: str) -> dict[str, Any] | None:

@@ -78,14 +78,14 @@ class IndexCache:
 
     def get(self, collection: CollectionInfo, *, persist: bool = True) -> VectorIndex:
         """The collection's index, brought up to the store's current state."""
-        key = (collection.id, collection.generation)
-        current = self.store.get_collection(collection.name)
-        if current is None or current.id != collection.id:
+        state = self.store.collection_state(collection.id)
+        if state is None:
             raise KeyError(f"collection {collection.name!r} no longer exists")
-        collection = current
-        if key in self._open and self._open[key][1] == collection.seq:
+        key = (collection.id, state[1])
+        if key in self._open and self._open[key][1] == state[0]:
             self.last_action = "memory"
             return self._open[key][0]
+        collection = self.store.get_collection(collection.name)
         index, covered = self._open.get(key, (None, -1))
         self.last_action = "memory"
         if index is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Connection, create_engine, event, func, insert, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 
@@ -149,6 +149,10 @@ class Store:
             # cut may lose the last transactions but never corrupts the file.
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            # Searches read a few random rows of big tables: serve them from a
+            # memory map and a larger page cache instead of one read() per page.
+            cursor.execute("PRAGMA mmap_size = 1073741824")
+            cursor.execute("PRAGMA cache_size = -65536")
             cursor.close()
             dbapi_connection.create_function("vx_num", 1, _number_or_none, deterministic=True)
 
@@ -226,6 +230,16 @@ class Store:
             with self.reading() as c:
                 row = c.execute(query).first()
         return self._collection_from_row(row) if row else None
+
+    def collection_state(self, collection_id: int) -> tuple[int, int] | None:
+        """(seq, generation) of a collection: the cheap "has anything changed?" check
+        done before every search."""
+        with self.engine.connect() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT seq, generation FROM collections WHERE id = ?", (collection_id,)
+            ).first()
+            conn.rollback()
+        return (int(row[0]), int(row[1])) if row else None
 
     def require_collection(self, name: str) -> CollectionInfo:
         info = self.get_collection(name)
@@ -473,18 +487,29 @@ class Store:
 
     # -- reads for search -------------------------------------------------------------------
 
+    def chunk_documents(self, chunk_ids: Sequence[int]) -> dict[int, int]:
+        """chunk id -> document row id (ids no longer stored are absent). Integers
+        only, so collapsing many candidate chunks to documents stays cheap."""
+        out: dict[int, int] = {}
+        with self.reading() as conn:
+            for part in _batched([int(i) for i in chunk_ids]):
+                rows = conn.exec_driver_sql(
+                    f"SELECT id, document_id FROM chunks WHERE id IN ({', '.join('?' * len(part))})", tuple(part))
+                out.update((row[0], row[1]) for row in rows)
+        return out
+
     def chunk_hits(self, chunk_ids: Sequence[int]) -> dict[int, ChunkHit]:
         """Documents and snippet text for chunk ids (ids no longer stored are absent)."""
         out: dict[int, ChunkHit] = {}
         if len(chunk_ids) == 0:
             return out
-        sql = text(
-            'SELECT c.id, c.document_id, d.ext_id, d.metadata, substr(d.text, c.start + 1, c."end" - c.start), '
-            'c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN :ids'
-        ).bindparams(bindparam("ids", expanding=True))
-        with self.reading() as conn:
+        with self.reading() as conn:  # on every search: straight to the driver
             for part in _batched([int(i) for i in chunk_ids]):
-                for row in conn.execute(sql, {"ids": list(part)}):
+                rows = conn.exec_driver_sql(
+                    'SELECT c.id, c.document_id, d.ext_id, d.metadata, substr(d.text, c.start + 1, c."end" - c.start), '
+                    'c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id '
+                    f"WHERE c.id IN ({', '.join('?' * len(part))})", tuple(part))
+                for row in rows:
                     out[row[0]] = ChunkHit(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
         return out
 

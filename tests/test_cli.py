@@ -6,9 +6,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import run_vecdex
 
 from cli import main
-from conftest import run_vecdex
 
 COMMANDS = ["index", "query", "similar", "delete", "info", "collections", "get"]
 

@@ -18,7 +18,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO
 
 N_DOCS = 3000

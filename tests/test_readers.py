@@ -7,7 +7,14 @@ import json
 
 import pytest
 
-from indexer.readers import InputError, Problem, ReadOptions, Record, read_inputs, read_stream_for_tests
+from indexer.readers import (
+    InputError,
+    Problem,
+    ReadOptions,
+    Record,
+    read_inputs,
+    read_stream_for_tests,
+)
 
 
 def records(items):

@@ -7,10 +7,35 @@ the store and can always be rebuilt from it.
 
 from __future__ import annotations
 
+import os
+import threading
 from abc import ABC, abstractmethod
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
+
+# Below this many queries a search runs on one OpenMP thread: splitting a single
+# query across threads costs more than it saves, and on a busy machine OpenMP's
+# waiting threads turn a 1 ms search into 10-40 ms (measured: bench/bench_query.py).
+SMALL_BATCH = 20
+_threads_lock = threading.Lock()
+
+
+@contextmanager
+def faiss_threads(n_queries: int) -> Iterator[None]:
+    """Run FAISS single-threaded for small query batches, on all cores otherwise.
+
+    The setting is left in place afterwards: flipping OpenMP's thread count back
+    and forth on every query costs more than the search itself.
+    """
+    import faiss
+
+    wanted = 1 if n_queries < SMALL_BATCH else (os.cpu_count() or 1)
+    with _threads_lock:
+        if faiss.omp_get_max_threads() != wanted:
+            faiss.omp_set_num_threads(wanted)
+    yield
 
 
 class VectorIndex(ABC):

@@ -7,7 +7,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from storage.ann.base import VectorIndex
+from storage.ann.base import VectorIndex, faiss_threads
 
 
 class FlatIndex(VectorIndex):
@@ -28,10 +28,11 @@ class FlatIndex(VectorIndex):
     def search(self, queries, k, params=None, allowed=None):
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         k = max(1, min(int(k), max(self.count(), 1)))
-        if allowed is not None:
-            selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-            return self.index.search(queries, k, params=faiss.SearchParameters(sel=selector))
-        return self.index.search(queries, k)
+        with faiss_threads(len(queries)):
+            if allowed is not None:
+                selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+                return self.index.search(queries, k, params=faiss.SearchParameters(sel=selector))
+            return self.index.search(queries, k)
 
     def count(self) -> int:
         return int(self.index.ntotal)

@@ -1,0 +1,108 @@
+"""Query latency: warm in-process, raw FAISS baseline in the same run, cold CLI, --help.
+
+    python bench/bench_query.py [--docs 100000] [--queries 300]
+
+Builds a collection of one-line documents (real sentences), then times
+- vecdex warm search (embed query + FAISS + map to documents + snippets), p50/p95;
+- raw FAISS search of the same pre-embedded queries on the same index, p50/p95,
+  and the ratio vecdex / raw;
+- a cold `vecdex query` (new process: imports, model load, index load), median of
+  several runs, against a bare `python -c pass` start in the same run;
+- `vecdex --help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from corpora import one_line_documents, sentences  # noqa: E402
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ms = np.array(samples) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
+
+
+def timed_runs(command: list[str], runs: int, env: dict[str, str]) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, env=env, capture_output=True, check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--cold-runs", type=int, default=7)
+    args = parser.parse_args()
+    from search import Vecdex
+
+    tmp = Path(tempfile.mkdtemp())
+    db = tmp / "bench.db"
+    try:
+        with Vecdex(db) as vx:
+            coll = vx.collection("default", create=True)
+            started = time.perf_counter()
+            coll.add((str(i), t) for i, t in enumerate(one_line_documents(args.docs)))
+            print(f"indexed {args.docs:,} one-line documents in {time.perf_counter() - started:.1f} s")
+            rng = np.random.default_rng(0)
+            pool = sentences()
+            queries = [" ".join(pool[i].split()[:6]) for i in rng.integers(0, len(pool), args.queries)]
+            for q in queries[:20]:
+                coll.search(q, k=10)  # warm-up: index and model loaded, caches hot
+            warm = []
+            for q in queries:
+                started = time.perf_counter()
+                coll.search(q, k=10)
+                warm.append(time.perf_counter() - started)
+            index = coll.index()
+            vectors = np.stack([coll.embed_query(q) for q in queries]).astype(np.float32)
+            raw = []
+            from storage.ann.base import faiss_threads
+
+            with faiss_threads(1):  # the same threading vecdex uses for one query
+                for v in vectors:
+                    started = time.perf_counter()
+                    index.index.search(v.reshape(1, -1), 10)
+                    raw.append(time.perf_counter() - started)
+            (w50, w95), (r50, r95) = percentiles(warm), percentiles(raw)
+            print(f"\nwarm query, {index.count():,} chunks ({args.queries} queries, k=10)")
+            print(f"  vecdex search      p50 {w50:6.3f} ms  p95 {w95:6.3f} ms")
+            print(f"  raw FAISS search   p50 {r50:6.3f} ms  p95 {r95:6.3f} ms")
+            print(f"  ratio vecdex/raw   p50 {w50 / r50:6.2f}x   (target: vecdex p50 <= 2 ms: {'met' if w50 <= 2 else 'NOT met'})")
+
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        script = shutil.which("vecdex")
+        base = [script] if script else [sys.executable, "-m", "cli"]
+        python_start = timed_runs([sys.executable, "-c", "pass"], args.cold_runs, env)
+        cold = timed_runs(base + ["--db", str(db), "query", queries[0], "-k", "10"], args.cold_runs, env)
+        helptime = timed_runs(base + ["--help"], args.cold_runs, env)
+        print(f"\ncold CLI (median of {args.cold_runs})")
+        print(f"  python -c pass     {python_start * 1000:7.0f} ms")
+        print(f"  vecdex query       {cold * 1000:7.0f} ms  = {cold / python_start:.1f}x python start"
+              f"  (target <= 1500 ms: {'met' if cold <= 1.5 else 'NOT met'})")
+        print(f"  vecdex --help      {helptime * 1000:7.0f} ms  = {helptime / python_start:.1f}x python start"
+              f"  (target <= 300 ms: {'met' if helptime <= 0.3 else 'NOT met'})")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
