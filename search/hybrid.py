@@ -18,8 +18,9 @@ MRR@10 below lexical on the known-item tasks, where dense alone is weak.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
-from typing import Callable, Hashable, Sequence, TypeVar
+from typing import TypeVar
 
 MODES = ("dense", "lexical", "hybrid")
 FUSIONS = ("score", "rrf", "minmax")
@@ -60,7 +61,7 @@ class Ranking:
             raise RankingError("rrf_k must be positive")
 
     @classmethod
-    def of(cls, mode: "str | Ranking | None" = None, **overrides) -> "Ranking":
+    def of(cls, mode: str | Ranking | None = None, **overrides) -> Ranking:
         """A Ranking from a mode name or an existing Ranking, with overrides (None = keep)."""
         base = mode if isinstance(mode, Ranking) else cls(mode=mode or DEFAULT_MODE)
         changes = {key: value for key, value in overrides.items() if value is not None}

@@ -8,7 +8,7 @@ log2(rank + 1) discount, like trec_eval's ``ndcg_cut``.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

@@ -400,7 +400,7 @@ class Store:
         The generation is bumped: FAISS files of the old vectors are retired.
         Returns (chunks rewritten, chunks dropped).
         """
-        ch, cols = schema.chunks, schema.collections
+        cols = schema.collections
         with self.writing() as conn:
             rows = conn.execute(text(
                 'SELECT c.id, substr(d.text, c.start + 1, c."end" - c.start) FROM chunks c '
@@ -411,9 +411,9 @@ class Store:
             kept = [(r[0], v) for r, v in zip(rows, vectors) if v is not None]
             dropped = [r[0] for r, v in zip(rows, vectors) if v is None]
             if kept:
-                conn.execute(
-                    update(ch).where(ch.c.id == bindparam("b_id")).values(vector=bindparam("vector"), seq=seq),
-                    [{"b_id": cid, "vector": vector_to_blob(v)} for cid, v in kept],
+                conn.exec_driver_sql(
+                    "UPDATE chunks SET vector = ?, seq = ? WHERE id = ?",
+                    [(vector_to_blob(v), seq, cid) for cid, v in kept],
                 )
             if dropped:
                 self._remove_chunk_ids(conn, collection_id, dropped, seq)

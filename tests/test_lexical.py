@@ -10,13 +10,12 @@ import sys
 import time
 
 import pytest
+from conftest import REPO
 
 from search import Vecdex, lexical
 from search.engine import QueryError
 from storage.migrations import MIGRATIONS
 from storage.store import Store
-
-from conftest import REPO
 
 DOCS = [
     {"id": "river", "text": "The river bank flooded after the storm.", "metadata": {"year": 2020}},

@@ -10,12 +10,11 @@ import time
 
 import numpy as np
 import pytest
+from conftest import REPO
 
 from indexer.embedders.factory import embedder_from_spec
 from search import Vecdex
 from storage.store import DocumentWrite, StaleEmbedderError, blobs_to_matrix
-
-from conftest import REPO
 
 TOPICS = ["the river flooded the valley after heavy rain", "the bank raised interest rates again",
           "astronauts launched a rocket into orbit", "the team won the football final",

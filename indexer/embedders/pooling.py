@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
