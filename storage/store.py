@@ -363,6 +363,9 @@ class Store:
                 conn.exec_driver_sql(
                     "INSERT INTO documents (id, collection_id, ext_id, text, metadata, content_hash, source, "
                     "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
+                # The full-text index of new documents (updates and deletes: triggers, migration 2).
+                conn.exec_driver_sql("INSERT INTO documents_fts (rowid, text) VALUES (?, ?)",
+                                     [(row[0], row[3]) for row in new_rows])
             if updates:
                 conn.exec_driver_sql(
                     "UPDATE documents SET text = ?, metadata = ?, content_hash = ?, source = ?, updated_at = ? "
