@@ -93,6 +93,20 @@ def k_option(fn: Callable) -> Callable:
                         help="How many documents to return.")(fn)
 
 
+def input_options(fn: Callable) -> Callable:
+    """How corpora are read: shared by every command that reads documents."""
+    for option in reversed([
+        click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "lines", "text"]),
+                     default="auto", show_default=True, help="Input format; auto decides by file extension."),
+        click.option("--id-field", default="id", show_default=True, help="JSONL/CSV field holding the document id."),
+        click.option("--text-field", default="text", show_default=True, help="JSONL/CSV field holding the text."),
+        click.option("--encoding", default=None,
+                     help="Input encoding (default: UTF-8, falling back to cp1252 with a warning)."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
 def where_option(fn: Callable) -> Callable:
     return click.option("--where", "where", multiple=True, metavar="EXPR",
                         help="Metadata filter FIELD=VALUE, or != < > <= >= on numbers; repeatable (ANDed).")(fn)
@@ -186,13 +200,9 @@ Examples:
 @click.option("--model", default=None, metavar="SPEC",
               help="Word-vector model: 'glove-6b-50d' (default, built in) or a path, optionally prefixed "
                    "word2vec: / word2vec-text: / glove: / fasttext: / kv:.")
-@click.option("--embedder", type=click.Choice(["static", "elmo"]), default="static", show_default=True,
-              help="static = pooled word vectors; elmo = contextual (needs vecdex[elmo]).")
-@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "lines", "text"]), default="auto",
-              show_default=True, help="Input format; auto decides by file extension.")
-@click.option("--id-field", default="id", show_default=True, help="JSONL/CSV field holding the document id.")
-@click.option("--text-field", default="text", show_default=True, help="JSONL/CSV field holding the text.")
-@click.option("--encoding", default=None, help="Input encoding (default: UTF-8, falling back to cp1252 with a warning).")
+@click.option("--embedder", type=click.Choice(["static", "elmo"]), default=None,
+              help="static (default) = pooled word vectors; elmo = contextual (needs vecdex[elmo]).")
+@input_options
 @click.option("--chunk-tokens", type=click.IntRange(min=8), default=None,
               help="Token budget per chunk for a new collection [default: 128].")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
@@ -760,11 +770,7 @@ The extension of --out picks the format: .kv (gensim; fastText keeps subwords),
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Training threads [default: cores, max 4].")
 @click.option("--seed", type=int, default=1, show_default=True,
               help="Random seed (runs repeat exactly only with --workers 1).")
-@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "lines", "text"]), default="auto",
-              show_default=True, help="Input format; auto decides by file extension.")
-@click.option("--id-field", default="id", show_default=True, help="JSONL/CSV field holding the document id.")
-@click.option("--text-field", default="text", show_default=True, help="JSONL/CSV field holding the text.")
-@click.option("--encoding", default=None, help="Input encoding (default: UTF-8, falling back to cp1252).")
+@input_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
 @json_option
 def train(paths, out, algorithm, dim, window, min_count, epochs, sg, negative, buckets, keep_case, workers, seed,
@@ -919,7 +925,13 @@ Needs scikit-learn and matplotlib: pip install 'vecdex[map]'.
 @click.pass_context
 def map_command(ctx, collection, word_list, model, neighbours, out, method, sample, color_by, labels, seed, as_json):
     """Draw a 2-D map (t-SNE or PCA) of a collection's documents or of words."""
-    from search.mapping import collection_points, make_map, output_format, require_extras, word_points
+    from search.mapping import (
+        collection_points,
+        make_map,
+        output_format,
+        require_extras,
+        word_points,
+    )
 
     with _WorkbenchErrors():
         output_format(out)

@@ -95,7 +95,7 @@ def bench_analogies(every: int, repeat: int) -> None:
     kv.most_similar("warm", topn=10)
     ours = median_time(lambda: [space.nearest(w, 10) for w in words], repeat) / len(words)
     theirs = median_time(lambda: [kv.most_similar(w, topn=10) for w in words], repeat) / len(words)
-    print(f"nearest words over 400,000 GloVe words (per query):")
+    print("nearest words over 400,000 GloVe words (per query):")
     print(f"  vecdex WordSpace.nearest   {ours * 1000:7.1f} ms")
     print(f"  gensim most_similar        {theirs * 1000:7.1f} ms")
     print(f"  ratio vecdex / gensim      {ours / theirs:7.2f}x")

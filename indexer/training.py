@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from indexer import tokenize
 from indexer.readers import Problem, ReadOptions, Record, read_inputs
+from storage.files import atomic_path
 
 ALGORITHMS = ("word2vec", "fasttext")
 OUT_EXTENSIONS = (".kv", ".bin", ".vec", ".txt")
@@ -192,18 +193,9 @@ def _new_model(options: TrainOptions, kept_words: int):
     return Word2Vec(**common)
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
 def _save(model, out: Path, fmt: str) -> None:
     """Write the model next to ``out`` under a temporary name, then rename it into place."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=out.suffix)
-    os.close(fd)
-    try:
+    with atomic_path(out) as tmp:
         if fmt == "kv":
             # separately=[]: one self-contained file (no side .npy files to lose or mismatch).
             model.wv.save(tmp, separately=[])
@@ -213,14 +205,6 @@ def _save(model, out: Path, fmt: str) -> None:
             save_facebook_model(model, tmp)
         else:
             model.wv.save_word2vec_format(tmp, binary=(fmt == "word2vec"))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a model is an ordinary file
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def train(

@@ -458,7 +458,7 @@ class Vecdex:
         name: str = DEFAULT_COLLECTION,
         *,
         create: bool = False,
-        embedder: str = "static",
+        embedder: str | None = None,
         model: str | None = None,
         chunking: ChunkingSpec | None = None,
         index: dict[str, Any] | None = None,
@@ -466,33 +466,20 @@ class Vecdex:
     ) -> Collection:
         """Open a collection; with ``create=True`` make it if missing.
 
-        When the collection exists and ``model``/``embedder`` are given, they must
-        match what it was built with: vectors from two models cannot be compared.
+        ``embedder`` (default "static") and ``model`` choose how a new collection
+        embeds. For an existing one, whatever is given must match what it was
+        built with: vectors from two models (or two chunkings) do not mix.
         """
         info = self.store.get_collection(name)
         if info is not None:
-            if model is not None or embedder != info.embedder.get("kind", "static") or embedder_options:
-                wanted = create_embedder(embedder, model=model, **embedder_options)
-                if not _same_model(wanted.spec, info.embedder):
-                    raise ModelMismatchError(
-                        f"collection {name!r} was built with {info.embedder.get('kind')} model "
-                        f"{info.embedder.get('model')} ({info.embedder.get('dimension')}d); "
-                        f"{wanted.spec.get('model')} is a different model. Use another --collection "
-                        "or the model the collection was built with"
-                    )
-                differs = _pooling_difference(wanted.spec, info.embedder, embedder_options)
-                if differs:
-                    raise ModelMismatchError(
-                        f"collection {name!r} was built with {differs}; its vectors cannot be mixed with "
-                        "other pooling. Use another --collection, or leave the pooling options out"
-                    )
+            self._check_same_setup(info, embedder, model, chunking, embedder_options)
             return Collection(self, info)
         if not create:
             raise StoreError(
                 f"no collection named {name!r} in {self.store.path} "
                 f"(collections: {', '.join(c.name for c in self.collections()) or 'none yet'})"
             )
-        new_embedder = create_embedder(embedder, model=model, **embedder_options)
+        new_embedder = create_embedder(embedder or "static", model=model, **embedder_options)
         chunking = chunking or getattr(new_embedder, "default_chunking", None) or ChunkingSpec()
         info = self.store.create_collection(
             name, new_embedder.spec, dict(index or DEFAULT_INDEX_SPEC), chunking.to_dict()
@@ -502,6 +489,30 @@ class Vecdex:
         collection = Collection(self, info)
         collection._embedder = new_embedder
         return collection
+
+    @staticmethod
+    def _check_same_setup(info: CollectionInfo, embedder: str | None, model: str | None,
+                          chunking: ChunkingSpec | None, embedder_options: dict[str, Any]) -> None:
+        stored = info.embedder
+        if embedder is not None or model is not None or embedder_options:
+            wanted = create_embedder(embedder or stored.get("kind", "static"), model=model, **embedder_options)
+            if not _same_model(wanted.spec, stored):
+                raise ModelMismatchError(
+                    f"collection {info.name!r} was built with {stored.get('kind')} model "
+                    f"{stored.get('model')} ({stored.get('dimension')}d); {wanted.spec.get('model')} is a "
+                    "different model. Use another --collection or the model the collection was built with"
+                )
+            differs = _pooling_difference(wanted.spec, stored, embedder_options)
+            if differs:
+                raise ModelMismatchError(
+                    f"collection {info.name!r} was built with {differs}; its vectors cannot be mixed with "
+                    "other pooling. Use another --collection, or leave the pooling options out"
+                )
+        if chunking is not None and chunking.to_dict() != info.chunking:
+            raise ModelMismatchError(
+                f"collection {info.name!r} cuts documents into chunks of {info.chunking.get('max_tokens')} "
+                f"tokens; it cannot mix in chunks of {chunking.max_tokens}. Use another --collection"
+            )
 
 
 __all__ = [

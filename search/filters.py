@@ -15,10 +15,11 @@ text. Semantics:
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
+
+from storage.store import as_number
 
 OPERATORS = ("!=", "<=", ">=", "=", "<", ">")
 _FILTER_RE = re.compile(r"^\s*([^=!<>]+?)\s*(!=|<=|>=|=|<|>)\s*(.*?)\s*$", re.S)
@@ -40,7 +41,7 @@ def parse_filter(expression: str) -> Filter:
     if not match or not match.group(1):
         raise FilterError(f"cannot read filter {expression!r}: write FIELD=VALUE (or !=, <, >, <=, >=)")
     field, op, value = match.groups()
-    if op in ("<", ">", "<=", ">=") and _as_number(value) is None:
+    if op in ("<", ">", "<=", ">=") and as_number(value) is None:
         raise FilterError(f"filter {expression!r}: {op} needs a number, got {value!r}")
     return Filter(field, op, value)
 
@@ -59,18 +60,6 @@ def normalise_filters(where: str | Iterable[str] | Mapping[str, Any] | None) -> 
     return out
 
 
-def _as_number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def json_path(field: str) -> str:
     """``a.b`` -> ``$."a"."b"`` with quotes escaped, for json_extract."""
     parts = [p for p in field.split(".") if p] or [field]
@@ -86,7 +75,7 @@ def _equality(column: str, path: str, value: Any, params: dict[str, Any], i: int
         params[f"f{i}_type"] = "true" if truth else "false"
         tests_scalar.append(f"json_type({column}, :f{i}_path) = :f{i}_type")
         tests_element.append(f"type = :f{i}_type")
-    number = _as_number(value)
+    number = as_number(value)
     if number is not None:
         params[f"f{i}_num"] = number
         tests_scalar.append(f"vx_num(json_extract({column}, :f{i}_path)) = :f{i}_num")
@@ -112,7 +101,7 @@ def compile_filters(filters: list[Filter], column: str = "d.metadata") -> tuple[
             eq = _equality(column, path, flt.value, params, i)
             clauses.append(eq if flt.op == "=" else f"COALESCE({eq}, 0) = 0")
         else:
-            number = _as_number(flt.value)
+            number = as_number(flt.value)
             if number is None:
                 raise FilterError(f"filter {flt.field}{flt.op}{flt.value!r}: {flt.op} needs a number")
             params[f"f{i}_path"] = path

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from storage.ann.base import VectorIndex
 from storage.ann.factory import create_index, load_index
+from storage.files import atomic_path
 from storage.store import CollectionInfo, Store
 
 log = logging.getLogger(__name__)
@@ -56,19 +56,9 @@ class IndexCache:
         return max(usable)[1] if usable else None
 
     def _save(self, collection: CollectionInfo, index: VectorIndex, seq: int) -> Path:
-        self.folder.mkdir(exist_ok=True)
         target = self.folder / f"c{collection.id}-g{collection.generation}-s{seq}.faiss"
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".faiss")
-        os.close(fd)
-        try:
+        with atomic_path(target) as tmp:
             index.save(tmp)
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.folder)
         for gen, old_seq, path in self._files(collection.id):
             if (gen, old_seq) != (collection.generation, seq) and (gen != collection.generation or old_seq < seq):
                 path.unlink(missing_ok=True)
@@ -132,16 +122,3 @@ class IndexCache:
         for key in list(self._open):
             if collection_id is None or key[0] == collection_id:
                 del self._open[key]
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -99,8 +99,9 @@ def _batched(items: Sequence[Any], size: int = SQL_PARAM_CHUNK) -> Iterator[Sequ
         yield items[start : start + size]
 
 
-def _number_or_none(value: Any) -> float | None:
-    """SQL function ``vx_num``: a JSON value as a number, or NULL (used by filters)."""
+def as_number(value: Any) -> float | None:
+    """A metadata value as a number, or None. Registered as the SQL function
+    ``vx_num`` so filters compare numbers the same way in Python and in SQL."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -154,7 +155,7 @@ class Store:
             cursor.execute("PRAGMA mmap_size = 1073741824")
             cursor.execute("PRAGMA cache_size = -65536")
             cursor.close()
-            dbapi_connection.create_function("vx_num", 1, _number_or_none, deterministic=True)
+            dbapi_connection.create_function("vx_num", 1, as_number, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:

@@ -134,12 +134,16 @@ def test_user_errors_are_one_line_and_leave_the_store_as_it_was(runner, db_path,
     assert db_path.read_bytes() == before
 
 
-def test_model_mismatch_on_an_existing_collection(runner, db_path, corpus):
+def test_model_or_chunking_mismatch_on_an_existing_collection(runner, db_path, corpus):
     from gensim.test.utils import datapath
 
     invoke(runner, db_path, "index", str(corpus))
     result = invoke(runner, db_path, "index", str(corpus), "--model", datapath("lee_fasttext.vec"))
     assert result.exit_code == 1 and "different model" in result.output
+    result = invoke(runner, db_path, "index", str(corpus), "--chunk-tokens", "32")
+    assert result.exit_code == 1 and "chunks of 128" in result.output
+    # the same settings, spelled out, are fine
+    assert invoke(runner, db_path, "index", str(corpus), "--model", "glove-6b-50d", "--chunk-tokens", "128").exit_code == 0
 
 
 def test_bad_records_are_skipped_and_counted_or_stop_with_strict(runner, db_path, tmp_path):

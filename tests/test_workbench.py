@@ -19,13 +19,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import REPO, run_vecdex
 
 from cli import main
-from conftest import REPO, run_vecdex
 from indexer.embedders.wordvectors import load_word_vectors
 from indexer.readers import ReadOptions
 from indexer.training import TrainingError, TrainOptions, train
-from search.model_eval import EvaluationError, evaluate_analogies, evaluate_word_pairs, gensim_test_file
+from search.model_eval import (
+    EvaluationError,
+    evaluate_analogies,
+    evaluate_word_pairs,
+    gensim_test_file,
+)
 from search.words import UnknownWordError, WordSpace, WordSpaceError
 
 WORKBENCH_COMMANDS = ["train", "words", "analogy", "map", "eval-model"]
