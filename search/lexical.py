@@ -29,6 +29,11 @@ MAX_QUERY_TERMS = 64
 #: Terms that stand for a document in lexical ``similar``.
 SIMILAR_TERMS = 24
 SNIPPET_TOKENS = 40
+#: Query terms in more than this share of all documents are dropped (see _informative)...
+MAX_DF_FRACTION = 0.5
+#: ... and in stores of at least LARGE_STORE documents, terms in more than this share.
+LARGE_STORE = 20_000
+LARGE_STORE_MAX_DF_FRACTION = 0.25
 # What unicode61 treats as token characters (letters, digits); used to guess its terms.
 _FTS_TOKEN_RE = re.compile(r"[^\W_]+")
 
@@ -81,24 +86,42 @@ def search(
     if exclude_document is not None:
         clauses.append("d.id != :vx_exclude")
         params["vx_exclude"] = int(exclude_document)
+    # The snippet is cut in Python from the top rows only: FTS5's snippet() in the
+    # select list would be computed for every matching row before the sort.
     sql = text(
-        "SELECT d.id, d.ext_id, d.metadata, -bm25(documents_fts), "
-        f"snippet(documents_fts, 0, '', '', '…', {SNIPPET_TOKENS}) "
+        "SELECT d.id, d.ext_id, d.metadata, -bm25(documents_fts), d.text "
         "FROM documents_fts JOIN documents d ON d.id = documents_fts.rowid "
         f"WHERE {' AND '.join(clauses)} ORDER BY bm25(documents_fts) LIMIT :vx_k"
     )
     with store.reading() as conn:
         rows = conn.execute(sql, params).all()
-    return [LexicalHit(r[0], r[1], json.loads(r[2]), float(r[3]), r[4]) for r in rows]
+    wanted = set(terms)
+    return [LexicalHit(r[0], r[1], json.loads(r[2]), float(r[3]), snippet(r[4], wanted)) for r in rows]
+
+
+def snippet(text_: str, terms: set[str], width: int = SNIPPET_TOKENS) -> str:
+    """About ``width`` words of ``text_`` around its first query term."""
+    spans = tokenize.word_spans(text_)
+    first = next((i for i, (a, b) in enumerate(spans) if text_[a:b].lower() in terms), 0)
+    start = max(0, first - width // 5)
+    end = min(len(spans), start + width)
+    if not spans:
+        return text_[:200]
+    piece = text_[spans[start][0] : spans[end - 1][1]]
+    return ("…" if start > 0 else "") + piece + ("…" if end < len(spans) else "")
 
 
 def _informative(store: Store, terms: list[str]) -> list[str]:
-    """Drop terms found in more than half of all documents ("the", "and").
+    """Drop terms found in more than half of all documents ("the"), or, in large
+    stores, more than a quarter ("a").
 
-    BM25 gives them (almost) no weight (FTS5 clamps their negative IDF to a
-    tiny positive value), but OR-ing them makes FTS5 score nearly every row,
-    which is what would make lexical and hybrid queries slow on large stores.
-    A query made only of such words keeps them.
+    BM25 gives them little weight (IDF about 0 above half, at most log(3) above
+    a quarter, against 4 to 10 for the words that pick documents out), but
+    OR-ing them makes FTS5 score a large share of all rows: on 50k one-line
+    documents a query with "a" took 40 ms, without it 10 ms. In small stores
+    the cost does not matter and a quarter of the documents can be a topic
+    ("space" in a two-newsgroup sample), so only the half rule applies there
+    (measured: bench/quality.py). A query made only of such words keeps them.
     """
     if len(terms) < 2:
         return terms
@@ -110,7 +133,8 @@ def _informative(store: Store, terms: list[str]) -> list[str]:
         if not df:
             return terms
         total = int(conn.execute(text("SELECT max(rowid) FROM documents")).scalar() or 0)
-    kept = [t for t in terms if df.get(t, 0) * 2 <= total]
+    fraction = LARGE_STORE_MAX_DF_FRACTION if total >= LARGE_STORE else MAX_DF_FRACTION
+    kept = [t for t in terms if df.get(t, 0) <= fraction * total]
     return kept or terms
 
 

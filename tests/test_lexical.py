@@ -138,3 +138,19 @@ def test_fts_is_consistent_after_a_killed_indexing_run(tmp_path):
         some = sorted(rows)[len(rows) // 2]
         number = int(some) - 1  # lines are numbered from 1
         assert [h.id for h in vx.collection().search(f"number{number}", 1, mode="lexical")] == [some]
+
+
+def test_words_in_over_half_the_documents_do_not_widen_the_match(vx):
+    coll = vx.collection("c", create=True)
+    coll.add([{"id": str(i), "text": f"common words {w}"} for i, w in enumerate(["alpha", "beta", "gamma"])])
+    # "common" is in 3 of 3 documents: dropped, so only the document with "beta" matches
+    assert [h.id for h in coll.search("common beta", 5, mode="lexical")] == ["1"]
+    # a query made only of such words keeps them
+    assert len(coll.search("common", 5, mode="lexical")) == 3
+
+
+def test_lexical_snippet_is_cut_around_the_first_query_word():
+    text = " ".join(f"w{i}" for i in range(100)) + " volcano erupted " + " ".join(f"v{i}" for i in range(100))
+    cut = lexical.snippet(text, {"volcano"}, width=10)
+    assert cut.startswith("…") and cut.endswith("…") and "volcano erupted" in cut
+    assert cut == "…w98 w99 volcano erupted v0 v1 v2 v3 v4 v5…"
