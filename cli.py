@@ -93,6 +93,44 @@ def k_option(fn: Callable) -> Callable:
                         help="How many documents to return.")(fn)
 
 
+def embedder_options(fn: Callable) -> Callable:
+    """--embedder/--model/--layer/--pooling, shared by index and compare."""
+    fn = click.option("--pooling", type=click.Choice(["sif", "mean", "max"]), default=None,
+                      help="static: sif (weighted average minus the common component; the default) or mean "
+                           "(plain average); elmo: mean (default) or max over token vectors.")(fn)
+    fn = click.option("--layer", default=None, metavar="LAYER",
+                      help="ELMo: what to pool: elmo (the module's learned mix, default), word_emb, "
+                           "lstm_outputs1, lstm_outputs2, or three weights over those, e.g. 0.2,0.3,0.5.")(fn)
+    fn = click.option("--model", default=None, metavar="SPEC",
+                      help="static: 'glove-6b-50d' (default, built in) or a path, optionally prefixed "
+                           "word2vec: / word2vec-text: / glove: / fasttext: / kv:. elmo: a TF Hub URL "
+                           "(default https://tfhub.dev/google/elmo/3, from $TFHUB_CACHE_DIR when cached) "
+                           "or a local SavedModel folder.")(fn)
+    return click.option("--embedder", type=click.Choice(["static", "elmo"]), default=None,
+                        help="static = pooled word vectors (default for a new collection); elmo = contextual "
+                             "ELMo vectors, one chunk per sentence (needs pip install 'vecdex[elmo]').")(fn)
+
+
+_STATIC_FLAGS = {"sif_a": "--sif-a", "word_freq": "--word-freq", "components": "--remove-components", "fit": "--fit"}
+
+
+def _embedder_extras(embedder: str | None, layer: str | None, pooling: str | None,
+                     static: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Embedder options, passed on only when given (so opening an existing collection stays a plain open).
+
+    ``static`` holds the static embedder's pooling options (see :func:`pooling_options`)."""
+    static = {k: v for k, v in (static or {}).items() if v is not None}
+    if embedder == "elmo":
+        if static:
+            raise click.UsageError(f"{_STATIC_FLAGS[next(iter(static))]} applies to static vectors only")
+        return {k: v for k, v in (("layer", layer), ("pooling", pooling)) if v is not None}
+    if layer is not None:
+        raise click.UsageError("--layer applies to --embedder elmo only")
+    if pooling == "max":
+        raise click.UsageError("--pooling max applies to --embedder elmo only (static vectors: sif or mean)")
+    return {**({"pooling": pooling} if pooling else {}), **static}
+
+
 def input_options(fn: Callable) -> Callable:
     """How corpora are read: shared by every command that reads documents."""
     for option in reversed([
@@ -140,8 +178,6 @@ def _ranking(mode, fusion, dense_weight, lexical_weight):
 def pooling_options(fn: Callable) -> Callable:
     """Pooling of the static embedder for a new collection (index, eval)."""
     options = [
-        click.option("--pooling", default=None, metavar="NAME",
-                     help="Static vectors: sif (weighted, the default) or mean (plain average)."),
         click.option("--sif-a", type=click.FloatRange(min=0, min_open=True), default=None, metavar="A",
                      help="SIF weight a/(a+p(w)) parameter [default: 0.001]."),
         click.option("--word-freq", type=click.Choice(["zipf", "corpus"]), default=None,
@@ -159,7 +195,7 @@ def pooling_options(fn: Callable) -> Callable:
     return fn
 
 
-def _pooling(pooling, sif_a, word_freq, components, fit) -> dict[str, Any]:
+def _pooling(pooling, sif_a=None, word_freq=None, components=None, fit=None) -> dict[str, Any]:
     """Only the options the user set: an existing collection keeps its own."""
     given = {"pooling": pooling, "sif_a": sif_a, "word_freq": word_freq, "components": components, "fit": fit}
     return {key: value for key, value in given.items() if value is not None}
@@ -174,8 +210,9 @@ def main(ctx: click.Context, db: str) -> None:
     """vecdex: index your documents and search them by meaning.
 
     Documents are split into sentence chunks, embedded with word vectors
-    (GloVe 6B 50d built in, or your word2vec/GloVe/fastText/gensim model) and
-    stored in one SQLite file; FAISS index files beside it make queries fast.
+    (GloVe 6B 50d built in, or your word2vec/GloVe/fastText/gensim model) or
+    contextual ELMo vectors (--embedder elmo, with vecdex[elmo]), and stored in
+    one SQLite file; FAISS index files beside it make queries fast.
     """
     ctx.obj = {"db": db}
 
@@ -192,16 +229,13 @@ Examples:
   vecdex index corpus.txt --format lines             # one document per line
   cat notes.txt | vecdex index - --format lines
   vecdex index docs/ --model word2vec:GoogleNews.bin --collection news300
-  vecdex index docs/ --pooling mean --collection plain   # plain averaging
-  vecdex index docs/ --fit background.txt                # common component of your own corpus
+  vecdex index docs/ --embedder elmo --collection ctx        # contextual ELMo (TF Hub google/elmo/3)
+  vecdex index docs/ --pooling mean --collection plain       # plain averaging instead of SIF
+  vecdex index docs/ --fit background.txt                    # common component of your own corpus
 """)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @collection_option
-@click.option("--model", default=None, metavar="SPEC",
-              help="Word-vector model: 'glove-6b-50d' (default, built in) or a path, optionally prefixed "
-                   "word2vec: / word2vec-text: / glove: / fasttext: / kv:.")
-@click.option("--embedder", type=click.Choice(["static", "elmo"]), default=None,
-              help="static (default) = pooled word vectors; elmo = contextual (needs vecdex[elmo]).")
+@embedder_options
 @input_options
 @click.option("--chunk-tokens", type=click.IntRange(min=8), default=None,
               help="Token budget per chunk for a new collection [default: 128].")
@@ -211,8 +245,8 @@ Examples:
 @pooling_options
 @json_option
 @click.pass_context
-def index(ctx, paths, collection, model, embedder, fmt, id_field, text_field, encoding, chunk_tokens, workers,
-          strict, quiet, pooling, sif_a, word_freq, components, fit, as_json):
+def index(ctx, paths, collection, model, embedder, layer, pooling, fmt, id_field, text_field, encoding, chunk_tokens,
+          workers, strict, quiet, sif_a, word_freq, components, fit, as_json):
     """Add or update documents from files, folders, JSONL, CSV, lines or stdin (-).
 
     Documents are upserted by id: changed ones are re-embedded, unchanged ones
@@ -226,9 +260,12 @@ def index(ctx, paths, collection, model, embedder, fmt, id_field, text_field, en
     first = next(items, None)
     vx = _open(ctx, create=True)
     with vx:
-        chunking = ChunkingSpec(max_tokens=chunk_tokens) if chunk_tokens else None
+        # ELMo reads one sentence at a time: its chunks stay sentences, --chunk-tokens only caps them.
+        unit = "sentence" if embedder == "elmo" else "budget"
+        chunking = ChunkingSpec(max_tokens=chunk_tokens, unit=unit) if chunk_tokens else None
+        static = {"sif_a": sif_a, "word_freq": word_freq, "components": components, "fit": fit}
         coll = vx.collection(collection, create=True, embedder=embedder, model=model, chunking=chunking,
-                             **_pooling(pooling, sif_a, word_freq, components, fit))
+                             **_embedder_extras(embedder, layer, pooling, static))
         progress = _progress_bar(quiet)
         try:
             report = coll.add(_chain(first, items), strict=strict, workers=workers,
@@ -335,21 +372,34 @@ def query(ctx, text, queries, k, collection, where, mode, fusion, dense_weight, 
             _print_hits(coll.search(text, k, where, mode=ranking), text, as_json)
             return
         failed = 0
-        for line in queries:
-            line = line.strip()
-            if not line:
-                continue
-            if not as_json:
-                click.echo(f"== {line}")
-            try:
-                hits = coll.search(line, k, where, mode=ranking)
-            except QueryError as exc:
-                failed += 1
-                click.echo(f"vecdex: error: {exc}", err=True)
-                continue
-            _print_hits(hits, line, as_json)
+        # Queries are embedded in groups (a contextual model batches them) and
+        # printed in file order as each group is done.
+        size = 1 if queries.isatty() else QUERY_GROUP  # typed queries are answered one by one
+        for group in _groups((line.strip() for line in queries if line.strip()), size):
+            for line, hits in zip(group, coll.search_many(group, k, where, mode=ranking)):
+                if not as_json:
+                    click.echo(f"== {line}")
+                if isinstance(hits, QueryError):
+                    failed += 1
+                    click.echo(f"vecdex: error: {hits}", err=True)
+                    continue
+                _print_hits(hits, line, as_json)
         if failed:
             sys.exit(1)
+
+
+QUERY_GROUP = 64
+
+
+def _groups(items, size: int):
+    group: list[str] = []
+    for item in items:
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 @main.command(epilog="""
@@ -370,6 +420,45 @@ def similar(ctx, doc_id, k, collection, where, mode, fusion, dense_weight, lexic
     ranking = _ranking(mode, fusion, dense_weight, lexical_weight)
     with _open(ctx) as vx:
         _print_hits(vx.collection(collection).similar(doc_id, k, where, mode=ranking), None, as_json)
+
+
+# -- compare ------------------------------------------------------------------------------------
+
+
+@main.command(epilog="""
+\b
+Examples:
+  vecdex compare "I went to the bank to deposit money." "The river bank was full of trees." --word bank --embedder elmo
+  vecdex compare "I went to the bank." "The river bank." --word bank            # static GloVe: always 1.0
+  vecdex compare "He plays bass." "She caught a bass." --word bass --embedder elmo --model ./elmo3 --json
+""")
+@click.argument("sentence1")
+@click.argument("sentence2")
+@click.option("--word", required=True, help="The word whose two vectors are compared (first occurrence, any case).")
+@embedder_options
+@json_option
+def compare(sentence1, sentence2, word, embedder, model, layer, pooling, as_json):
+    """Cosine between WORD's vectors in SENTENCE1 and SENTENCE2.
+
+    A contextual model (--embedder elmo) gives a word a different vector in each
+    sentence; a static model gives it one vector everywhere (cosine 1.0).
+    """
+    from indexer.embedders.factory import create_embedder
+    from search.compare import CompareError, compare_word
+
+    kind = embedder or "static"
+    extras = _embedder_extras(kind, layer, pooling)
+    try:
+        result = compare_word(create_embedder(kind, model=model, **extras), sentence1, sentence2, word)
+    except CompareError as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result.as_dict((sentence1, sentence2)), ensure_ascii=False))
+        return
+    how = ("contextual: the vector depends on the sentence" if result.contextual
+           else "static: one vector per word, whatever the sentence")
+    click.echo(f"{result.cosine:.4f}  cosine of {result.word!r} in the two sentences "
+               f"({result.kind} {result.model}; {how})")
 
 
 # -- delete / info / collections / get -------------------------------------------------------
@@ -536,6 +625,8 @@ Files: queries = TSV 'id<TAB>text' or JSONL {"id","text"[,"relevant"]}; qrels = 
 @click.option("--recall-k", default="10,100", show_default=True, metavar="K,...", help="Cut-offs for recall@k.")
 @click.option("--model", default=None, metavar="SPEC", help="Word-vector model for --corpus/--pairs/--matrix.")
 @collection_option
+@click.option("--pooling", type=click.Choice(["sif", "mean"]), default=None,
+              help="Static vectors: sif (default) or mean (plain average).")
 @pooling_options
 @click.option("--mode", "modes", type=click.Choice(["dense", "lexical", "hybrid"]), multiple=True,
               help="Ranking mode(s) to evaluate; repeatable [default: hybrid].")

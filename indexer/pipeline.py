@@ -139,11 +139,16 @@ def _worker_embed(texts: list[str]):
 # -- the run ---------------------------------------------------------------------------------
 
 
-def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: bool) -> Iterator[list[Record]]:
-    """Group records into batches; count (or, with strict, raise on) problems."""
+def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: bool,
+             batch_bytes: int = BATCH_BYTES) -> Iterator[list[Record]]:
+    """Group records into batches; count (or, with strict, raise on) problems.
+
+    ``batch_bytes`` lets a slow embedder (ELMo) ask for smaller batches, so the
+    progress bar moves and each commit holds seconds, not minutes, of work.
+    """
     batch: list[Record] = []
     size = 0
-    max_docs, max_bytes = FIRST_BATCH_DOCS, FIRST_BATCH_BYTES
+    max_docs, max_bytes = FIRST_BATCH_DOCS, min(FIRST_BATCH_BYTES, batch_bytes)
     for item in items:
         if isinstance(item, Problem):
             if strict:
@@ -160,7 +165,7 @@ def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: boo
         if len(batch) >= max_docs or size >= max_bytes:
             yield batch
             batch, size = [], 0
-            max_docs, max_bytes = BATCH_DOCS, BATCH_BYTES
+            max_docs, max_bytes = BATCH_DOCS, batch_bytes
     if batch:
         yield batch
 
@@ -210,7 +215,8 @@ class Indexer:
         self._check_store = self.store.counts(self.collection.id)[0] > 0
         in_flight: deque[tuple[list[Record], Future | list]] = deque()
         try:
-            for n_batch, batch in enumerate(_batches(items, report, strict)):
+            batch_bytes = getattr(self.embedder, "batch_bytes", None) or BATCH_BYTES
+            for n_batch, batch in enumerate(_batches(items, report, strict, batch_bytes)):
                 todo = self._prepare(batch, seen, report)
                 if not todo:
                     self.progress(len(batch))

@@ -74,9 +74,19 @@ def make_snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     return flat[: cut if cut > limit // 2 else limit].rstrip() + "…"
 
 
+# layers/pooling: an ELMo collection pooled another way holds incomparable vectors.
+_MODEL_KEYS = ("kind", "model", "fingerprint", "dimension", "layers", "pooling")
+
+
 def _same_model(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    keys = ("kind", "model", "fingerprint", "dimension")
-    return all(a.get(k) == b.get(k) for k in keys)
+    return all(a.get(k) == b.get(k) for k in _MODEL_KEYS)
+
+
+def _model_difference(wanted: dict[str, Any], stored: dict[str, Any]) -> str:
+    """What differs, e.g. "pooling max (collection: mean)"."""
+    diffs = [f"{k} {wanted.get(k)} (collection: {stored.get(k)})" for k in _MODEL_KEYS
+             if k != "fingerprint" and wanted.get(k) != stored.get(k)]
+    return "; ".join(diffs) or "the model files changed (fingerprint differs)"
 
 
 #: Pooling options of an embedder spec that change its vectors (static embedder).
@@ -215,12 +225,15 @@ class Collection:
     def embed_query(self, query: str) -> np.ndarray:
         vector = self.embedder.embed_one(query)
         if vector is None:
-            shown = query if len(query) < 60 else query[:57] + "..."
-            raise QueryError(
-                f"none of the words in {shown!r} are known to the model {self.embedder.model_name}; "
-                "try other words"
-            )
+            raise self._unknown_words(query)
         return vector
+
+    def _unknown_words(self, query: str) -> QueryError:
+        shown = query if len(query) < 60 else query[:57] + "..."
+        return QueryError(
+            f"none of the words in {shown!r} are known to the model {self.embedder.model_name}; "
+            "try other words"
+        )
 
     def search(self, query: str, k: int = 10, where: Any = None, *, mode: str | Ranking | None = None,
                **ranking: Any) -> list[Hit]:
@@ -228,16 +241,22 @@ class Collection:
 
         ``mode`` is ``"dense"`` (closest in meaning: cosine of the best chunk),
         ``"lexical"`` (BM25 over the words) or ``"hybrid"`` (both, fused; the
-        default); ``fusion="rrf"|"score"``, ``dense_weight``, ``lexical_weight``
-        and ``rrf_k`` tune the fusion (see :mod:`search.hybrid`). In hybrid mode a
-        query none of whose words the model knows still finds exact word matches;
-        it is an error only when neither side can answer.
+        default); ``fusion="score"|"rrf"|"minmax"``, ``dense_weight``,
+        ``lexical_weight`` and ``rrf_k`` tune the fusion (see :mod:`search.hybrid`).
+        In hybrid mode a query none of whose words the model knows still finds
+        exact word matches; it is an error only when neither side can answer.
         """
-        options = Ranking.of(mode, **ranking)
+        return self._search(query, k, where, Ranking.of(mode, **ranking))
+
+    def _search(self, query: str, k: int, where: Any, options: Ranking, vector: np.ndarray | None = None,
+                unknown: bool = False) -> list[Hit]:
+        """One query; ``vector`` (or ``unknown``) when the caller embedded it already."""
         if k < 1:
             raise QueryError("k must be at least 1")
         if options.mode == "dense":
-            return self._dense(query, k, where)
+            if unknown:
+                raise self._unknown_words(query)
+            return self._dense(query, k, where, vector=vector)
         terms = lexical.query_terms(query)
         if options.mode == "lexical":
             if not terms:
@@ -245,7 +264,9 @@ class Collection:
             return self._lexical(terms, k, where)
         depth = options.depth(k)
         try:
-            dense, dense_error = self._dense(query, depth, where), None
+            if unknown:
+                raise self._unknown_words(query)
+            dense, dense_error = self._dense(query, depth, where, vector=vector), None
         except QueryError as exc:
             dense, dense_error = [], exc
         words = self._lexical(terms, depth, where) if terms else []
@@ -253,7 +274,10 @@ class Collection:
             raise dense_error
         return _fused(dense, words, options, k)
 
-    def _dense(self, query: str, k: int, where: Any, exclude_document: int | None = None) -> list[Hit]:
+    def _dense(self, query: str, k: int, where: Any, exclude_document: int | None = None,
+               vector: np.ndarray | None = None) -> list[Hit]:
+        if vector is not None:
+            return self.search_vector(vector, k, where, exclude_document=exclude_document)
         # Retry once if a refit replaced the vectors between embedding and searching.
         for _ in range(2):
             used = self._refresh().embedder
@@ -268,12 +292,19 @@ class Collection:
 
     def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None, *,
                     mode: str | Ranking | None = None, **ranking: Any) -> list[list[Hit] | QueryError]:
-        """Several queries; a query that cannot be answered yields its QueryError in place."""
+        """Several queries; a query that cannot be answered yields its QueryError in place.
+
+        The queries are embedded together: a contextual model (ELMo) batches them.
+        """
         options = Ranking.of(mode, **ranking)
+        queries = list(queries)
+        embedded = self.embedder.embed(queries) if queries and options.mode != "lexical" else None
         results: list[list[Hit] | QueryError] = []
-        for query in queries:
+        for i, query in enumerate(queries):
+            known = embedded is not None and bool(embedded.known[i])
             try:
-                results.append(self.search(query, k, where, mode=options))
+                results.append(self._search(query, k, where, options, embedded.vectors[i] if known else None,
+                                            unknown=embedded is not None and not known))
             except QueryError as exc:
                 results.append(exc)
         return results
@@ -494,13 +525,16 @@ class Vecdex:
     def _check_same_setup(info: CollectionInfo, embedder: str | None, model: str | None,
                           chunking: ChunkingSpec | None, embedder_options: dict[str, Any]) -> None:
         stored = info.embedder
-        if embedder is not None or model is not None or embedder_options:
+        # Naming only the kind the collection already has asks for nothing new: the
+        # recorded model is used (loading a default model here could need a download).
+        if embedder not in (None, stored.get("kind")) or model is not None or embedder_options:
             wanted = create_embedder(embedder or stored.get("kind", "static"), model=model, **embedder_options)
             if not _same_model(wanted.spec, stored):
                 raise ModelMismatchError(
                     f"collection {info.name!r} was built with {stored.get('kind')} model "
                     f"{stored.get('model')} ({stored.get('dimension')}d); {wanted.spec.get('model')} is a "
-                    "different model. Use another --collection or the model the collection was built with"
+                    f"different model [{_model_difference(wanted.spec, stored)}]. Use another --collection "
+                    "or the model the collection was built with"
                 )
             differs = _pooling_difference(wanted.spec, stored, embedder_options)
             if differs:

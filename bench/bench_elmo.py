@@ -1,0 +1,131 @@
+"""ELMo speed: bucketed vs input-order batching on the same real sentences, in one run.
+
+    python bench/bench_elmo.py                 # real-size random-weight model, 320 sentences
+    python bench/bench_elmo.py --sentences 640 --batch-size 32
+    python bench/bench_elmo.py --model https://tfhub.dev/google/elmo/3   # a real module, if you have it
+
+The model has the published ELMo sizes (char CNN with 2048 filters, 2-layer biLSTM
+with 4096 cells and 512-d projections, ~93M parameters) and random weights:
+timing does not depend on the weights. It is built once (~375 MB) into the vecdex
+cache folder and reused. Sentences are a fixed random sample of the Lee background
+corpus (gensim test data), split with sentence-splitter: real text with mixed
+lengths. Absolute speeds drift on a shared machine; the ratio measured in the
+same run is the figure to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from indexer.cache import cache_dir  # noqa: E402
+from indexer.embedders.elmo import ElmoEmbedder, import_tensorflow  # noqa: E402
+from indexer.embedders.elmo_testing import REAL, build_elmo_savedmodel  # noqa: E402
+
+
+def lee_sentences(n: int, seed: int) -> list[str]:
+    from gensim.test.utils import datapath
+    from sentence_splitter import SentenceSplitter
+
+    splitter = SentenceSplitter("en")
+    text = Path(datapath("lee_background.cor")).read_text("utf-8")
+    sentences = [s for line in text.splitlines() for s in splitter.split(line) if s.strip()]
+    random.Random(seed).shuffle(sentences)
+    return sentences[:n]
+
+
+def real_size_model(seed: int) -> Path:
+    root = cache_dir() or Path("/tmp")
+    path = root / f"bench-elmo-real-seed{seed}"
+    if not (path / "saved_model.pb").exists():
+        print(f"building a real-size random ELMo into {path} (once) ...", flush=True)
+        started = time.perf_counter()
+        tmp = path.with_name(path.name + ".tmp")
+        import_tensorflow()  # quietly, before the builder imports it
+        build_elmo_savedmodel(tmp, REAL, seed=seed)
+        tmp.rename(path)
+        print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
+    return path
+
+
+def padding_stats(embedder: ElmoEmbedder, token_lists: list[list[str]]) -> tuple[int, int, int]:
+    """(real tokens, padded tokens, batches) the batching would feed the model."""
+    lengths = [len(t) for t in token_lists]
+    batches = list(embedder.batches(lengths))
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    return sum(lengths), padded, len(batches)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="ELMo handle or folder (default: the real-size random model)")
+    parser.add_argument("--sentences", type=int, default=320)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-tokens", type=int, default=None, help="max padded tokens per batch")
+    parser.add_argument("--threads", type=int, default=0, help="TF intra-op threads (0 = TF's default)")
+    parser.add_argument("--queries", type=int, default=10, help="single-sentence queries to time")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    model = args.model or str(real_size_model(args.seed))
+    started = time.perf_counter()
+    bucketed = ElmoEmbedder.from_options(model=model, batch_size=args.batch_size, max_batch_tokens=args.batch_tokens,
+                                         threads=args.threads, bucket=True)
+    print(f"model {model}: {bucketed.dimension}d, loaded in {time.perf_counter() - started:.1f} s")
+    # Baselines: our batching with sorting off (same limits), and the plain loop
+    # over fixed batches of --batch-size sentences in input order.
+    naive = ElmoEmbedder(bucketed.spec, bucketed.module, batch_size=args.batch_size,
+                         max_batch_tokens=bucketed.max_batch_tokens, bucket=False)
+    plain = ElmoEmbedder(bucketed.spec, bucketed.module, batch_size=args.batch_size, max_batch_tokens=10**9,
+                         bucket=False)
+
+    sentences = lee_sentences(args.sentences, args.seed)
+    token_lists = [bucketed.tokenize(s) for s in sentences]
+    lengths = sorted(len(t) for t in token_lists)
+    print(f"{len(sentences)} Lee background sentences; tokens per sentence: mean {statistics.mean(lengths):.1f}, "
+          f"median {statistics.median(lengths):.0f}, min {lengths[0]}, max {lengths[-1]}; batches of <= {args.batch_size} "
+          f"sentences and <= {bucketed.max_batch_tokens} padded tokens")
+
+    bucketed.embed(sentences[: args.batch_size // 4 or 1])  # warm-up: first-call graph set-up
+
+    results = {}
+    for name, embedder in (("input order", naive), ("bucketed", bucketed), ("plain loop", plain)):
+        real, padded, n_batches = padding_stats(embedder, token_lists)
+        t0 = time.perf_counter()
+        vectors = embedder.embed(sentences).vectors
+        seconds = time.perf_counter() - t0
+        results[name] = (vectors, seconds)
+        print(f"{name:>11}: {len(sentences) / seconds:7.1f} sentences/s  {real / seconds:7.0f} tokens/s  "
+              f"({seconds:.1f} s; {n_batches} batches, {padded} padded tokens for {real} real = "
+              f"{padded / real:.2f}x)")
+
+    (v_naive, s_naive), (v_bucket, s_bucket), (v_plain, s_plain) = (
+        results["input order"], results["bucketed"], results["plain loop"])
+    worst = float(max(abs(v_naive - v_bucket).max(), abs(v_plain - v_bucket).max()))
+    print(f"bucketed / input order (same batch limits): {s_naive / s_bucket:.2f}x sentences/s (target >= 2x)")
+    print(f"bucketed / plain loop of {args.batch_size}-sentence batches: {s_plain / s_bucket:.2f}x sentences/s")
+    print(f"all three give the same vectors in input order (max |diff| {worst:.1e})")
+
+    latencies = []
+    queries = [s for s in sentences if 8 <= len(bucketed.tokenize(s)) <= 30][: args.queries]
+    bucketed.embed_one(queries[0])
+    for q in queries:
+        t0 = time.perf_counter()
+        bucketed.embed_one(q)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    latencies.sort()
+    p95 = latencies[min(len(latencies) - 1, int(round(0.95 * (len(latencies) - 1))))]
+    print(f"single-sentence query embedding ({len(queries)} sentences of 8-30 tokens): "
+          f"p50 {statistics.median(latencies):.0f} ms, p95 {p95:.0f} ms")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    main()
