@@ -528,7 +528,13 @@ class Vecdex:
         # Naming only the kind the collection already has asks for nothing new: the
         # recorded model is used (loading a default model here could need a download).
         if embedder not in (None, stored.get("kind")) or model is not None or embedder_options:
-            wanted = create_embedder(embedder or stored.get("kind", "static"), model=model, **embedder_options)
+            kind = embedder or stored.get("kind", "static")
+            options = dict(embedder_options)
+            if kind == stored.get("kind") and "pooling" in stored:
+                # Pooling the caller did not ask about is the collection's own, not
+                # today's default (a collection built with plain mean stays usable).
+                options.setdefault("pooling", stored["pooling"])
+            wanted = create_embedder(kind, model=model, **options)
             if not _same_model(wanted.spec, stored):
                 raise ModelMismatchError(
                     f"collection {info.name!r} was built with {stored.get('kind')} model "

@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import math
 import os
+# Imported here, before anything can import TensorFlow: TF ships its own SQLite
+# build without FTS5, and whichever library loads first serves sqlite3's symbols.
+import sqlite3  # noqa: F401
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +135,11 @@ class Store:
             self._migrate()
         except DatabaseError as exc:
             self.engine.dispose()
+            if "fts5" in str(exc.orig):
+                raise StoreError(
+                    "this process's SQLite has no FTS5 full-text module (is TensorFlow imported before "
+                    "vecdex? its bundled SQLite lacks FTS5: import vecdex first)"
+                ) from exc
             raise StoreError(f"{self.path} is not a vecdex store (SQLite said: {exc.orig})") from exc
 
     # -- connection setup ---------------------------------------------------------
