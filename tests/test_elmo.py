@@ -120,8 +120,9 @@ def test_uncached_unreachable_url_fails_fast_with_a_way_out(tmp_path, monkeypatc
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "empty-cache"))
     monkeypatch.setattr(elmo_mod, "CONNECT_TIMEOUT_S", 0.5)
 
-    def hang(*args, **kwargs):  # a network that never answers
+    def hang(*args, **kwargs):  # a network that never answers (then fails, long after the test)
         time.sleep(60)
+        raise TimeoutError("timed out")
 
     monkeypatch.setattr(socket, "create_connection", hang)
     started = time.monotonic()
