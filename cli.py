@@ -22,6 +22,8 @@ Examples:
   vecdex query "flooding after heavy rain" -k 5
   vecdex query "election results" --where year>=2020 --where lang=en --json
   vecdex similar notes/today.md
+  vecdex query "XJ-9000 launch" --mode lexical # exact words (BM25) instead of meaning
+  vecdex eval --queries q.tsv --qrels qrels.txt # MRR@10, nDCG@10, recall@k of a collection
   vecdex info
 """
 
@@ -32,12 +34,14 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     from indexer.pipeline import StrictModeError
     from indexer.readers import InputError
     from search.engine import ModelMismatchError, QueryError
+    from search.evaluate import EvalError
     from search.filters import FilterError
+    from search.hybrid import RankingError
     from storage.ann.factory import IndexSpecError
     from storage.store import StoreError
 
     return (EmbedderError, StrictModeError, InputError, ModelMismatchError, QueryError, FilterError,
-            IndexSpecError, StoreError)
+            IndexSpecError, StoreError, RankingError, EvalError)
 
 
 class VecdexGroup(click.Group):
@@ -91,8 +95,9 @@ def k_option(fn: Callable) -> Callable:
 
 def embedder_options(fn: Callable) -> Callable:
     """--embedder/--model/--layer/--pooling, shared by index and compare."""
-    fn = click.option("--pooling", type=click.Choice(["mean", "max"]), default=None,
-                      help="ELMo: pool token vectors by mean (default) or max.")(fn)
+    fn = click.option("--pooling", type=click.Choice(["sif", "mean", "max"]), default=None,
+                      help="static: sif (weighted average minus the common component; the default) or mean "
+                           "(plain average); elmo: mean (default) or max over token vectors.")(fn)
     fn = click.option("--layer", default=None, metavar="LAYER",
                       help="ELMo: what to pool: elmo (the module's learned mix, default), word_emb, "
                            "lstm_outputs1, lstm_outputs2, or three weights over those, e.g. 0.2,0.3,0.5.")(fn)
@@ -106,12 +111,24 @@ def embedder_options(fn: Callable) -> Callable:
                              "ELMo vectors, one chunk per sentence (needs pip install 'vecdex[elmo]').")(fn)
 
 
-def _embedder_extras(embedder: str | None, layer: str | None, pooling: str | None) -> dict[str, Any]:
-    """ELMo-only options, passed on only when given (so opening an existing collection stays a plain open)."""
-    extras = {k: v for k, v in (("layer", layer), ("pooling", pooling)) if v is not None}
-    if extras and embedder != "elmo":
-        raise click.UsageError(f"--{next(iter(extras))} applies to --embedder elmo only")
-    return extras
+_STATIC_FLAGS = {"sif_a": "--sif-a", "word_freq": "--word-freq", "components": "--remove-components", "fit": "--fit"}
+
+
+def _embedder_extras(embedder: str | None, layer: str | None, pooling: str | None,
+                     static: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Embedder options, passed on only when given (so opening an existing collection stays a plain open).
+
+    ``static`` holds the static embedder's pooling options (see :func:`pooling_options`)."""
+    static = {k: v for k, v in (static or {}).items() if v is not None}
+    if embedder == "elmo":
+        if static:
+            raise click.UsageError(f"{_STATIC_FLAGS[next(iter(static))]} applies to static vectors only")
+        return {k: v for k, v in (("layer", layer), ("pooling", pooling)) if v is not None}
+    if layer is not None:
+        raise click.UsageError("--layer applies to --embedder elmo only")
+    if pooling == "max":
+        raise click.UsageError("--pooling max applies to --embedder elmo only (static vectors: sif or mean)")
+    return {**({"pooling": pooling} if pooling else {}), **static}
 
 
 def input_options(fn: Callable) -> Callable:
@@ -145,6 +162,57 @@ INDEX_SPEC_HELP = ("Vector index: auto (default: exact while small, HNSW when la
                    "hnsw:M=32,efConstruction=80,efSearch=64, ivf:nlist=1024,nprobe=16, ivfpq:m=10,nbits=8,rerank=1.")
 
 
+def ranking_options(fn: Callable) -> Callable:
+    """--mode, --fusion and the fusion weights (query, similar, eval)."""
+    options = [
+        click.option("--mode", type=click.Choice(["dense", "lexical", "hybrid"]), default=None,
+                     help="dense = by meaning (vectors), lexical = by words (BM25), hybrid = both fused "
+                          "[default: hybrid, chosen by measurement: bench/quality.py]."),
+        click.option("--fusion", type=click.Choice(["score", "rrf", "minmax"]), default=None,
+                     help="How hybrid fuses: score = cosine + weighted BM25/best BM25 (default), rrf = "
+                          "reciprocal rank fusion, minmax = min-max normalised scores."),
+        click.option("--dense-weight", type=click.FloatRange(min=0), default=None, metavar="W",
+                     help="Weight of the dense ranking in hybrid mode [default: 1]."),
+        click.option("--lexical-weight", type=click.FloatRange(min=0), default=None, metavar="W",
+                     help="Weight of the lexical ranking in hybrid mode [default: 3]."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _ranking(mode, fusion, dense_weight, lexical_weight):
+    from search.hybrid import Ranking
+
+    return Ranking.of(mode, fusion=fusion, dense_weight=dense_weight, lexical_weight=lexical_weight)
+
+
+def pooling_options(fn: Callable) -> Callable:
+    """Pooling of the static embedder for a new collection (index, eval)."""
+    options = [
+        click.option("--sif-a", type=click.FloatRange(min=0, min_open=True), default=None, metavar="A",
+                     help="SIF weight a/(a+p(w)) parameter [default: 0.001]."),
+        click.option("--word-freq", type=click.Choice(["zipf", "corpus"]), default=None,
+                     help="p(w) for SIF: zipf = from the model's vocabulary order (default); corpus = "
+                          "counted on the --fit corpus."),
+        click.option("--remove-components", "components", type=click.IntRange(0, 16), default=None, metavar="N",
+                     help="Common components to project out [default: 1 with sif, 0 with mean]."),
+        click.option("--fit", default=None, metavar="SOURCE",
+                     help="What components/frequencies are fitted on: model (default; no data needed), "
+                          "collection (refitted as it grows; see 'vecdex refit'), or a text file PATH "
+                          "(one document per line)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _pooling(pooling, sif_a=None, word_freq=None, components=None, fit=None) -> dict[str, Any]:
+    """Only the options the user set: an existing collection keeps its own."""
+    given = {"pooling": pooling, "sif_a": sif_a, "word_freq": word_freq, "components": components, "fit": fit}
+    return {key: value for key, value in given.items() if value is not None}
+
+
 @click.group(cls=VecdexGroup, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="VECDEX_DB", default="vecdex.db", show_default=True, metavar="PATH",
               help="The store (SQLite file); also $VECDEX_DB.")
@@ -174,6 +242,8 @@ Examples:
   cat notes.txt | vecdex index - --format lines
   vecdex index docs/ --model word2vec:GoogleNews.bin --collection news300
   vecdex index docs/ --embedder elmo --collection ctx        # contextual ELMo (TF Hub google/elmo/3)
+  vecdex index docs/ --pooling mean --collection plain       # plain averaging instead of SIF
+  vecdex index docs/ --fit background.txt                    # common component of your own corpus
 """)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @collection_option
@@ -185,10 +255,11 @@ Examples:
 @click.option("--index", "index_spec", default=None, metavar="SPEC", help=INDEX_SPEC_HELP + " New collections only.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad record (exit 1); its batch is not written.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+@pooling_options
 @json_option
 @click.pass_context
 def index(ctx, paths, collection, model, embedder, layer, pooling, fmt, id_field, text_field, encoding, chunk_tokens,
-          workers, index_spec, strict, quiet, as_json):
+          workers, index_spec, strict, quiet, sif_a, word_freq, components, fit, as_json):
     """Add or update documents from files, folders, JSONL, CSV, lines or stdin (-).
 
     Documents are upserted by id: changed ones are re-embedded, unchanged ones
@@ -205,8 +276,9 @@ def index(ctx, paths, collection, model, embedder, layer, pooling, fmt, id_field
         # ELMo reads one sentence at a time: its chunks stay sentences, --chunk-tokens only caps them.
         unit = "sentence" if embedder == "elmo" else "budget"
         chunking = ChunkingSpec(max_tokens=chunk_tokens, unit=unit) if chunk_tokens else None
+        static = {"sif_a": sif_a, "word_freq": word_freq, "components": components, "fit": fit}
         coll = vx.collection(collection, create=True, embedder=embedder, model=model, chunking=chunking,
-                             index=index_spec, **_embedder_extras(embedder, layer, pooling))
+                             index=index_spec, **_embedder_extras(embedder, layer, pooling, static))
         progress = _progress_bar(quiet)
         try:
             report = coll.add(_chain(first, items), strict=strict, workers=workers,
@@ -290,6 +362,8 @@ Examples:
   vecdex query --queries questions.txt --json       # one query per line
   vecdex query "interest rates" --ef 256            # HNSW: better recall, slower
   vecdex query --vector "[0.12, -0.3, ...]" -c myvectors   # a collection of your own vectors
+  vecdex query "XJ-9000" --mode lexical              # exact words (BM25)
+  vecdex query "rate rise" --mode hybrid --fusion rrf --lexical-weight 2
 """)
 @click.argument("text", required=False)
 @click.option("--queries", type=click.File("r", encoding="utf-8"), default=None, metavar="FILE",
@@ -300,28 +374,31 @@ Examples:
 @collection_option
 @where_option
 @knob_options
+@ranking_options
 @json_option
 @click.pass_context
-def query(ctx, text, queries, vector, k, collection, where, nprobe, ef, as_json):
-    """Find the documents closest in meaning to TEXT."""
+def query(ctx, text, queries, vector, k, collection, where, nprobe, ef, mode, fusion, dense_weight, lexical_weight,
+          as_json):
+    """Find the documents that best match TEXT: by meaning, by words, or both (default)."""
     from search import QueryError
 
     if sum(x is not None for x in (text, queries, vector)) != 1:
         raise click.UsageError("give one of: a query TEXT, --queries FILE, --vector JSON")
+    ranking = _ranking(mode, fusion, dense_weight, lexical_weight)
     with _open(ctx) as vx:
         coll = vx.collection(collection)
         if vector is not None:
             _print_hits(coll.search_vector(_parse_vector(vector), k, where, nprobe=nprobe, ef=ef), None, as_json)
             return
         if text is not None:
-            _print_hits(coll.search(text, k, where, nprobe=nprobe, ef=ef), text, as_json)
+            _print_hits(coll.search(text, k, where, mode=ranking, nprobe=nprobe, ef=ef), text, as_json)
             return
         failed = 0
         # Queries are embedded in groups (a contextual model batches them) and
         # printed in file order as each group is done.
         size = 1 if queries.isatty() else QUERY_GROUP  # typed queries are answered one by one
         for group in _groups((line.strip() for line in queries if line.strip()), size):
-            for line, hits in zip(group, coll.search_many(group, k, where, nprobe=nprobe, ef=ef)):
+            for line, hits in zip(group, coll.search_many(group, k, where, mode=ranking, nprobe=nprobe, ef=ef)):
                 if not as_json:
                     click.echo(f"== {line}")
                 if isinstance(hits, QueryError):
@@ -358,12 +435,14 @@ Examples:
 @collection_option
 @where_option
 @knob_options
+@ranking_options
 @json_option
 @click.pass_context
-def similar(ctx, doc_id, k, collection, where, nprobe, ef, as_json):
+def similar(ctx, doc_id, k, collection, where, nprobe, ef, mode, fusion, dense_weight, lexical_weight, as_json):
     """Documents most like the stored document DOC_ID (itself excluded)."""
+    ranking = _ranking(mode, fusion, dense_weight, lexical_weight)
     with _open(ctx) as vx:
-        _print_hits(vx.collection(collection).similar(doc_id, k, where, nprobe=nprobe, ef=ef), None, as_json)
+        _print_hits(vx.collection(collection).similar(doc_id, k, where, mode=ranking, nprobe=nprobe, ef=ef), None, as_json)
 
 
 def _parse_vector(text: str) -> list[float]:
@@ -533,7 +612,7 @@ def info(ctx, collection, as_json):
         ("documents", f"{stats['documents']:,}"),
         ("chunks", f"{stats['chunks']:,}"),
         ("model", f"{stats['model']} ({spec.get('kind')}, {stats['dimension']}d, {fingerprint}…)"),
-        ("pooling", f"{spec.get('pooling', '-')}; chunks of ≤{stats['chunking'].get('max_tokens')} tokens "
+        ("pooling", f"{_pooling_text(spec)}; chunks of ≤{stats['chunking'].get('max_tokens')} tokens "
                     f"({stats['chunking'].get('unit')})"),
         ("index", f"{stats.get('index_description') or _spec_text(stats['index'])}; "
                   + (f"{index_file.rsplit('/', 1)[-1]} ({_size(stats['index_file_bytes'])}"
@@ -544,6 +623,17 @@ def info(ctx, collection, as_json):
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         click.echo(f"{name:<{width}}  {value}")
+
+
+def _pooling_text(spec: dict[str, Any]) -> str:
+    text = str(spec.get("pooling", "-"))
+    if text == "sif":
+        text += f" a={spec.get('sif_a')} p(w)={spec.get('word_freq')}"
+    if spec.get("components"):
+        fitted = (spec.get("fitted") or {}).get("components")
+        text += f", {spec['components']} component(s) removed, fitted on {spec.get('fit')}"
+        text += "" if fitted else " (not yet: too few chunks)"
+    return text
 
 
 def _spec_text(spec: dict[str, Any]) -> str:
@@ -605,6 +695,162 @@ def get(ctx, doc_id, collection, as_json):
         click.echo(doc["text"])
 
 
+# -- eval / refit ----------------------------------------------------------------------------------
+
+
+@main.command("eval", epilog="""
+\b
+Examples:
+  vecdex eval --queries queries.tsv --qrels qrels.txt            # against collection 'default'
+  vecdex eval --queries q.jsonl --qrels qrels.jsonl --mode dense --mode lexical --mode hybrid
+  vecdex eval --corpus docs.jsonl --queries q.tsv --qrels r.txt --pooling mean   # a fresh configuration
+  vecdex eval --pairs sts.tsv                                    # Pearson/Spearman of cosine
+  vecdex eval --matrix similarities0-1.txt --texts lee.cor       # the Lee 50x50 set
+\b
+Files: queries = TSV 'id<TAB>text' or JSONL {"id","text"[,"relevant"]}; qrels = TREC
+'qid 0 docid rel' or JSONL {"query_id","doc_id","relevance"}; pairs = TSV
+'score<TAB>text1<TAB>text2' or JSONL {"text1","text2","score"}.
+""")
+@click.option("--queries", "queries_path", type=click.Path(dir_okay=False), default=None, help="Queries file.")
+@click.option("--qrels", "qrels_path", type=click.Path(dir_okay=False), default=None,
+              help="Relevance judgements (optional when the JSONL queries carry 'relevant').")
+@click.option("--corpus", type=click.Path(exists=True), default=None,
+              help="Index this into a temporary collection built with the given --model/pooling options "
+                   "instead of using a stored collection.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "lines", "text"]), default="auto",
+              show_default=True, help="Format of --corpus.")
+@click.option("--id-field", default="id", show_default=True, help="--corpus JSONL/CSV id field.")
+@click.option("--text-field", default="text", show_default=True, help="--corpus JSONL/CSV text field.")
+@click.option("--pairs", "pairs_path", type=click.Path(dir_okay=False), default=None, help="Pair-similarity file.")
+@click.option("--matrix", "matrix_path", type=click.Path(dir_okay=False), default=None,
+              help="Square matrix of human similarity scores (with --texts).")
+@click.option("--texts", "texts_path", type=click.Path(dir_okay=False), default=None,
+              help="The matrix's texts, one per line.")
+@click.option("--recall-k", default="10,100", show_default=True, metavar="K,...", help="Cut-offs for recall@k.")
+@click.option("--model", default=None, metavar="SPEC", help="Word-vector model for --corpus/--pairs/--matrix.")
+@collection_option
+@click.option("--pooling", type=click.Choice(["sif", "mean"]), default=None,
+              help="Static vectors: sif (default) or mean (plain average).")
+@pooling_options
+@click.option("--mode", "modes", type=click.Choice(["dense", "lexical", "hybrid"]), multiple=True,
+              help="Ranking mode(s) to evaluate; repeatable [default: hybrid].")
+@click.option("--fusion", type=click.Choice(["score", "rrf", "minmax"]), default=None, help="Hybrid fusion.")
+@click.option("--dense-weight", type=click.FloatRange(min=0), default=None, metavar="W", help="Hybrid dense weight.")
+@click.option("--lexical-weight", type=click.FloatRange(min=0), default=None, metavar="W", help="Hybrid lexical weight.")
+@json_option
+@click.pass_context
+def eval_command(ctx, queries_path, qrels_path, corpus, fmt, id_field, text_field, pairs_path, matrix_path,
+                 texts_path, recall_k, model, collection, pooling, sif_a, word_freq, components, fit, modes,
+                 fusion, dense_weight, lexical_weight, as_json):
+    """Score retrieval (MRR@10, nDCG@10, P@10, recall@k) or pair similarity (Pearson, Spearman)."""
+    pooling_given = _pooling(pooling, sif_a, word_freq, components, fit)
+    kinds = [bool(queries_path), bool(pairs_path), bool(matrix_path or texts_path)]
+    if sum(kinds) != 1:
+        raise click.UsageError("give one of --queries (retrieval), --pairs, or --matrix with --texts")
+    if kinds[0]:
+        _eval_retrieval(ctx, queries_path, qrels_path, corpus, fmt, id_field, text_field, recall_k, model,
+                        collection, pooling_given, modes, fusion, dense_weight, lexical_weight, as_json)
+    else:
+        if matrix_path and not texts_path or texts_path and not matrix_path:
+            raise click.UsageError("--matrix and --texts go together")
+        _eval_pairs(ctx, pairs_path, matrix_path, texts_path, model, collection, pooling_given, as_json)
+
+
+def _eval_retrieval(ctx, queries_path, qrels_path, corpus, fmt, id_field, text_field, recall_k, model, collection,
+                    pooling_given, modes, fusion, dense_weight, lexical_weight, as_json):
+    import os
+    import tempfile
+
+    from search import QueryError, Vecdex
+    from search.evaluate import evaluate_retrieval, load_qrels, load_queries
+
+    try:
+        recall_ks = sorted({int(x) for x in recall_k.split(",") if x.strip()})
+    except ValueError:
+        raise click.BadParameter("expected numbers like 10,100", param_hint="--recall-k") from None
+    if not recall_ks or min(recall_ks) < 1:
+        raise click.BadParameter("expected numbers like 10,100", param_hint="--recall-k")
+    queries, inline = load_queries(queries_path)
+    qrels = load_qrels(qrels_path) if qrels_path else {}
+    for qid, judged in inline.items():
+        qrels.setdefault(qid, {}).update(judged)
+    if not qrels:
+        raise click.UsageError("no relevance judgements: give --qrels or 'relevant' in the JSONL queries")
+    rankings = [_ranking(m, fusion, dense_weight, lexical_weight) for m in (modes or (None,))]
+    with tempfile.TemporaryDirectory() as tmp:
+        if corpus:
+            from indexer.readers import ReadOptions, read_inputs
+
+            vx = Vecdex(os.path.join(tmp, "eval.db"))
+            coll = vx.collection("eval", create=True, model=model, **pooling_given)
+            report = coll.add(read_inputs([corpus], ReadOptions(format=fmt, id_field=id_field, text_field=text_field)))
+            if report.failed and not as_json:
+                click.echo(f"note: {report.failed} corpus record(s) skipped", err=True)
+        else:
+            if model or pooling_given:
+                raise click.UsageError("--model and pooling options describe a new configuration: use them with --corpus")
+            vx = _open(ctx)
+            coll = vx.collection(collection)
+        with vx:
+            for ranking in rankings:
+                result = evaluate_retrieval(lambda text, k: [h.id for h in coll.search(text, k, mode=ranking)],
+                                            queries, qrels, recall_ks, on_error=QueryError)
+                row = {"mode": ranking.mode, "queries": result.queries,
+                       **{name: round(value, 6) for name, value in result.metrics.items()}}
+                if ranking.mode == "hybrid":
+                    row.update(fusion=ranking.fusion, dense_weight=ranking.dense_weight,
+                               lexical_weight=ranking.lexical_weight)
+                if as_json:
+                    click.echo(json.dumps(row))
+                else:
+                    label = ranking.mode + (f" ({ranking.fusion} {ranking.dense_weight:g}:{ranking.lexical_weight:g})"
+                                            if ranking.mode == "hybrid" else "")
+                    metrics = "  ".join(f"{n}={v:.4f}" for n, v in result.metrics.items())
+                    click.echo(f"{label:24s} queries={result.queries}  {metrics}")
+                    if result.skipped:
+                        click.echo(f"  ({len(result.skipped)} queries skipped or unanswered)")
+
+
+def _eval_pairs(ctx, pairs_path, matrix_path, texts_path, model, collection, pooling_given, as_json):
+    import numpy as np
+
+    from indexer.embedders.factory import create_embedder
+    from search.evaluate import correlate, load_matrix_pairs, load_pairs
+
+    if pairs_path:
+        left_texts, right_texts, gold = load_pairs(pairs_path)
+        texts = list(dict.fromkeys(left_texts + right_texts))
+        position = {t: i for i, t in enumerate(texts)}
+        left, right = [position[t] for t in left_texts], [position[t] for t in right_texts]
+    else:
+        texts, pairs, gold = load_matrix_pairs(matrix_path, texts_path)
+        left, right = [i for i, _ in pairs], [j for _, j in pairs]
+    if model or pooling_given or collection == "default" and not _has_collection(ctx, collection):
+        embedder = create_embedder("static", model=model, **pooling_given)
+    else:
+        with _open(ctx) as vx:
+            embedder = vx.collection(collection).embedder
+    if getattr(embedder, "needs_collection_fit", False) and not (embedder.spec.get("fitted") or {}).get("documents"):
+        embedder = embedder.fitted_on(texts)  # "fit on the collection" = on the texts being compared
+    vectors = embedder.embed(texts).vectors
+    scores = correlate(vectors[np.asarray(left)], vectors[np.asarray(right)], gold)
+    row = {"pairs": scores["pairs"], "pearson": round(scores["pearson"], 6), "spearman": round(scores["spearman"], 6),
+           "pooling": embedder.spec.get("pooling"), "components": embedder.spec.get("components"),
+           "fit": embedder.spec.get("fit"), "model": embedder.spec.get("model")}
+    if as_json:
+        click.echo(json.dumps(row))
+    else:
+        click.echo(f"pairs={row['pairs']}  pearson={row['pearson']:.4f}  spearman={row['spearman']:.4f}  "
+                   f"({row['model']}, pooling={row['pooling']}, components={row['components']}, fit={row['fit']})")
+
+
+def _has_collection(ctx, name: str) -> bool:
+    import os
+
+    if not os.path.exists(ctx.obj["db"]):
+        return False
+    with _open(ctx) as vx:
+        return any(c.name == name for c in vx.collections())
 
 # -- embedding workbench: train, words, analogy, map, eval-model --------------------------------
 
@@ -661,6 +907,33 @@ def _print_neighbours(neighbours, as_json: bool) -> None:
         return
     for rank, n in enumerate(neighbours, 1):
         click.echo(f"{rank:>3}. {n.score:.3f}  {n.word}")
+
+
+@main.command(epilog="""
+\b
+Example:
+  vecdex index docs/ --fit collection   # components fitted on the collection itself
+  vecdex refit                          # refit now and re-embed every chunk (one transaction)
+""")
+@collection_option
+@json_option
+@click.pass_context
+def refit(ctx, collection, as_json):
+    """Refit a collection-fitted pooling state on its documents and re-embed them.
+
+    Collections with --fit collection are refitted automatically whenever they
+    have doubled in size; this forces it. Others have nothing to refit.
+    """
+    with _open(ctx) as vx:
+        result = vx.collection(collection).refit()
+    if as_json:
+        click.echo(json.dumps(result))
+    elif result["refitted"]:
+        click.echo(f"refitted {collection}: {result['chunks']} chunks re-embedded "
+                   f"(components: {'yes' if result['components'] else 'not yet, too few chunks'}; "
+                   f"corpus word frequencies: {'yes' if result['corpus_word_freq'] else 'no'})")
+    else:
+        click.echo(f"nothing to refit: {result['reason']}")
 
 
 @main.command(epilog="""
@@ -997,6 +1270,7 @@ def _short_model_name(name: str) -> str:
     from pathlib import Path
 
     return name if "/" not in name else Path(name).name
+
 
 if __name__ == "__main__":
     main()

@@ -276,7 +276,7 @@ class Indexer:
                 content_hash=pending.content_hash, source=record.source, spans=spans, vectors=vectors,
             ))
             report.chunks += len(spans)
-        result = self.store.write_documents(self.collection.id, writes)
+        result = self.store.write_documents(self.collection.id, writes, self.embedder.spec)
         report.added += result.added
         report.updated += result.updated
         self.progress(n_read)

@@ -23,7 +23,9 @@ from indexer.chunking import ChunkingSpec
 from indexer.embedders.base import Embedder, EmbedderError
 from indexer.embedders.factory import create_embedder, embedder_from_spec
 from indexer.readers import Problem, Record
+from search import lexical
 from search.filters import compile_filters, normalise_filters
+from search.hybrid import Ranking, fuse
 from storage.ann.factory import DEFAULT_INDEX_SPEC
 from storage.ann.spec import IndexSpecError, check_dimension, format_spec, parse_index_spec, search_params
 from storage.index_cache import IndexCache
@@ -96,6 +98,19 @@ def _model_difference(wanted: dict[str, Any], stored: dict[str, Any]) -> str:
     return "; ".join(diffs) or "the model files changed (fingerprint differs)"
 
 
+#: Pooling options of an embedder spec that change its vectors (static embedder).
+POOLING_KEYS = ("pooling", "sif_a", "word_freq", "components", "fit")
+
+
+def _pooling_difference(wanted: dict[str, Any], stored: dict[str, Any], asked: dict[str, Any]) -> str | None:
+    """A description of the stored pooling when an option the caller set differs from it."""
+    defaults = {"pooling": "mean", "components": 0}
+    stored_pooling = {k: stored.get(k, defaults.get(k)) for k in POOLING_KEYS}
+    if all(wanted.get(k) == stored_pooling[k] for k in asked if k in POOLING_KEYS and asked[k] is not None):
+        return None
+    return ", ".join(f"{k}={v}" for k, v in stored_pooling.items() if v is not None)
+
+
 class Collection:
     """A named set of documents embedded one way. Get one from :meth:`Vecdex.collection`."""
 
@@ -112,7 +127,8 @@ class Collection:
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
+        # Rebuilt when the stored spec changed (a refit by this or another process).
+        if self._embedder is None or self._embedder.spec != self.info.embedder:
             self._embedder = embedder_from_spec(self.info.embedder)
         return self._embedder
 
@@ -162,6 +178,8 @@ class Collection:
             report = indexer.run((_as_record(d) for d in documents), strict=strict)
         finally:
             self._sync_index()
+        if self._refit_due():
+            self.refit()
         return report
 
     upsert = add
@@ -241,6 +259,51 @@ class Collection:
         self._sync_index()
         return {"collection": self.name, "index": self.info.index_spec, "seconds": time.perf_counter() - started}
 
+    def _refit_due(self) -> bool:
+        """A collection-fitted embedder is refitted when the collection has doubled
+        since its last fit (amortised O(1) per document), or while its fit is
+        still incomplete (too little text so far) and new text has arrived."""
+        spec = self.info.embedder
+        if spec.get("fit") != "collection":
+            return False
+        _, n_chunks = self._vx.store.counts(self.info.id)
+        fitted = spec.get("fitted")
+        if n_chunks == 0:
+            return False
+        if not fitted:
+            return True
+        done = int(fitted.get("documents", 0))
+        incomplete = (spec.get("components") and not fitted.get("components")) or (
+            spec.get("word_freq") == "corpus" and not fitted.get("word_probs")
+        )
+        return n_chunks >= 2 * done or (bool(incomplete) and n_chunks > done)
+
+    def refit(self) -> dict[str, Any]:
+        """Refit a collection-fitted pooling state (word frequencies, common
+        components) on the collection's own chunks and re-embed every chunk.
+
+        The new state and all re-embedded vectors are written in one transaction
+        (with a new index generation), so stored vectors always match the stored
+        state, also after a crash. Collections fitted on the model or a named
+        corpus have nothing to refit (their state does not depend on the documents).
+        """
+        info = self._refresh()
+        base = embedder_from_spec(info.embedder)
+        if not getattr(base, "needs_collection_fit", False):
+            return {"refitted": False, "reason": f"fit is {info.embedder.get('fit')!r}, not 'collection'"}
+
+        def embed(texts: list[str]):
+            fitted = base.fitted_on(texts)
+            out = fitted.embed(texts)
+            return fitted.spec, [out.vectors[i] if out.known[i] else None for i in range(len(texts))]
+
+        kept, dropped = self._vx.store.rewrite_vectors(info.id, embed)
+        self._sync_index()
+        fitted = self.info.embedder.get("fitted") or {}
+        return {"refitted": True, "chunks": kept, "dropped": dropped,
+                "fitted": {k: v for k, v in fitted.items() if k not in ("components", "word_probs")},
+                "components": bool(fitted.get("components")), "corpus_word_freq": bool(fitted.get("word_probs"))}
+
     def _sync_index(self) -> None:
         """Bring the FAISS file up to the store's state and forget covered tombstones."""
         info = self._refresh()
@@ -263,46 +326,121 @@ class Collection:
             "try other words"
         )
 
-    def search(self, query: str, k: int = 10, where: Any = None, *, nprobe: int | None = None,
-               ef: int | None = None) -> list[Hit]:
-        """The k documents whose best chunk is closest in meaning to ``query``.
+    def search(self, query: str, k: int = 10, where: Any = None, *, mode: str | Ranking | None = None,
+               nprobe: int | None = None, ef: int | None = None, **ranking: Any) -> list[Hit]:
+        """The k best documents for ``query``.
 
+        ``mode`` is ``"dense"`` (closest in meaning: cosine of the best chunk),
+        ``"lexical"`` (BM25 over the words) or ``"hybrid"`` (both, fused; the
+        default); ``fusion="score"|"rrf"|"minmax"``, ``dense_weight``,
+        ``lexical_weight`` and ``rrf_k`` tune the fusion (see :mod:`search.hybrid`).
+        In hybrid mode a query none of whose words the model knows still finds
+        exact word matches; it is an error only when neither side can answer.
         ``nprobe`` (IVF lists probed) and ``ef`` (HNSW efSearch) trade speed for
-        recall on this call only; None uses the collection's index settings.
+        recall of the dense side on this call only.
         """
-        return self.search_vector(self.embed_query(query), k, where, nprobe=nprobe, ef=ef)
+        return self._search(query, k, where, Ranking.of(mode, **ranking), knobs={"nprobe": nprobe, "ef": ef})
 
-    def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None, *, nprobe: int | None = None,
-                    ef: int | None = None) -> list[list[Hit] | QueryError]:
-        """Several queries; a query with no known words yields its QueryError in place.
+    def _search(self, query: str, k: int, where: Any, options: Ranking, vector: np.ndarray | None = None,
+                unknown: bool = False, knobs: dict[str, int | None] | None = None) -> list[Hit]:
+        """One query; ``vector`` (or ``unknown``) when the caller embedded it already."""
+        if k < 1:
+            raise QueryError("k must be at least 1")
+        if options.mode == "dense":
+            if unknown:
+                raise self._unknown_words(query)
+            return self._dense(query, k, where, vector=vector, knobs=knobs)
+        terms = lexical.query_terms(query)
+        if options.mode == "lexical":
+            if not terms:
+                raise QueryError(f"no words to search for in {_shown(query)}")
+            return self._lexical(terms, k, where)
+        depth = options.depth(k)
+        try:
+            if unknown:
+                raise self._unknown_words(query)
+            dense, dense_error = self._dense(query, depth, where, vector=vector, knobs=knobs), None
+        except QueryError as exc:
+            dense, dense_error = [], exc
+        words = self._lexical(terms, depth, where) if terms else []
+        if dense_error is not None and not words:
+            raise dense_error
+        return _fused(dense, words, options, k)
+
+    def _dense(self, query: str, k: int, where: Any, exclude_document: int | None = None,
+               vector: np.ndarray | None = None, knobs: dict[str, int | None] | None = None) -> list[Hit]:
+        knobs = knobs or {}
+        if vector is not None:
+            return self.search_vector(vector, k, where, exclude_document=exclude_document, **knobs)
+        # Retry once if a refit replaced the vectors between embedding and searching.
+        for _ in range(2):
+            used = self._refresh().embedder
+            hits = self.search_vector(self.embed_query(query), k, where, exclude_document=exclude_document, **knobs)
+            if self.info.embedder == used:
+                break
+        return hits
+
+    def _lexical(self, terms: list[str], k: int, where: Any, exclude_document: int | None = None) -> list[Hit]:
+        found = lexical.search(self._vx.store, self.info.id, terms, k, where, exclude_document=exclude_document)
+        return [Hit(h.ext_id, h.score, make_snippet(h.snippet), h.metadata, i) for i, h in enumerate(found, 1)]
+
+    def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None, *,
+                    mode: str | Ranking | None = None, nprobe: int | None = None, ef: int | None = None,
+                    **ranking: Any) -> list[list[Hit] | QueryError]:
+        """Several queries; a query that cannot be answered yields its QueryError in place.
 
         The queries are embedded together: a contextual model (ELMo) batches them.
         """
+        options = Ranking.of(mode, **ranking)
         queries = list(queries)
-        embedded = self.embedder.embed(queries) if queries else None
+        embedded = self.embedder.embed(queries) if queries and options.mode != "lexical" else None
         results: list[list[Hit] | QueryError] = []
         for i, query in enumerate(queries):
-            if not embedded.known[i]:
-                results.append(self._unknown_words(query))
-                continue
+            known = embedded is not None and bool(embedded.known[i])
             try:
-                results.append(self.search_vector(embedded.vectors[i], k, where, nprobe=nprobe, ef=ef))
+                results.append(self._search(query, k, where, options, embedded.vectors[i] if known else None,
+                                            unknown=embedded is not None and not known,
+                                            knobs={"nprobe": nprobe, "ef": ef}))
             except QueryError as exc:
                 results.append(exc)
         return results
 
-    def similar(self, doc_id: str, k: int = 10, where: Any = None, *, nprobe: int | None = None,
-                ef: int | None = None) -> list[Hit]:
-        """Documents most like a stored one (itself excluded)."""
+    def similar(self, doc_id: str, k: int = 10, where: Any = None, *, mode: str | Ranking | None = None,
+                nprobe: int | None = None, ef: int | None = None, **ranking: Any) -> list[Hit]:
+        """Documents most like a stored one (itself excluded), in any ranking mode.
+
+        Dense: the centroid of its chunk vectors; lexical: BM25 for its most
+        distinctive words (tf-idf); hybrid: both, fused.
+        """
+        options = Ranking.of(mode, **ranking)
+        if k < 1:
+            raise QueryError("k must be at least 1")
         found = self._vx.store.document_vectors(self._refresh(), str(doc_id))
         if found is None:
             raise QueryError(f"no document with id {doc_id!r} in collection {self.name!r}")
         document_row, vectors = found
-        if len(vectors) == 0:
-            raise QueryError(f"document {doc_id!r} has no vector (none of its words are known to the model)")
-        centroid = vectors.mean(axis=0)
-        centroid /= np.linalg.norm(centroid) or 1.0
-        return self.search_vector(centroid, k, where, exclude_document=document_row, nprobe=nprobe, ef=ef)
+        depth = k if options.mode != "hybrid" else options.depth(k)
+        dense: list[Hit] = []
+        if options.mode != "lexical":
+            if len(vectors) == 0 and options.mode == "dense":
+                raise QueryError(f"document {doc_id!r} has no vector (none of its words are known to the model)")
+            if len(vectors):
+                centroid = vectors.mean(axis=0)
+                centroid /= np.linalg.norm(centroid) or 1.0
+                dense = self.search_vector(centroid, depth, where, exclude_document=document_row,
+                                           nprobe=nprobe, ef=ef)
+            if options.mode == "dense":
+                return dense
+        document = self._vx.store.get_document(self.info.id, str(doc_id)) or {"text": ""}
+        terms = lexical.document_terms(self._vx.store, document["text"], self._vx.store.counts(self.info.id)[0])
+        words = self._lexical(terms, depth, where, exclude_document=document_row) if terms else []
+        if options.mode == "lexical":
+            if not terms:
+                raise QueryError(f"document {doc_id!r} shares no indexed word with other documents")
+            return words
+        if not dense and not words and len(vectors) == 0 and not terms:
+            raise QueryError(f"document {doc_id!r} has neither a vector nor words shared with other documents")
+        return _fused(dense, words, options, k)
 
     def search_vector(
         self, vector: np.ndarray, k: int = 10, where: Any = None, *, exclude_document: int | None = None,
@@ -446,6 +584,15 @@ class Collection:
         }
 
 
+def _shown(query: str) -> str:
+    return repr(query if len(query) < 60 else query[:57] + "...")
+
+
+def _fused(dense: list[Hit], words: list[Hit], options: Ranking, k: int) -> list[Hit]:
+    fused = fuse(dense, words, key=lambda h: h.id, score=lambda h: h.score, ranking=options, k=k)
+    return [Hit(h.id, score, h.snippet, h.metadata, rank, h.span) for rank, (h, score) in enumerate(fused, 1)]
+
+
 def _db_bytes(path) -> int:
     total = 0
     for suffix in ("", "-wal", "-shm"):
@@ -547,13 +694,25 @@ class Vecdex:
         # Naming only the kind the collection already has asks for nothing new: the
         # recorded model is used (loading a default model here could need a download).
         if embedder not in (None, stored.get("kind")) or model is not None or embedder_options:
-            wanted = create_embedder(embedder or stored.get("kind", "static"), model=model, **embedder_options)
+            kind = embedder or stored.get("kind", "static")
+            options = dict(embedder_options)
+            if kind == stored.get("kind") and "pooling" in stored:
+                # Pooling the caller did not ask about is the collection's own, not
+                # today's default (a collection built with plain mean stays usable).
+                options.setdefault("pooling", stored["pooling"])
+            wanted = create_embedder(kind, model=model, **options)
             if not _same_model(wanted.spec, stored):
                 raise ModelMismatchError(
                     f"collection {info.name!r} was built with {stored.get('kind')} model "
                     f"{stored.get('model')} ({stored.get('dimension')}d); {wanted.spec.get('model')} is a "
                     f"different model [{_model_difference(wanted.spec, stored)}]. Use another --collection "
                     "or the model the collection was built with"
+                )
+            differs = _pooling_difference(wanted.spec, stored, embedder_options)
+            if differs:
+                raise ModelMismatchError(
+                    f"collection {info.name!r} was built with {differs}; its vectors cannot be mixed with "
+                    "other pooling. Use another --collection, or leave the pooling options out"
                 )
         if chunking is not None and chunking.to_dict() != info.chunking:
             raise ModelMismatchError(

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import math
 import os
+# Imported here, before anything can import TensorFlow: TF ships its own SQLite
+# build without FTS5, and whichever library loads first serves sqlite3's symbols.
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from sqlalchemy import Connection, create_engine, event, func, insert, select, text, update
@@ -29,6 +31,11 @@ SQL_PARAM_CHUNK = 500  # stay well under SQLite's bound-parameter limit
 
 class StoreError(Exception):
     """A user-facing storage problem (bad path, not a vecdex store, unknown collection)."""
+
+
+class StaleEmbedderError(StoreError):
+    """Vectors were computed with an embedder state the collection no longer has
+    (another process refitted it meanwhile); nothing was written."""
 
 
 @dataclass
@@ -133,6 +140,11 @@ class Store:
             self._migrate()
         except DatabaseError as exc:
             self.engine.dispose()
+            if "fts5" in str(exc.orig):
+                raise StoreError(
+                    "this process's SQLite has no FTS5 full-text module (is TensorFlow imported before "
+                    "vecdex? its bundled SQLite lacks FTS5: import vecdex first)"
+                ) from exc
             raise StoreError(f"{self.path} is not a vecdex store (SQLite said: {exc.orig})") from exc
 
     # -- connection setup ---------------------------------------------------------
@@ -351,15 +363,22 @@ class Store:
                 conn.execute(ch.delete().where(ch.c.id.in_(part)))
         return np.asarray(removed, dtype=np.int64)
 
-    def write_documents(self, collection_id: int, batch: Sequence[DocumentWrite]) -> WriteResult:
+    def write_documents(
+        self, collection_id: int, batch: Sequence[DocumentWrite], embedder_spec: dict[str, Any] | None = None
+    ) -> WriteResult:
         """Upsert a batch of documents (unique ext_ids) and their chunks in one transaction.
 
         The bulk inserts go straight to the driver with positional rows: at tens of
         thousands of rows a second, per-row statement compilation would dominate.
+        With ``embedder_spec``, the write is refused (:class:`StaleEmbedderError`)
+        unless it is still the collection's spec: stored vectors always match the
+        stored pooling state, even when another process refits meanwhile.
         """
         docs, ch = schema.documents, schema.chunks
         now = time.time()
         with self.writing() as conn:
+            if embedder_spec is not None:
+                self._check_embedder(conn, collection_id, embedder_spec)
             seq = self._bump_seq(conn, collection_id)
             existing: dict[str, int] = {}
             for part in _batched([d.ext_id for d in batch]):
@@ -390,6 +409,9 @@ class Store:
                 conn.exec_driver_sql(
                     "INSERT INTO documents (id, collection_id, ext_id, text, metadata, content_hash, source, "
                     "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
+                # The full-text index of new documents (updates and deletes: triggers, migration 2).
+                conn.exec_driver_sql("INSERT INTO documents_fts (rowid, text) VALUES (?, ?)",
+                                     [(row[0], row[3]) for row in new_rows])
             if updates:
                 conn.exec_driver_sql(
                     "UPDATE documents SET text = ?, metadata = ?, content_hash = ?, source = ?, updated_at = ? "
@@ -402,6 +424,61 @@ class Store:
             seq=seq, added=len(new_rows), updated=len(updates),
             chunk_ids=np.arange(first_chunk, next_chunk, dtype=np.int64), removed_chunk_ids=removed,
         )
+
+    @staticmethod
+    def _check_embedder(conn: Connection, collection_id: int, embedder_spec: dict[str, Any]) -> None:
+        cols = schema.collections
+        current = conn.execute(select(cols.c.embedder).where(cols.c.id == collection_id)).scalar_one()
+        if current != embedder_spec:
+            raise StaleEmbedderError(
+                "the collection's embedder was refitted by another process during this run; "
+                "nothing of this batch was written: run the command again"
+            )
+
+    def rewrite_vectors(
+        self,
+        collection_id: int,
+        embed: Callable[[list[str]], tuple[dict[str, Any], list[np.ndarray]]],
+    ) -> tuple[int, int]:
+        """Re-embed every chunk of a collection and record the new embedder spec, atomically.
+
+        ``embed(chunk_texts)`` returns (new embedder spec, one vector per chunk
+        text, or None when the chunk no longer has a vector). Reading, embedding
+        and writing happen in one write transaction, so no batch can slip in
+        with the old state, and a crash leaves the old spec with the old vectors.
+        The generation is bumped: FAISS files of the old vectors are retired.
+        Returns (chunks rewritten, chunks dropped).
+        """
+        cols = schema.collections
+        with self.writing() as conn:
+            rows = conn.execute(text(
+                'SELECT c.id, substr(d.text, c.start + 1, c."end" - c.start) FROM chunks c '
+                "JOIN documents d ON d.id = c.document_id WHERE c.collection_id = :cid ORDER BY c.id"
+            ), {"cid": collection_id}).all()
+            spec, vectors = embed([r[1] for r in rows])
+            seq = self._bump_seq(conn, collection_id)
+            kept = [(r[0], v) for r, v in zip(rows, vectors) if v is not None]
+            dropped = [r[0] for r, v in zip(rows, vectors) if v is None]
+            if kept:
+                conn.exec_driver_sql(
+                    "UPDATE chunks SET vector = ?, seq = ? WHERE id = ?",
+                    [(vector_to_blob(v), seq, cid) for cid, v in kept],
+                )
+            if dropped:
+                self._remove_chunk_ids(conn, collection_id, dropped, seq)
+            conn.execute(
+                update(cols).where(cols.c.id == collection_id)
+                .values(embedder=spec, generation=cols.c.generation + 1, updated_at=time.time())
+            )
+        return len(kept), len(dropped)
+
+    def _remove_chunk_ids(self, conn: Connection, collection_id: int, chunk_ids: list[int], seq: int) -> None:
+        conn.execute(
+            insert(schema.chunk_tombstones),
+            [{"collection_id": collection_id, "chunk_id": cid, "seq": seq} for cid in chunk_ids],
+        )
+        for part in _batched(chunk_ids):
+            conn.execute(schema.chunks.delete().where(schema.chunks.c.id.in_(part)))
 
     def delete_documents(self, collection_id: int, ext_ids: Sequence[str]) -> tuple[list[str], WriteResult]:
         """Delete documents by external id; returns (ids not found, result)."""
@@ -554,6 +631,6 @@ class Store:
 
 
 __all__ = [
-    "CollectionInfo", "ChunkHit", "DocumentWrite", "Store", "StoreError", "WriteResult",
+    "CollectionInfo", "ChunkHit", "DocumentWrite", "StaleEmbedderError", "Store", "StoreError", "WriteResult",
     "blobs_to_matrix", "vector_to_blob", "OperationalError",
 ]

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import sqlite3  # noqa: F401  (before any test imports TensorFlow, whose own SQLite lacks FTS5)
+
 import pytest
 
 from indexer.embedders import factory

