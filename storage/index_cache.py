@@ -147,7 +147,9 @@ class IndexCache:
         if spec.get("type") != "auto" or spec.get("resolved") == built:
             return collection
         try:
-            self.store.update_index_spec(collection.id, {**spec, "resolved": built})
+            # Same effective index as before (auto's first record: exact, as it was): same files.
+            same = self._built_spec(collection) == built
+            self.store.update_index_spec(collection.id, {**spec, "resolved": built}, new_generation=not same)
         except Exception as exc:  # a read-only store still answers queries
             log.warning("could not record the index choice: %s", exc)
             return collection

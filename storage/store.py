@@ -316,13 +316,17 @@ class Store:
             )
             return self.get_collection(name, conn)
 
-    def update_index_spec(self, collection_id: int, index_spec: dict[str, Any]) -> None:
-        """Record a new index spec; bumping ``generation`` retires the old FAISS files."""
+    def update_index_spec(self, collection_id: int, index_spec: dict[str, Any], *, new_generation: bool = True) -> None:
+        """Record a new index spec; bumping ``generation`` retires the old FAISS files
+        (``new_generation=False``: the files stay valid, e.g. auto recording that it
+        keeps the exact index it already had)."""
+        cols = schema.collections
+        generation = cols.c.generation + 1 if new_generation else cols.c.generation
         with self.writing() as conn:
             conn.execute(
-                update(schema.collections)
-                .where(schema.collections.c.id == collection_id)
-                .values(index_spec=index_spec, generation=schema.collections.c.generation + 1, updated_at=time.time())
+                update(cols)
+                .where(cols.c.id == collection_id)
+                .values(index_spec=index_spec, generation=generation, updated_at=time.time())
             )
 
     # -- writes -----------------------------------------------------------------------
