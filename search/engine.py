@@ -128,12 +128,17 @@ class Collection:
         self.info = info
         return info
 
-    def index(self):
-        """The up-to-date vector index (built or caught up from the store if needed)."""
+    def _current(self) -> CollectionInfo:
+        """The collection's row, reread only when its generation changed (a reindex
+        or refit by this or another process): one tiny query otherwise."""
         state = self._vx.store.collection_state(self.info.id)
         if state is None or state[1] != self.info.generation:
-            self._refresh()  # reindexed (or dropped) by someone: reread the spec
-        return self._vx.indexes.get(self.info)
+            self._refresh()
+        return self.info
+
+    def index(self):
+        """The up-to-date vector index (built or caught up from the store if needed)."""
+        return self._vx.indexes.get(self._current())
 
     # -- writes ------------------------------------------------------------------------
 
@@ -278,11 +283,12 @@ class Collection:
                vector: np.ndarray | None = None) -> list[Hit]:
         if vector is not None:
             return self.search_vector(vector, k, where, exclude_document=exclude_document)
-        # Retry once if a refit replaced the vectors between embedding and searching.
+        # A refit (new embedder state, new index generation) between embedding the
+        # query and searching would compare vectors of two states: retry once.
         for _ in range(2):
-            used = self._refresh().embedder
+            generation = self._current().generation
             hits = self.search_vector(self.embed_query(query), k, where, exclude_document=exclude_document)
-            if self.info.embedder == used:
+            if self.info.generation == generation:  # search_vector rereads it
                 break
         return hits
 
