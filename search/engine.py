@@ -139,6 +139,14 @@ class Collection:
         self.info = info
         return info
 
+    def _current(self) -> CollectionInfo:
+        """The collection's row, reread only when its generation changed (a reindex
+        or refit by this or another process): one tiny query otherwise."""
+        state = self._vx.store.collection_state(self.info.id)
+        if state is None or state[1] != self.info.generation:
+            self._refresh()
+        return self.info
+
     def index(self):
         """The up-to-date vector index (built or caught up from the store if needed)."""
         # While no connection has committed anything, the index we hold is current:
@@ -372,11 +380,12 @@ class Collection:
         knobs = knobs or {}
         if vector is not None:
             return self.search_vector(vector, k, where, exclude_document=exclude_document, **knobs)
-        # Retry once if a refit replaced the vectors between embedding and searching.
+        # A refit (new embedder state, new index generation) between embedding the
+        # query and searching would compare vectors of two states: retry once.
         for _ in range(2):
-            used = self._refresh().embedder
+            generation = self._current().generation
             hits = self.search_vector(self.embed_query(query), k, where, exclude_document=exclude_document, **knobs)
-            if self.info.embedder == used:
+            if self.info.generation == generation:  # search_vector rereads it
                 break
         return hits
 
