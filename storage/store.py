@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 from sqlalchemy import Connection, create_engine, event, func, insert, select, text, update
@@ -287,13 +287,6 @@ class Store:
             conn.rollback()
         return (int(row[0]), int(row[1])) if row else None
 
-    def require_collection(self, name: str) -> CollectionInfo:
-        info = self.get_collection(name)
-        if info is None:
-            known = ", ".join(c.name for c in self.list_collections()) or "none yet"
-            raise StoreError(f"no collection named {name!r} in {self.path} (collections: {known})")
-        return info
-
     def list_collections(self) -> list[CollectionInfo]:
         with self.reading() as conn:
             rows = conn.execute(select(schema.collections).order_by(schema.collections.c.name)).all()
@@ -540,17 +533,6 @@ class Store:
 
     # -- reads for search -------------------------------------------------------------------
 
-    def chunk_documents(self, chunk_ids: Sequence[int]) -> dict[int, int]:
-        """chunk id -> document row id (ids no longer stored are absent). Integers
-        only, so collapsing many candidate chunks to documents stays cheap."""
-        out: dict[int, int] = {}
-        with self.reading() as conn:
-            for part in _batched([int(i) for i in chunk_ids]):
-                rows = conn.exec_driver_sql(
-                    f"SELECT id, document_id FROM chunks WHERE id IN ({', '.join('?' * len(part))})", tuple(part))
-                out.update((row[0], row[1]) for row in rows)
-        return out
-
     def chunk_hits(self, chunk_ids: Sequence[int]) -> dict[int, ChunkHit]:
         """Documents and snippet text for chunk ids (ids no longer stored are absent)."""
         out: dict[int, ChunkHit] = {}
@@ -626,13 +608,6 @@ class Store:
         m = row._mapping
         return {"id": m["ext_id"], "text": m["text"], "metadata": m["metadata"], "source": m["source"],
                 "content_hash": m["content_hash"], "created_at": m["created_at"], "updated_at": m["updated_at"]}
-
-    def iter_document_ids(self, collection_id: int) -> Iterable[str]:
-        docs = schema.documents
-        with self.reading() as conn:
-            for row in conn.execute(select(docs.c.ext_id).where(docs.c.collection_id == collection_id).order_by(docs.c.id)):
-                yield row[0]
-
 
 __all__ = [
     "CollectionInfo", "ChunkHit", "DocumentWrite", "StaleEmbedderError", "Store", "StoreError", "WriteResult",

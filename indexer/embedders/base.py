@@ -64,10 +64,6 @@ class Embedder(ABC):
         result = self.embed([text])
         return result.vectors[0] if bool(result.known[0]) else None
 
-    def unknown_tokens(self, text: str) -> list[str]:
-        """Tokens of ``text`` the model has no vector for (for error messages)."""
-        return []
-
 
 def normalise_rows(matrix: np.ndarray) -> np.ndarray:
     """L2-normalise rows in place where possible; zero rows stay zero."""

@@ -232,10 +232,6 @@ class StaticEmbedder(Embedder):
                 out.extend(self._token_rows(token, extra, extra_vectors))
         return out
 
-    def unknown_tokens(self, text: str) -> list[str]:
-        extra: dict[str, int] = {}
-        return [t for t in self.tokenize(text) if not self._token_rows(t, extra, [])]
-
     # -- pooling ----------------------------------------------------------------
 
     def embed(self, texts: Sequence[str]) -> Embeddings:
