@@ -63,6 +63,9 @@ def kill_when(proc: subprocess.Popen, db, at_least: int, timeout: float = 120) -
 
 
 def check_consistent(db) -> int:
+    from search import Vecdex
+
+    Vecdex(db, create=False).close()  # opens (a store killed before its first commit is empty, not broken)
     with sqlite3.connect(db) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         orphans = raw.execute(
@@ -70,8 +73,6 @@ def check_consistent(db) -> int:
         ).fetchone()[0]
         assert orphans == 0, "a document without its chunks was committed"
         n_docs = raw.execute("SELECT count(*) FROM documents").fetchone()[0]
-    from search import Vecdex
-
     with Vecdex(db, create=False) as vx:
         if not vx.collections():
             return 0
