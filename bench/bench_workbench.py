@@ -61,24 +61,15 @@ def bench_analogies(every: int, repeat: int) -> None:
     import numpy as np
     from gensim.models import KeyedVectors
 
-    from search.model_eval import evaluate_analogies, gensim_test_file
+    from search.model_eval import analogy_sample, evaluate_analogies
     from search.words import WordSpace
 
     space = WordSpace.load(None)
     kv = KeyedVectors(space.model.dimension)
     kv.add_vectors(list(space.keys), np.asarray(space.model.vectors))
-    lines, n = [], 0
-    for line in gensim_test_file("questions-words.txt").read_text("utf-8").splitlines():
-        if line.startswith(": "):
-            lines.append(line)
-            n = 0
-        else:
-            if n % every == 0:
-                lines.append(line)
-            n += 1
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "questions.txt"
-        path.write_text("\n".join(lines) + "\n", "utf-8")
+        path.write_text(analogy_sample(every), "utf-8")
         result = {}
         ours = median_time(lambda: result.update(ours=evaluate_analogies(space, path, restrict_vocab=30_000)), repeat)
         theirs = median_time(lambda: result.update(ref=kv.evaluate_word_analogies(str(path), restrict_vocab=30_000)),

@@ -27,7 +27,13 @@ from search import lexical
 from search.filters import compile_filters, normalise_filters
 from search.hybrid import Ranking, fuse
 from storage.ann.factory import DEFAULT_INDEX_SPEC
-from storage.ann.spec import IndexSpecError, check_dimension, format_spec, parse_index_spec, search_params
+from storage.ann.spec import (
+    IndexSpecError,
+    check_dimension,
+    format_spec,
+    parse_index_spec,
+    search_params,
+)
 from storage.index_cache import IndexCache
 from storage.store import ChunkHit, CollectionInfo, DocumentWrite, Store, StoreError
 

@@ -116,6 +116,21 @@ class ModelEvaluation:
         }
 
 
+def analogy_sample(every: int) -> str:
+    """Every ``every``-th question of each section of gensim's questions-words.txt,
+    with the section headers, as file text (a quick stand-in for all ~20k questions)."""
+    lines, n = [], 0
+    for line in gensim_test_file("questions-words.txt").read_text("utf-8").splitlines():
+        if line.startswith(": "):
+            lines.append(line)
+            n = 0
+        else:
+            if n % every == 0:
+                lines.append(line)
+            n += 1
+    return "\n".join(lines) + "\n"
+
+
 def _ok_vocab(space: WordSpace, restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
     """Word (upper-cased if case-insensitive) -> row, over the first rows; the first casing wins."""
     keys = space.keys[:restrict_vocab]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+
 # Imported here, before anything can import TensorFlow: TF ships its own SQLite
 # build without FTS5, and whichever library loads first serves sqlite3's symbols.
 import sqlite3

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3  # noqa: F401  (before any test imports TensorFlow, whose own SQLite lacks FTS5)
 import subprocess
 import sys
 from pathlib import Path
-
-import sqlite3  # noqa: F401  (before any test imports TensorFlow, whose own SQLite lacks FTS5)
 
 import pytest
 

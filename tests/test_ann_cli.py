@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import run_vecdex
 
 from cli import main
-from conftest import run_vecdex
 
 
 @pytest.fixture(scope="module")

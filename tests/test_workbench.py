@@ -27,6 +27,7 @@ from indexer.readers import ReadOptions
 from indexer.training import TrainingError, TrainOptions, train
 from search.model_eval import (
     EvaluationError,
+    analogy_sample,
     evaluate_analogies,
     evaluate_word_pairs,
     gensim_test_file,
@@ -258,16 +259,7 @@ def test_word_similarity_scores_equal_gensims(glove, glove_gensim, name):
 def analogy_subset(tmp_path_factory) -> Path:
     """Every 12th question of each section of questions-words.txt (gensim answers ~20k questions slowly)."""
     out = tmp_path_factory.mktemp("analogies") / "questions-subset.txt"
-    lines, n = [], 0
-    for line in gensim_test_file("questions-words.txt").read_text("utf-8").splitlines():
-        if line.startswith(": "):
-            lines.append(line)
-            n = 0
-        else:
-            if n % 12 == 0:
-                lines.append(line)
-            n += 1
-    out.write_text("\n".join(lines) + "\n", "utf-8")
+    out.write_text(analogy_sample(12), "utf-8")
     return out
 
 
