@@ -80,13 +80,13 @@ def main() -> None:
             index = coll.index()
             vectors = np.stack([coll.embed_query(q) for q in queries]).astype(np.float32)
             raw = []
-            from storage.ann.base import faiss_threads
+            from storage.ann.base import set_faiss_threads
 
-            with faiss_threads(1):  # the same threading vecdex uses for one query
-                for v in vectors:
-                    started = time.perf_counter()
-                    index.index.search(v.reshape(1, -1), 10)
-                    raw.append(time.perf_counter() - started)
+            set_faiss_threads(1)  # the same threading vecdex uses for one query
+            for v in vectors:
+                started = time.perf_counter()
+                index.index.search(v.reshape(1, -1), 10)
+                raw.append(time.perf_counter() - started)
             (w50, w95), (r50, r95) = percentiles(warm), percentiles(raw)
             print(f"\nwarm query, {index.count():,} chunks ({args.queries} queries, k=10)")
             print(f"  vecdex dense       p50 {w50:6.3f} ms  p95 {w95:6.3f} ms")

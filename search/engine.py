@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -48,6 +49,7 @@ SNIPPET_CHARS = 280
 EXACT_FILTER_ROWS = 2048
 EXACT_FILTER_SHARE = 0.01
 VECTOR_BATCH = 2048
+_UNREAD = object()  # a chunk row not looked up yet (None: looked up, gone)
 
 
 class QueryError(Exception):
@@ -58,7 +60,7 @@ class ModelMismatchError(Exception):
     """An attempt to add to a collection with a different model than it was built with."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Hit:
     """One search result: a document, its best chunk's cosine and that chunk's text."""
 
@@ -466,8 +468,28 @@ class Collection:
         ``nprobe`` / ``ef`` override the index's IVF probes / HNSW efSearch for this
         call only (other threads searching at the same time are not affected).
         """
-        matrix = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        return self.search_vectors(matrix, k, where, exclude_document=exclude_document, nprobe=nprobe, ef=ef)[0]
+        if where is not None:
+            return self.search_vectors(np.asarray(vector, dtype=np.float32).reshape(1, -1), k, where,
+                                       exclude_document=exclude_document, nprobe=nprobe, ef=ef)[0]
+        if k < 1:
+            raise QueryError("k must be at least 1")
+        # One unfiltered query, the common case, without the batch bookkeeping: at
+        # 400k vectors an HNSW search takes ~0.25 ms, so every few microseconds of
+        # glue show in bench/bench_ann.py's ratio against raw FAISS.
+        query = self._query_matrix(vector)
+        params = search_params(nprobe, ef)
+        index = self.index()
+        available = index.count()
+        fetch = self._fetch_size(k, exclude_document, available)
+        while fetch:
+            scores, ids = index.search(query, fetch, params)
+            id_list = ids[0].tolist()
+            rows: dict[int, ChunkHit | None] = self._vx.store.chunk_hits([c for c in id_list[:k] if c >= 0])
+            hits = self._collapse(scores[0], id_list, k, exclude_document, rows)
+            if len(hits) == k or fetch >= available:
+                return hits
+            fetch = min(available, fetch * 4)  # documents repeated in the ranking: look deeper
+        return []
 
     def search_vectors(
         self, vectors: Any, k: int = 10, where: Any = None, *, exclude_document: int | None = None,
@@ -481,8 +503,9 @@ class Collection:
         index = self.index()
         allowed = None
         available = index.count()
-        if normalise_filters(where):
-            sql, sql_params = compile_filters(normalise_filters(where))
+        filters = normalise_filters(where)
+        if filters:
+            sql, sql_params = compile_filters(filters)
             allowed = self._vx.store.filtered_chunk_ids(self.info.id, sql, sql_params)
             available = len(allowed)
             # A very selective filter: scoring its few rows exactly beats steering an
@@ -491,18 +514,16 @@ class Collection:
                 return [self._exact(row, allowed, k, exclude_document) for row in matrix]
         results: list[list[Hit]] = [[] for _ in matrix]
         pending = list(range(len(matrix))) if available else []
-        # Chunks to ask for: k documents' worth (one round when documents are one
-        # chunk, as words or short texts are); the loop widens if documents repeat.
-        fetch = min(available, k + (exclude_document is not None)
-                    + (0 if self._chunks_per_doc <= 1.0 else int(k * self._chunks_per_doc * 2)))
+        fetch = self._fetch_size(k, exclude_document, available)
         while pending:
-            scores, ids = index.search(matrix[pending], fetch, params, allowed)
+            queries = matrix if len(pending) == len(matrix) else matrix[pending]
+            scores, ids = index.search(queries, fetch, params, allowed)
             # The first k chunks of every query in one read; more only if documents repeat.
             head = ids[:, :k]
-            rows: dict[int, ChunkHit | None] = dict(self._vx.store.chunk_hits(set(head[head >= 0].tolist())))
+            rows: dict[int, ChunkHit | None] = self._vx.store.chunk_hits(set(head[head >= 0].tolist()))
             short = []
             for row, query in enumerate(pending):
-                results[query] = self._collapse(scores[row], ids[row], k, exclude_document, rows)
+                results[query] = self._collapse(scores[row], ids[row].tolist(), k, exclude_document, rows)
                 if len(results[query]) < k and fetch < available:
                     short.append(query)
             pending, fetch = short, min(available, fetch * 4)
@@ -514,11 +535,17 @@ class Collection:
                     results[query] = self._exact(matrix[query], allowed, k, exclude_document)
         return results
 
+    def _fetch_size(self, k: int, exclude_document: int | None, available: int) -> int:
+        """Chunks to ask the index for: k documents' worth (one round when documents
+        are one chunk, as words or short texts are); callers widen if documents repeat."""
+        extra = 0 if self._chunks_per_doc <= 1.0 else int(k * self._chunks_per_doc * 2)
+        return min(available, k + (exclude_document is not None) + extra)
+
     def _query_matrix(self, vectors: Any) -> np.ndarray:
         """Query vectors as unit float32 rows of the collection's dimension."""
         dimension = int(self.info.embedder["dimension"])
         if isinstance(vectors, np.ndarray):
-            matrix = np.array(vectors, dtype=np.float32, ndmin=2)
+            matrix = np.array(vectors, dtype=np.float32, ndmin=2)  # a copy: normalised in place below
         else:  # a list of rows (np.array on a list of arrays takes a slow path)
             matrix = np.array([np.asarray(v, dtype=np.float32) for v in vectors], dtype=np.float32, ndmin=2)
         if matrix.ndim != 2 or matrix.shape[1] != dimension:
@@ -540,9 +567,9 @@ class Collection:
         ids, vectors = self._vx.store.chunk_vectors(self.info.id, chunk_ids, int(self.info.embedder["dimension"]))
         scores = vectors @ vector
         order = np.argsort(-scores, kind="stable")
-        return self._collapse(scores[order], ids[order], k, exclude_document, {})
+        return self._collapse(scores[order], ids[order].tolist(), k, exclude_document, {})
 
-    def _collapse(self, scores: np.ndarray, ids: np.ndarray, k: int, exclude_document: int | None,
+    def _collapse(self, scores: np.ndarray, id_list: list[int], k: int, exclude_document: int | None,
                   rows: dict[int, ChunkHit | None]) -> list[Hit]:
         """Chunk hits -> document hits; a document scores as its best chunk.
 
@@ -551,20 +578,20 @@ class Collection:
         """
         hits: list[Hit] = []
         seen: set[int] = set()
-        id_list = ids.tolist()
         for position, (chunk_id, score) in enumerate(zip(id_list, scores.tolist())):
             if chunk_id < 0:
                 continue
-            if chunk_id not in rows:
+            row = rows.get(chunk_id, _UNREAD)
+            if row is _UNREAD:
                 block = [c for c in id_list[position : position + 2 * (k - len(hits)) + 8] if c >= 0]
                 found = self._vx.store.chunk_hits(block)
                 rows.update({c: found.get(c) for c in block})
-            row = rows[chunk_id]
+                row = rows[chunk_id]
             if row is None or row.document_id in seen or row.document_id == exclude_document:
                 continue
             seen.add(row.document_id)
-            hits.append(Hit(row.ext_id, float(score), make_snippet(row.snippet), row.metadata, len(hits) + 1,
-                            (row.start, row.end)))
+            metadata = {} if row.metadata_json == "{}" else json.loads(row.metadata_json)
+            hits.append(Hit(row.ext_id, score, make_snippet(row.snippet), metadata, len(hits) + 1, (row.start, row.end)))
             if len(hits) == k:
                 break
         return hits

@@ -6,6 +6,7 @@ FAISS files (see :mod:`storage.index_cache`) are derived from what is here.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -17,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 from sqlalchemy import Connection, create_engine, event, func, insert, select, text, update
@@ -67,14 +68,13 @@ class DocumentWrite:
     vectors: np.ndarray  # (len(spans), dim) float32
 
 
-@dataclass(slots=True)
-class ChunkHit:
-    """What search needs to know about one chunk."""
+class ChunkHit(NamedTuple):
+    """What search needs to know about one chunk (a plain row: built per hit, per query)."""
 
     chunk_id: int
     document_id: int
     ext_id: str
-    metadata: dict[str, Any]
+    metadata_json: str  # decoded only for the hits a search returns
     snippet: str
     start: int
     end: int
@@ -97,6 +97,16 @@ def blobs_to_matrix(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
     if not blobs:
         return np.zeros((0, dimension), dtype=np.float32)
     return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dimension).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=64)
+def _chunk_hits_sql(n_ids: int) -> str:
+    """The hit lookup for n ids, built once per n (it runs on every search)."""
+    return (
+        'SELECT c.id, c.document_id, d.ext_id, d.metadata, substr(d.text, c.start + 1, c."end" - c.start), '
+        'c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id '
+        f'WHERE c.id IN ({",".join("?" * n_ids)})'
+    )
 
 
 def _batched(items: Sequence[Any], size: int = SQL_PARAM_CHUNK) -> Iterator[Sequence[Any]]:
@@ -537,19 +547,13 @@ class Store:
     def chunk_hits(self, chunk_ids: Sequence[int]) -> dict[int, ChunkHit]:
         """Documents and snippet text for chunk ids (ids no longer stored are absent)."""
         out: dict[int, ChunkHit] = {}
-        reader = self._reader()
         chunk_ids = list(chunk_ids)
         if not chunk_ids:
             return out
+        reader, make = self._reader(), tuple.__new__  # tuple.__new__: _make's checks cost ~1 us a row here
         for part in _batched(chunk_ids) if len(chunk_ids) > SQL_PARAM_CHUNK else (chunk_ids,):
-            sql = (
-                'SELECT c.id, c.document_id, d.ext_id, d.metadata, substr(d.text, c.start + 1, c."end" - c.start), '
-                f'c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id '
-                f'WHERE c.id IN ({",".join("?" * len(part))})'
-            )
-            for row in reader.execute(sql, part):
-                metadata = {} if row[3] == "{}" else json.loads(row[3])
-                out[row[0]] = ChunkHit(row[0], row[1], row[2], metadata, row[4], row[5], row[6])
+            for row in reader.execute(_chunk_hits_sql(len(part)), part):
+                out[row[0]] = make(ChunkHit, row)
         return out
 
     def chunk_vectors(self, collection_id: int, chunk_ids: Sequence[int], dimension: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -23,22 +22,34 @@ VectorSource = Callable[[np.ndarray], "tuple[np.ndarray, np.ndarray]"]
 # waiting threads turn a 1 ms search into 10-40 ms (measured: bench/bench_query.py).
 SMALL_BATCH = 20
 _threads_lock = threading.Lock()
+_ALL_CORES = os.cpu_count() or 1
 
 
-@contextmanager
-def faiss_threads(n_queries: int) -> Iterator[None]:
-    """Run FAISS single-threaded for small query batches, on all cores otherwise.
+def set_faiss_threads(n_queries: int) -> None:
+    """Set FAISS to one thread for small query batches, all cores otherwise.
 
-    The setting is left in place afterwards: flipping OpenMP's thread count back
-    and forth on every query costs more than the search itself.
+    Called before each FAISS call rather than wrapped around it: the setting is
+    left in place, because flipping OpenMP's thread count back and forth on every
+    query costs more than the search itself, and a context manager alone costs a
+    few percent of a single HNSW query.
     """
     import faiss
 
-    wanted = 1 if n_queries < SMALL_BATCH else (os.cpu_count() or 1)
-    with _threads_lock:
-        if faiss.omp_get_max_threads() != wanted:
+    wanted = 1 if n_queries < SMALL_BATCH else _ALL_CORES
+    if faiss.omp_get_max_threads() != wanted:
+        with _threads_lock:
             faiss.omp_set_num_threads(wanted)
-    yield
+
+
+def positions_to_ids(positions: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """FAISS result positions (-1: no result) -> chunk ids through a label array."""
+    if not len(labels):
+        return np.full_like(positions, -1)
+    ids = labels[positions]  # -1 picks the last label: put right below
+    missing = positions < 0
+    if np.count_nonzero(missing):
+        ids[missing] = -1
+    return ids
 
 
 class VectorIndex(ABC):

@@ -14,7 +14,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from storage.ann.base import VectorIndex, faiss_threads
+from storage.ann.base import VectorIndex, positions_to_ids, set_faiss_threads
 from storage.ann.hnsw import bitmap_selector
 
 
@@ -45,14 +45,13 @@ class FlatIndex(VectorIndex):
     def search(self, queries, k, params=None, allowed=None):
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
         k = max(1, min(int(k), max(self.count(), 1)))
-        with faiss_threads(len(queries)):
-            if allowed is not None:
-                selector, _bits = bitmap_selector(np.isin(self.labels, np.asarray(allowed, dtype=np.int64)))
-                scores, rows = self.index.search(queries, k, params=faiss.SearchParameters(sel=selector))
-            else:
-                scores, rows = self.index.search(queries, k)
-        ids = np.where(rows >= 0, self.labels[np.maximum(rows, 0)] if len(self.labels) else -1, -1)
-        return scores, ids
+        set_faiss_threads(len(queries))
+        if allowed is not None:
+            selector, _bits = bitmap_selector(np.isin(self.labels, np.asarray(allowed, dtype=np.int64)))
+            scores, rows = self.index.search(queries, k, params=faiss.SearchParameters(sel=selector))
+        else:
+            scores, rows = self.index.search(queries, k)
+        return scores, positions_to_ids(rows, self.labels)
 
     def count(self) -> int:
         return int(self.index.ntotal)

@@ -21,7 +21,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from storage.ann.base import VectorIndex, faiss_threads
+from storage.ann.base import VectorIndex, positions_to_ids, set_faiss_threads
 from storage.ann.spec import HNSW_COMPACT, HNSW_DEFAULTS
 
 
@@ -56,8 +56,8 @@ class HNSWIndex(VectorIndex):
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if not len(ids):
             return
-        with faiss_threads(len(ids)):  # graph construction: all cores for big batches
-            self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        set_faiss_threads(len(ids))  # graph construction: all cores for big batches
+        self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         self.labels = np.concatenate([self.labels, np.asarray(ids, dtype=np.int64)])
         self.dead = np.concatenate([self.dead, np.zeros(len(ids), dtype=bool)])
         self._alive = None
@@ -89,18 +89,17 @@ class HNSWIndex(VectorIndex):
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
         k = max(1, min(int(k), max(self.count(), 1)))
         # Per-call parameters: never touch index.hnsw.efSearch (shared by all threads).
-        ef = int((params or {}).get("efSearch", self.ef_search))
+        ef = params.get("efSearch", self.ef_search) if params else self.ef_search
         selector = self._selector(allowed)
         if selector is None:
             search_params = self._plain_params(ef)
         else:
             search_params = faiss.SearchParametersHNSW()
-            search_params.efSearch = ef
+            search_params.efSearch = int(ef)
             search_params.sel = selector[0]
-        with faiss_threads(len(queries)):
-            scores, labels = self.index.search(queries, k, params=search_params)
-        ids = np.where(labels >= 0, self.labels[np.maximum(labels, 0)] if len(self.labels) else -1, -1)
-        return scores, ids
+        set_faiss_threads(len(queries))
+        scores, labels = self.index.search(queries, k, params=search_params)
+        return scores, positions_to_ids(labels, self.labels)
 
     def _plain_params(self, ef: int) -> faiss.SearchParametersHNSW:
         """Unfiltered search parameters per efSearch value, made once: FAISS only
@@ -108,7 +107,7 @@ class HNSWIndex(VectorIndex):
         cached = self._params_cache.get(ef)
         if cached is None:
             cached = faiss.SearchParametersHNSW()
-            cached.efSearch = ef
+            cached.efSearch = int(ef)
             self._params_cache[ef] = cached
         return cached
 

@@ -19,7 +19,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from storage.ann.base import VectorIndex, faiss_threads
+from storage.ann.base import VectorIndex, set_faiss_threads
 from storage.ann.spec import IndexSpecError, ivf_nlist
 
 TRAIN_PER_LIST = 39          # FAISS's minimum training rows per centroid
@@ -63,8 +63,8 @@ class IVFIndex(VectorIndex):
         if len(vectors) > cap:
             rng = np.random.default_rng(1234)  # deterministic: the same store builds the same index
             sample = vectors[np.sort(rng.choice(len(vectors), cap, replace=False))]
-        with faiss_threads(len(sample)):  # k-means: all cores
-            index.train(sample)
+        set_faiss_threads(len(sample))  # k-means: all cores
+        index.train(sample)
         self.index = index
         self._mapped = False
 
@@ -79,8 +79,8 @@ class IVFIndex(VectorIndex):
         if self.index is None:  # built empty: train on the first rows that arrive
             self._train(vectors)
         self._writable()
-        with faiss_threads(len(ids)):
-            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+        set_faiss_threads(len(ids))
+        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
 
     def remove(self, ids: np.ndarray) -> None:
         if len(ids) and self.index is not None and self.index.ntotal:
@@ -124,8 +124,8 @@ class IVFIndex(VectorIndex):
         if self.index is None or not self.index.ntotal:
             return np.full((len(queries), k), -np.inf, dtype=np.float32), np.full((len(queries), k), -1, dtype=np.int64)
         search_params, _keep = self._params(params, allowed)
-        with faiss_threads(len(queries)):
-            return self.index.search(queries, k, params=search_params)
+        set_faiss_threads(len(queries))
+        return self.index.search(queries, k, params=search_params)
 
     def count(self) -> int:
         return int(self.index.ntotal) if self.index is not None else 0
