@@ -1,7 +1,7 @@
 """ELMo speed: bucketed vs input-order batching on the same real sentences, in one run.
 
-    python bench/bench_elmo.py                 # real-size random-weight model, 320 sentences
-    python bench/bench_elmo.py --sentences 640 --batch-size 32
+    python bench/bench_elmo.py                 # real-size random-weight model, one indexing batch
+    python bench/bench_elmo.py --sentences 320 --batch-size 32
     python bench/bench_elmo.py --model https://tfhub.dev/google/elmo/3   # a real module, if you have it
 
 The model has the published ELMo sizes (char CNN with 2048 filters, 2-layer biLSTM
@@ -9,8 +9,10 @@ with 4096 cells and 512-d projections, ~93M parameters) and random weights:
 timing does not depend on the weights. It is built once (~375 MB) into the vecdex
 cache folder and reused. Sentences are a fixed random sample of the Lee background
 corpus (gensim test data), split with sentence-splitter: real text with mixed
-lengths. Absolute speeds drift on a shared machine; the ratio measured in the
-same run is the figure to read.
+lengths. By default the sample is what one ``embed`` call gets while indexing:
+the sentences of ``ElmoEmbedder.batch_bytes`` (100 KB) of text, ~750 sentences,
+which is the pool bucketing sorts. Absolute speeds drift on a shared machine;
+the ratio measured in the same run is the figure to read.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from indexer.embedders.elmo import ElmoEmbedder, import_tensorflow  # noqa: E402
 from indexer.embedders.elmo_testing import REAL, build_elmo_savedmodel  # noqa: E402
 
 
-def lee_sentences(n: int, seed: int) -> list[str]:
+def lee_sentences(n: int | None, seed: int, max_bytes: int = ElmoEmbedder.batch_bytes) -> list[str]:
+    """A fixed random sample of Lee background sentences: ``n`` of them, or by
+    default as many as fill ``max_bytes`` of UTF-8 text (one indexing batch)."""
     from gensim.test.utils import datapath
     from sentence_splitter import SentenceSplitter
 
@@ -38,7 +42,15 @@ def lee_sentences(n: int, seed: int) -> list[str]:
     text = Path(datapath("lee_background.cor")).read_text("utf-8")
     sentences = [s for line in text.splitlines() for s in splitter.split(line) if s.strip()]
     random.Random(seed).shuffle(sentences)
-    return sentences[:n]
+    if n is not None:
+        return sentences[:n]
+    sample, size = [], 0
+    for sentence in sentences:
+        size += len(sentence.encode("utf-8")) + 1
+        if size > max_bytes:
+            break
+        sample.append(sentence)
+    return sample
 
 
 def real_size_model(seed: int) -> Path:
@@ -66,7 +78,8 @@ def padding_stats(embedder: ElmoEmbedder, token_lists: list[list[str]]) -> tuple
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="ELMo handle or folder (default: the real-size random model)")
-    parser.add_argument("--sentences", type=int, default=320)
+    parser.add_argument("--sentences", type=int, default=None,
+                        help="sentences to embed (default: one indexing batch, ElmoEmbedder.batch_bytes of text)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--batch-tokens", type=int, default=None, help="max padded tokens per batch")
     parser.add_argument("--threads", type=int, default=0, help="TF intra-op threads (0 = TF's default)")
@@ -89,7 +102,8 @@ def main() -> None:
     sentences = lee_sentences(args.sentences, args.seed)
     token_lists = [bucketed.tokenize(s) for s in sentences]
     lengths = sorted(len(t) for t in token_lists)
-    print(f"{len(sentences)} Lee background sentences; tokens per sentence: mean {statistics.mean(lengths):.1f}, "
+    kilobytes = sum(len(s.encode("utf-8")) + 1 for s in sentences) / 1000
+    print(f"{len(sentences)} Lee background sentences ({kilobytes:.0f} KB); tokens per sentence: mean {statistics.mean(lengths):.1f}, "
           f"median {statistics.median(lengths):.0f}, min {lengths[0]}, max {lengths[-1]}; batches of <= {args.batch_size} "
           f"sentences and <= {bucketed.max_batch_tokens} padded tokens")
 
