@@ -3,6 +3,7 @@
     python bench/bench_elmo.py                 # real-size random-weight model, one indexing batch
     python bench/bench_elmo.py --sentences 320 --batch-size 32
     python bench/bench_elmo.py --model https://tfhub.dev/google/elmo/3   # a real module, if you have it
+    python bench/bench_elmo.py --fit-cost      # re-fit bucketing's cost model on this machine
 
 The model has the published ELMo sizes (char CNN with 2048 filters, 2-layer biLSTM
 with 4096 cells and 512-d projections, ~93M parameters) and random weights:
@@ -25,10 +26,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from indexer.cache import cache_dir  # noqa: E402
-from indexer.embedders.elmo import ElmoEmbedder, import_tensorflow  # noqa: E402
+from indexer.embedders.elmo import DEFAULT_BATCH_SIZE, ElmoEmbedder, import_tensorflow  # noqa: E402
 from indexer.embedders.elmo_testing import REAL, build_elmo_savedmodel  # noqa: E402
 
 
@@ -67,6 +70,43 @@ def real_size_model(seed: int) -> Path:
     return path
 
 
+def peak_rss_mb() -> float:
+    """The process's peak resident memory (Linux reports ru_maxrss in KB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def fit_cost(embedder: ElmoEmbedder, seed: int = 0) -> None:
+    """Time synthetic batches over a grid of sizes and widths; fit time = call +
+    step * width + token * size * width and print it in padded-token units (the
+    constants behind bucketing, ``CALL_COST_TOKENS`` and ``STEP_COST_TOKENS``)."""
+    from indexer.embedders import elmo
+
+    words = "the bank of the river was full of trees and I went to deposit money .".split()
+    rng = random.Random(seed)
+    rows = []
+    for width in (8, 16, 32, 64):
+        for size in (4, 16, 32, 64, 128):
+            if size * width > 4096:
+                continue
+            batch = [[rng.choice(words) for _ in range(width)] for _ in range(size)]
+            embedder.module(batch, ["elmo"])  # warm
+            best = float("inf")
+            for _ in range(2):
+                t0 = time.perf_counter()
+                embedder.module(batch, ["elmo"])
+                best = min(best, time.perf_counter() - t0)
+            rows.append((size, width, best))
+            print(f"  {size:4d} x {width:3d} tokens: {best * 1000:7.0f} ms  {best / (size * width) * 1000:5.2f} ms/token",
+                  flush=True)
+    design = np.array([[1.0, w, s * w] for s, w, _ in rows])
+    (call, step, token), *_ = np.linalg.lstsq(design, np.array([r[2] for r in rows]), rcond=None)
+    print(f"fit: {call * 1000:.0f} ms a call + {step * 1000:.2f} ms a time step + {token * 1000:.3f} ms a padded token")
+    print(f"in padded-token units: call {call / token:.0f} (CALL_COST_TOKENS = {elmo.CALL_COST_TOKENS:.0f}), "
+          f"step {step / token:.1f} (STEP_COST_TOKENS = {elmo.STEP_COST_TOKENS:.0f})")
+
+
 def padding_stats(embedder: ElmoEmbedder, token_lists: list[list[str]]) -> tuple[int, int, int]:
     """(real tokens, padded tokens, batches) the batching would feed the model."""
     lengths = [len(t) for t in token_lists]
@@ -80,11 +120,13 @@ def main() -> None:
     parser.add_argument("--model", help="ELMo handle or folder (default: the real-size random model)")
     parser.add_argument("--sentences", type=int, default=None,
                         help="sentences to embed (default: one indexing batch, ElmoEmbedder.batch_bytes of text)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--batch-tokens", type=int, default=None, help="max padded tokens per batch")
     parser.add_argument("--threads", type=int, default=0, help="TF intra-op threads (0 = TF's default)")
     parser.add_argument("--queries", type=int, default=10, help="single-sentence queries to time")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fit-cost", action="store_true",
+                        help="time a grid of batch shapes and fit bucketing's cost model instead")
     args = parser.parse_args()
 
     model = args.model or str(real_size_model(args.seed))
@@ -92,6 +134,9 @@ def main() -> None:
     bucketed = ElmoEmbedder.from_options(model=model, batch_size=args.batch_size, max_batch_tokens=args.batch_tokens,
                                          threads=args.threads, bucket=True)
     print(f"model {model}: {bucketed.dimension}d, loaded in {time.perf_counter() - started:.1f} s")
+    if args.fit_cost:
+        fit_cost(bucketed, args.seed)
+        return
     # Baselines: our batching with sorting off (same limits), and the plain loop
     # over fixed batches of --batch-size sentences in input order.
     naive = ElmoEmbedder(bucketed.spec, bucketed.module, batch_size=args.batch_size,
@@ -109,21 +154,27 @@ def main() -> None:
 
     bucketed.embed(sentences[: args.batch_size // 4 or 1])  # warm-up: first-call graph set-up
 
-    results = {}
-    for name, embedder in (("input order", naive), ("bucketed", bucketed), ("plain loop", plain)):
+    # Input order and bucketed run twice each, A B B A: a machine that slows down
+    # or speeds up during the run then weighs on both alike. The plain loop once.
+    results: dict[str, tuple[np.ndarray, list[float]]] = {}
+    runs = (("input order", naive), ("bucketed", bucketed), ("bucketed", bucketed), ("input order", naive),
+            ("plain loop", plain))
+    for name, embedder in runs:
         real, padded, n_batches = padding_stats(embedder, token_lists)
         t0 = time.perf_counter()
         vectors = embedder.embed(sentences).vectors
         seconds = time.perf_counter() - t0
-        results[name] = (vectors, seconds)
+        results.setdefault(name, (vectors, []))[1].append(seconds)
         print(f"{name:>11}: {len(sentences) / seconds:7.1f} sentences/s  {real / seconds:7.0f} tokens/s  "
               f"({seconds:.1f} s; {n_batches} batches, {padded} padded tokens for {real} real = "
-              f"{padded / real:.2f}x)")
+              f"{padded / real:.2f}x; peak RSS so far {peak_rss_mb():.0f} MB)", flush=True)
 
-    (v_naive, s_naive), (v_bucket, s_bucket), (v_plain, s_plain) = (
+    (v_naive, t_naive), (v_bucket, t_bucket), (v_plain, t_plain) = (
         results["input order"], results["bucketed"], results["plain loop"])
+    s_naive, s_bucket, s_plain = statistics.mean(t_naive), statistics.mean(t_bucket), statistics.mean(t_plain)
     worst = float(max(abs(v_naive - v_bucket).max(), abs(v_plain - v_bucket).max()))
-    print(f"bucketed / input order (same batch limits): {s_naive / s_bucket:.2f}x sentences/s (target >= 2x)")
+    print(f"bucketed / input order (same batch limits, mean of 2 runs each): {s_naive / s_bucket:.2f}x sentences/s "
+          f"(target >= 2x); bucketed {len(sentences) / s_bucket:.1f} sentences/s")
     print(f"bucketed / plain loop of {args.batch_size}-sentence batches: {s_plain / s_bucket:.2f}x sentences/s")
     print(f"all three give the same vectors in input order (max |diff| {worst:.1e})")
 

@@ -249,6 +249,37 @@ def test_batches_respect_limits_and_bucketing_cuts_padding(tiny, lee_background)
     assert padded[True] < 1.15 < 1.5 < padded[False]
 
 
+def _all_cuts(n: int):
+    """Every way to cut n sorted texts into consecutive runs (2**(n-1) of them)."""
+    for mask in range(2 ** (n - 1)):
+        bounds = [0] + [i + 1 for i in range(n - 1) if mask >> i & 1] + [n]
+        yield list(zip(bounds, bounds[1:]))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bucket_batches_are_the_cheapest_cut_within_limits(seed):
+    from indexer.embedders.elmo import batch_cost, bucket_batches
+
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, 60, size=11).tolist()
+    max_size, max_tokens = 5, 150
+    batches = bucket_batches(lengths, max_size, max_tokens)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert all(len(b) <= max_size and len(b) * max(lengths[i] for i in b) <= max_tokens for b in batches)
+    got = sum(batch_cost(len(b), max(lengths[i] for i in b)) for b in batches)
+    widths = sorted(lengths)
+    feasible = [sum(batch_cost(j - i, widths[j - 1]) for i, j in cut) for cut in _all_cuts(len(widths))
+                if all(j - i <= max_size and (j - i) * widths[j - 1] <= max_tokens for i, j in cut)]
+    assert got == pytest.approx(min(feasible))
+
+
+def test_bucket_batches_skip_empty_texts_and_let_an_overlong_one_go_alone():
+    from indexer.embedders.elmo import bucket_batches
+
+    batches = bucket_batches([3, 0, 500, 4, 2], max_size=8, max_tokens=100)
+    assert [2] in batches and sorted(i for b in batches for i in b) == [0, 2, 3, 4]
+
+
 def test_empty_text_is_not_known(embedder):
     result = embedder.embed(["", "...", "Words here."])
     assert result.known.tolist() == [False, True, True]  # punctuation is a token for ELMo

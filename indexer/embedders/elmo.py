@@ -38,14 +38,20 @@ DEFAULT_HANDLE = "https://tfhub.dev/google/elmo/3"
 LAYERS = ("word_emb", "lstm_outputs1", "lstm_outputs2")
 POOLINGS = ("mean", "max")
 TOKENIZER_NAME = "elmo-words-punct-v1"
-DEFAULT_BATCH_SIZE = 64
+# Sentences per batch. Memory is bounded by MAX_BATCH_TOKENS, so this only lets
+# short sentences share a batch: past ~64 sentences a batch's cost per token stops
+# falling (bench/bench_elmo.py --fit-cost).
+DEFAULT_BATCH_SIZE = 128
 # Padded tokens per batch: bounds memory for long sentences (a real-size ELMo keeps
-# ~16k floats per token per LSTM layer and direction while it runs).
+# ~16k floats per token per LSTM layer and direction while it runs; peak RSS with
+# 2048 was ~2.3 GB, with 4096 ~3 GB).
 MAX_BATCH_TOKENS = 2048
-# Bucketing: close a batch of >= MIN_BUCKET texts before its padded size passes
-# PAD_SLACK x its real tokens (sorted lengths make this rare except in the long tail).
-MIN_BUCKET = 16
-PAD_SLACK = 1.1
+# Bucketing's cost model, in units of one padded token's work, fitted on the
+# real-size ELMo on 2 cores (bench/bench_elmo.py --fit-cost: ~97 ms a call,
+# ~6.9 ms a time step, ~1.1 ms a padded token): a call costs what ~90 padded
+# tokens cost, a biLSTM time step what ~6 do. Batches minimise their sum.
+CALL_COST_TOKENS = 90.0
+STEP_COST_TOKENS = 6.0
 MAX_TOKENS_PER_TEXT = 128  # longer texts are cut (chunking keeps sentences shorter)
 CONNECT_TIMEOUT_S = 5.0
 DOWNLOAD_SOCKET_TIMEOUT_S = 60.0
@@ -404,25 +410,24 @@ class ElmoEmbedder(Embedder):
         """Indices of the non-empty texts, grouped into batches.
 
         Every batch holds at most ``batch_size`` texts and ``max_batch_tokens``
-        padded tokens. With bucketing, texts are sorted by length first and a
-        batch (once it has MIN_BUCKET texts) is also closed before padding would
-        pass PAD_SLACK times its real tokens: similar lengths, little padding.
-        Without bucketing, batches are consecutive texts in input order.
+        padded tokens (a longer text goes alone). With bucketing, texts are
+        sorted by length and cut into the runs that minimise the predicted time
+        (:func:`bucket_batches`); without, batches are consecutive texts in input
+        order, each filled as far as the limits allow.
         """
-        order = [int(i) for i in (np.argsort(lengths, kind="stable") if self.bucket else range(len(lengths)))
-                 if lengths[i] > 0]
+        if self.bucket:
+            yield from bucket_batches(lengths, self.batch_size, self.max_batch_tokens)
+            return
         batch: list[int] = []
-        longest = real = 0
-        for i in order:
-            n = lengths[i]
-            padded_if = max(longest, n) * (len(batch) + 1)
-            full = len(batch) >= self.batch_size or padded_if > self.max_batch_tokens
-            wasteful = self.bucket and len(batch) >= MIN_BUCKET and padded_if > PAD_SLACK * (real + n)
-            if batch and (full or wasteful):
+        longest = 0
+        for i, n in enumerate(lengths):
+            if n <= 0:
+                continue
+            if batch and (len(batch) >= self.batch_size or max(longest, n) * (len(batch) + 1) > self.max_batch_tokens):
                 yield batch
-                batch, longest, real = [], 0, 0
+                batch, longest = [], 0
             batch.append(i)
-            longest, real = max(longest, n), real + n
+            longest = max(longest, n)
         if batch:
             yield batch
 
@@ -453,6 +458,43 @@ class ElmoEmbedder(Embedder):
             return []
         (_, [vectors]), = list(self.token_vectors([tokens]))
         return list(zip(tokens, np.asarray(vectors, dtype=np.float32)))
+
+
+def batch_cost(size: int, width: int) -> float:
+    """Predicted time of one batch of ``size`` texts padded to ``width`` tokens, in
+    padded-token units: the call, the biLSTM's sequential steps, the tokens."""
+    return CALL_COST_TOKENS + STEP_COST_TOKENS * width + size * width
+
+
+def bucket_batches(lengths: Sequence[int], max_size: int, max_tokens: int) -> list[list[int]]:
+    """Bucketing: the non-empty texts sorted by length, cut into consecutive runs
+    that respect the limits and minimise the summed :func:`batch_cost`.
+
+    Exact by dynamic programming over the sorted lengths (the cheapest way to
+    batch the first j texts ends with one batch i..j-1); ``max_size`` bounds the
+    choices per j, so it costs O(n * max_size) and a few ms for 1,000 texts.
+    """
+    order = [int(i) for i in np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable") if lengths[i] > 0]
+    n = len(order)
+    if not n:
+        return []
+    widths = np.asarray([lengths[i] for i in order], dtype=np.float64)
+    best = np.full(n + 1, np.inf)
+    best[0] = 0.0
+    cut = np.zeros(n + 1, dtype=np.int64)
+    for end in range(1, n + 1):
+        width = widths[end - 1]  # the longest of any batch ending here
+        most = min(max_size, end, max(1, int(max_tokens // width)))
+        starts = np.arange(end - most, end)
+        costs = best[starts] + CALL_COST_TOKENS + STEP_COST_TOKENS * width + (end - starts) * width
+        pick = int(np.argmin(costs))
+        best[end], cut[end] = costs[pick], starts[pick]
+    batches: list[list[int]] = []
+    end = n
+    while end:
+        batches.append(order[cut[end]:end])
+        end = int(cut[end])
+    return batches[::-1]
 
 
 def _dimension(module: _Module, mix: LayerMix) -> int:
