@@ -104,7 +104,8 @@ def fit_cost(embedder: ElmoEmbedder, seed: int = 0) -> None:
     (call, step, token), *_ = np.linalg.lstsq(design, np.array([r[2] for r in rows]), rcond=None)
     print(f"fit: {call * 1000:.0f} ms a call + {step * 1000:.2f} ms a time step + {token * 1000:.3f} ms a padded token")
     print(f"in padded-token units: call {call / token:.0f} (CALL_COST_TOKENS = {elmo.CALL_COST_TOKENS:.0f}), "
-          f"step {step / token:.1f} (STEP_COST_TOKENS = {elmo.STEP_COST_TOKENS:.0f})")
+          f"step {step / token:.1f} (STEP_COST_TOKENS = {elmo.STEP_COST_TOKENS:.0f}); the call term is the least "
+          "certain and matters least")
 
 
 def padding_stats(embedder: ElmoEmbedder, token_lists: list[list[str]]) -> tuple[int, int, int]:

@@ -47,9 +47,10 @@ DEFAULT_BATCH_SIZE = 128
 # 2048 was ~2.3 GB, with 4096 ~3 GB).
 MAX_BATCH_TOKENS = 2048
 # Bucketing's cost model, in units of one padded token's work, fitted on the
-# real-size ELMo on 2 cores (bench/bench_elmo.py --fit-cost: ~97 ms a call,
-# ~6.9 ms a time step, ~1.1 ms a padded token): a call costs what ~90 padded
-# tokens cost, a biLSTM time step what ~6 do. Batches minimise their sum.
+# real-size ELMo on 2 cores (bench/bench_elmo.py --fit-cost; two fits: 6.9-7.7 ms
+# a biLSTM time step, 1.11-1.16 ms a padded token, 1-97 ms a call): a step costs
+# what ~6 padded tokens cost. The call term is poorly determined by the fit, and
+# the cut hardly depends on it (0 to 150 changes the predicted time by < 0.5%).
 CALL_COST_TOKENS = 90.0
 STEP_COST_TOKENS = 6.0
 MAX_TOKENS_PER_TEXT = 128  # longer texts are cut (chunking keeps sentences shorter)
