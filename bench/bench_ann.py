@@ -33,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from indexer.embedders.wordvectors import load_word_vectors  # noqa: E402
-from search import Vecdex  # noqa: E402
+from search import Vecdex, hit_cache  # noqa: E402
 from storage.ann.spec import format_spec, ivf_nlist, parse_index_spec  # noqa: E402
 
 K = 10
@@ -269,6 +269,9 @@ def main() -> None:
             print(f"   {format_spec(concrete)[:40]:40} {label:>10} {r:7.3f} {rr:7.3f} {single:8.0f} {raw_single:8.0f} "
                   f"{single / raw_single:6.2f} {batched:9.0f} {raw_batched:9.0f} {batched / raw_batched:6.2f}")
             summary.append((name, label, r, rr, single, raw_single, build, raw_build_s))
+        cached = coll.stats()["hit_cache_bytes"]
+        print(f"   hit rows held in memory after {hit_cache.HIT_CACHE_AFTER} searches: {cached / 1e6:.0f} MB "
+              f"({cached / n:.0f} B/vector; the first pass of the first knob read SQLite until then)")
         print()
 
     print("targets:")

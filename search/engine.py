@@ -26,6 +26,7 @@ from indexer.embedders.factory import create_embedder, embedder_from_spec
 from indexer.readers import Problem, Record
 from search import lexical
 from search.filters import compile_filters, normalise_filters
+from search.hit_cache import HitCache, HitRows
 from search.hybrid import Ranking, fuse
 from storage.ann.factory import DEFAULT_INDEX_SPEC
 from storage.ann.spec import (
@@ -127,7 +128,9 @@ class Collection:
         self.info = info
         self._embedder: Embedder | None = None
         self._index: tuple[int, Any] | None = None  # (store data_version, index) last checked
+        self._index_state: tuple[int, int] | None = None  # (generation, seq) that index covers
         self._chunks_per_doc = 1.0
+        self._hit_rows = HitRows(vecdex.store, info.id)
 
     @property
     def name(self) -> str:
@@ -165,6 +168,7 @@ class Collection:
         index = self._vx.indexes.get(self._refresh())
         n_docs, n_chunks = self._vx.store.counts(self.info.id)
         self._chunks_per_doc = n_chunks / n_docs if n_docs else 1.0
+        self._index_state = self._vx.indexes.open_state(self.info.id, index)
         self._index = (version, index)
         return index
 
@@ -479,13 +483,14 @@ class Collection:
         query = self._query_matrix(vector)
         params = search_params(nprobe, ef)
         index = self.index()
+        cache = self._hit_rows.source(self._index_state)
         available = index.count()
         fetch = self._fetch_size(k, exclude_document, available)
         while fetch:
             scores, ids = index.search(query, fetch, params)
             id_list = ids[0].tolist()
-            rows: dict[int, ChunkHit | None] = self._vx.store.chunk_hits([c for c in id_list[:k] if c >= 0])
-            hits = self._collapse(scores[0], id_list, k, exclude_document, rows)
+            rows: dict[int, ChunkHit | None] = self._hit_rows.read([c for c in id_list[:k] if c >= 0], cache)
+            hits = self._collapse(scores[0], id_list, k, exclude_document, rows, cache)
             if len(hits) == k or fetch >= available:
                 return hits
             fetch = min(available, fetch * 4)  # documents repeated in the ranking: look deeper
@@ -501,6 +506,7 @@ class Collection:
         matrix = self._query_matrix(vectors)
         params = search_params(nprobe, ef)
         index = self.index()
+        cache = self._hit_rows.source(self._index_state)
         allowed = None
         available = index.count()
         filters = normalise_filters(where)
@@ -511,7 +517,7 @@ class Collection:
             # A very selective filter: scoring its few rows exactly beats steering an
             # approximate index towards them (and can never miss one).
             if not index.exact and available <= max(EXACT_FILTER_ROWS, EXACT_FILTER_SHARE * index.count()):
-                return [self._exact(row, allowed, k, exclude_document) for row in matrix]
+                return [self._exact(row, allowed, k, exclude_document, cache) for row in matrix]
         results: list[list[Hit]] = [[] for _ in matrix]
         pending = list(range(len(matrix))) if available else []
         fetch = self._fetch_size(k, exclude_document, available)
@@ -520,10 +526,10 @@ class Collection:
             scores, ids = index.search(queries, fetch, params, allowed)
             # The first k chunks of every query in one read; more only if documents repeat.
             head = ids[:, :k]
-            rows: dict[int, ChunkHit | None] = self._vx.store.chunk_hits(set(head[head >= 0].tolist()))
+            rows: dict[int, ChunkHit | None] = self._hit_rows.read(list(set(head[head >= 0].tolist())), cache)
             short = []
             for row, query in enumerate(pending):
-                results[query] = self._collapse(scores[row], ids[row].tolist(), k, exclude_document, rows)
+                results[query] = self._collapse(scores[row], ids[row].tolist(), k, exclude_document, rows, cache)
                 if len(results[query]) < k and fetch < available:
                     short.append(query)
             pending, fetch = short, min(available, fetch * 4)
@@ -532,7 +538,7 @@ class Collection:
             # then the matching rows are scored exactly (filters stay exact).
             for query, hits in enumerate(results):
                 if len(hits) < min(k, available):
-                    results[query] = self._exact(matrix[query], allowed, k, exclude_document)
+                    results[query] = self._exact(matrix[query], allowed, k, exclude_document, cache)
         return results
 
     def _fetch_size(self, k: int, exclude_document: int | None, available: int) -> int:
@@ -562,19 +568,21 @@ class Collection:
         matrix /= norms
         return matrix
 
-    def _exact(self, vector: np.ndarray, chunk_ids: np.ndarray, k: int, exclude_document: int | None) -> list[Hit]:
+    def _exact(self, vector: np.ndarray, chunk_ids: np.ndarray, k: int, exclude_document: int | None,
+               cache: HitCache | None = None) -> list[Hit]:
         """Brute-force cosine over the given chunks' stored vectors."""
         ids, vectors = self._vx.store.chunk_vectors(self.info.id, chunk_ids, int(self.info.embedder["dimension"]))
         scores = vectors @ vector
         order = np.argsort(-scores, kind="stable")
-        return self._collapse(scores[order], ids[order].tolist(), k, exclude_document, {})
+        return self._collapse(scores[order], ids[order].tolist(), k, exclude_document, {}, cache)
 
     def _collapse(self, scores: np.ndarray, id_list: list[int], k: int, exclude_document: int | None,
-                  rows: dict[int, ChunkHit | None]) -> list[Hit]:
+                  rows: dict[int, ChunkHit | None], cache: HitCache | None) -> list[Hit]:
         """Chunk hits -> document hits; a document scores as its best chunk.
 
-        ``rows`` caches chunk rows; missing ones are read a block at a time, only
-        as far down the ranking as it takes to fill k documents.
+        ``rows`` holds chunk rows read so far; missing ones are read (from
+        ``cache`` or the store) a block at a time, only as far down the ranking
+        as it takes to fill k documents.
         """
         hits: list[Hit] = []
         seen: set[int] = set()
@@ -584,7 +592,7 @@ class Collection:
             row = rows.get(chunk_id, _UNREAD)
             if row is _UNREAD:
                 block = [c for c in id_list[position : position + 2 * (k - len(hits)) + 8] if c >= 0]
-                found = self._vx.store.chunk_hits(block)
+                found = self._hit_rows.read(block, cache)
                 rows.update({c: found.get(c) for c in block})
                 row = rows[chunk_id]
             if row is None or row.document_id in seen or row.document_id == exclude_document:
@@ -620,6 +628,9 @@ class Collection:
             "index_up_to_date": bool(index_file) and index_file.name.endswith(f"-s{info.seq}.faiss"),
             "db_path": str(self._vx.store.path),
             "db_bytes": _db_bytes(self._vx.store.path),
+            # Hit rows this process holds in memory (search/hit_cache.py); 0 until
+            # the collection has been searched often enough.
+            "hit_cache_bytes": self._hit_rows.cache.nbytes if self._hit_rows.cache is not None else 0,
             "writes": info.seq,
             "created_at": info.created_at,
             "updated_at": info.updated_at,

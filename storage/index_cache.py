@@ -125,6 +125,15 @@ class IndexCache:
         self._open[(collection.id, collection.generation)] = (index, seq)
         return index
 
+    def open_state(self, collection_id: int, index: VectorIndex) -> tuple[int, int] | None:
+        """(generation, seq) that an index this cache handed out covers, or None if
+        it is no longer the open one (no SQL: a dictionary look-up)."""
+        with self._lock:
+            for (cid, generation), (open_index, seq) in self._open.items():
+                if cid == collection_id and open_index is index:
+                    return generation, seq
+        return None
+
     def covered_seq(self, collection: CollectionInfo) -> int:
         """The store ``seq`` the open index of this collection covers (-1: none open)."""
         current = self.store.get_collection(collection.name) or collection

@@ -556,6 +556,23 @@ class Store:
                 out[row[0]] = make(ChunkHit, row)
         return out
 
+    def scan_chunk_hits(self, collection_id: int, consume: Callable[[Iterator[ChunkHit]], Any]) -> tuple[int, int, Any]:
+        """Every chunk's hit row, by chunk id, from one snapshot: returns (seq,
+        generation, ``consume(rows)``). Rows stream inside the read transaction,
+        so ``consume`` sees exactly the state that (seq, generation) names."""
+        with self.reading() as conn:
+            state = conn.exec_driver_sql(
+                "SELECT seq, generation FROM collections WHERE id = ?", (collection_id,)).first()
+            if state is None:
+                raise StoreError(f"collection {collection_id} no longer exists")
+            rows = conn.exec_driver_sql(
+                'SELECT c.id, c.document_id, d.ext_id, d.metadata, substr(d.text, c.start + 1, c."end" - c.start), '
+                'c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id '
+                "WHERE c.collection_id = ? ORDER BY c.id", (collection_id,))
+            make = tuple.__new__
+            out = consume(make(ChunkHit, tuple(row)) for row in rows)
+        return int(state[0]), int(state[1]), out
+
     def chunk_vectors(self, collection_id: int, chunk_ids: Sequence[int], dimension: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids still stored, their exact vectors), in the order asked (for re-ranking
         and exact search over a filter's few rows). By primary key only: with the

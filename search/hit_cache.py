@@ -1,0 +1,129 @@
+"""Hit rows in memory for a collection that one process searches many times.
+
+Every dense search ends by reading its k hits' rows (document, external id,
+metadata, snippet) from SQLite: ~35 µs for 10 rows, 50-80 µs right after a FAISS
+search has flushed the CPU caches, a third of an HNSW search over 400k vectors
+(bench/bench_ann.py). A process that keeps searching one collection (an app, a
+server, a benchmark) gets those rows from memory instead: after
+``HIT_CACHE_AFTER`` dense searches of an unchanged collection, every chunk's row
+is read from one snapshot into memory (~400 bytes a chunk plus its text),
+unless that would pass ``HIT_CACHE_MAX_BYTES``: bigger collections keep reading
+SQLite. A one-shot ``vecdex query`` never builds it; the build is one pass over
+the collection in the searching thread (~1.7 s for 400k one-word documents).
+
+The copy is of one store state (generation, seq) and is used only while the
+collection's open index covers exactly that state: any write makes it stale, and
+it is dropped (and rebuilt after another ``HIT_CACHE_AFTER`` searches). SQLite
+stays the source of truth: a chunk the copy lacks is read from the store.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+from storage.store import ChunkHit, Store
+
+HIT_CACHE_AFTER = 64
+HIT_CACHE_MAX_BYTES = 256 * 2**20  # $VECDEX_HIT_CACHE_MB overrides; 0 turns the cache off
+# What a cached row costs beyond its text: the row tuple, its ints, three str
+# headers and a dict entry. Compact arrays sliced per hit would take a third of
+# the memory, but 10 hits right after a FAISS search measured 50 us that way,
+# 30 us through a sorted id array and 17 us through a dict (SQLite: 65-70 us).
+ROW_OVERHEAD_BYTES = 112 + 3 * 32 + 3 * 49 + 50
+
+
+@dataclass
+class HitCache:
+    """Every chunk's hit row of one collection state, by chunk id."""
+
+    generation: int
+    seq: int
+    rows: dict[int, ChunkHit]
+    nbytes: int
+
+    @property
+    def state(self) -> tuple[int, int]:
+        return self.generation, self.seq
+
+    @classmethod
+    def read(cls, store: Store, collection_id: int, max_bytes: int = HIT_CACHE_MAX_BYTES) -> "HitCache | None":
+        """Every chunk's row from one snapshot; None when they would pass ``max_bytes``."""
+
+        def consume(rows: Iterator[ChunkHit]):
+            kept: dict[int, ChunkHit] = {}
+            shared: dict[str, str] = {}  # one copy of repeated metadata ("{}" above all)
+            size = 0
+            for row in rows:
+                metadata = row.metadata_json
+                if len(shared) < 4096 or metadata in shared:
+                    metadata = shared.setdefault(metadata, metadata)
+                # A one-line document's snippet is often its id (words, titles): one copy.
+                snippet = row.ext_id if row.snippet == row.ext_id else row.snippet
+                size += (ROW_OVERHEAD_BYTES + len(row.ext_id) + (len(snippet) if snippet is not row.ext_id else 0)
+                         + (len(metadata) if metadata is row.metadata_json else 0))
+                if size > max_bytes:
+                    return None
+                kept[row.chunk_id] = row._replace(metadata_json=metadata, snippet=snippet)
+            return kept, size
+
+        seq, generation, found = store.scan_chunk_hits(collection_id, consume)
+        if found is None:
+            return None
+        rows, size = found
+        return cls(generation, seq, rows, size)
+
+    def get(self, chunk_ids: list[int]) -> dict[int, ChunkHit]:
+        """The rows of these chunk ids (ids this copy lacks are absent)."""
+        rows = self.rows
+        return {chunk_id: rows[chunk_id] for chunk_id in chunk_ids if chunk_id in rows}
+
+
+class HitRows:
+    """Where a collection's searches read hit rows: SQLite, or a :class:`HitCache`
+    once the collection has been searched often enough in an unchanged state."""
+
+    def __init__(self, store: Store, collection_id: int, after: int | None = None, max_bytes: int | None = None):
+        self.store = store
+        self.collection_id = collection_id
+        self.after = HIT_CACHE_AFTER if after is None else after
+        if max_bytes is None:
+            from_env = os.environ.get("VECDEX_HIT_CACHE_MB", "").strip()
+            max_bytes = int(float(from_env) * 2**20) if from_env.replace(".", "", 1).isdigit() else HIT_CACHE_MAX_BYTES
+        self.max_bytes = max_bytes
+        self.cache: HitCache | None = None
+        self._counting: tuple[int, int] | None = None  # the state searches are counted for
+        self._searches = 0
+        self._too_big: tuple[int, int] | None = None
+
+    def source(self, state: tuple[int, int] | None) -> HitCache | None:
+        """The cache to read for one search of an index covering ``state``
+        ((generation, seq); None: unknown), building it when it is due."""
+        cache = self.cache
+        if cache is not None and cache.state == state:
+            return cache
+        if state is None:
+            return None
+        if state != self._counting:
+            self.cache, self._counting, self._searches = None, state, 0
+        self._searches += 1
+        if self._searches < self.after or state == self._too_big or self.max_bytes <= 0:
+            return None
+        cache = HitCache.read(self.store, self.collection_id, self.max_bytes)
+        if cache is None:
+            self._too_big = state
+        elif cache.state == state:
+            self.cache = cache
+            return cache
+        self._searches = 0  # the store moved on while we read: count again
+        return None
+
+    def read(self, chunk_ids: list[int], cache: HitCache | None) -> dict[int, ChunkHit]:
+        """Rows for chunk ids: from ``cache`` when given, the rest from the store."""
+        if cache is None:
+            return self.store.chunk_hits(chunk_ids)
+        found = cache.get(chunk_ids)
+        if len(found) < len(chunk_ids):
+            found.update(self.store.chunk_hits([c for c in chunk_ids if c not in found]))
+        return found
