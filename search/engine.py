@@ -475,15 +475,10 @@ class Collection:
         if where is not None:
             return self.search_vectors(np.asarray(vector, dtype=np.float32).reshape(1, -1), k, where,
                                        exclude_document=exclude_document, nprobe=nprobe, ef=ef)[0]
-        if k < 1:
-            raise QueryError("k must be at least 1")
         # One unfiltered query, the common case, without the batch bookkeeping: at
         # 400k vectors an HNSW search takes ~0.25 ms, so every few microseconds of
         # glue show in bench/bench_ann.py's ratio against raw FAISS.
-        query = self._query_matrix(vector)
-        params = search_params(nprobe, ef)
-        index = self.index()
-        cache = self._hit_rows.source(self._index_state)
+        query, params, index, cache = self._prepare_search(vector, k, nprobe, ef)
         available = index.count()
         fetch = self._fetch_size(k, exclude_document, available)
         while fetch:
@@ -501,12 +496,7 @@ class Collection:
         nprobe: int | None = None, ef: int | None = None,
     ) -> list[list[Hit]]:
         """Many query vectors at once (one FAISS call and one SQL lookup per round)."""
-        if k < 1:
-            raise QueryError("k must be at least 1")
-        matrix = self._query_matrix(vectors)
-        params = search_params(nprobe, ef)
-        index = self.index()
-        cache = self._hit_rows.source(self._index_state)
+        matrix, params, index, cache = self._prepare_search(vectors, k, nprobe, ef)
         allowed = None
         available = index.count()
         filters = normalise_filters(where)
@@ -540,6 +530,16 @@ class Collection:
                 if len(hits) < min(k, available):
                     results[query] = self._exact(matrix[query], allowed, k, exclude_document, cache)
         return results
+
+    def _prepare_search(self, vectors: Any, k: int, nprobe: int | None, ef: int | None):
+        """What every vector search starts with: a checked k, unit query rows, the
+        per-call knobs, the up-to-date index and where its hit rows are read."""
+        if k < 1:
+            raise QueryError("k must be at least 1")
+        matrix = self._query_matrix(vectors)
+        params = search_params(nprobe, ef)
+        index = self.index()
+        return matrix, params, index, self._hit_rows.source(self._index_state)
 
     def _fetch_size(self, k: int, exclude_document: int | None, available: int) -> int:
         """Chunks to ask the index for: k documents' worth (one round when documents
