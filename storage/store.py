@@ -99,14 +99,17 @@ def blobs_to_matrix(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
     return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dimension).astype(np.float32)
 
 
+# A ChunkHit row, column for column.
+_CHUNK_HIT_SELECT = (
+    'SELECT c.id, c.document_id, d.ext_id, d.metadata, substr(d.text, c.start + 1, c."end" - c.start), '
+    'c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id '
+)
+
+
 @functools.lru_cache(maxsize=64)
 def _chunk_hits_sql(n_ids: int) -> str:
     """The hit lookup for n ids, built once per n (it runs on every search)."""
-    return (
-        'SELECT c.id, c.document_id, d.ext_id, d.metadata, substr(d.text, c.start + 1, c."end" - c.start), '
-        'c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id '
-        f'WHERE c.id IN ({",".join("?" * n_ids)})'
-    )
+    return _CHUNK_HIT_SELECT + f'WHERE c.id IN ({",".join("?" * n_ids)})'
 
 
 def _batched(items: Sequence[Any], size: int = SQL_PARAM_CHUNK) -> Iterator[Sequence[Any]]:
@@ -566,9 +569,7 @@ class Store:
             if state is None:
                 raise StoreError(f"collection {collection_id} no longer exists")
             rows = conn.exec_driver_sql(
-                'SELECT c.id, c.document_id, d.ext_id, d.metadata, substr(d.text, c.start + 1, c."end" - c.start), '
-                'c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id '
-                "WHERE c.collection_id = ? ORDER BY c.id", (collection_id,))
+                _CHUNK_HIT_SELECT + "WHERE c.collection_id = ? ORDER BY c.id", (collection_id,))
             make = tuple.__new__
             out = consume(make(ChunkHit, tuple(row)) for row in rows)
         return int(state[0]), int(state[1]), out

@@ -461,9 +461,10 @@ class ElmoEmbedder(Embedder):
         return list(zip(tokens, np.asarray(vectors, dtype=np.float32)))
 
 
-def batch_cost(size: int, width: int) -> float:
+def batch_cost(size, width):
     """Predicted time of one batch of ``size`` texts padded to ``width`` tokens, in
-    padded-token units: the call, the biLSTM's sequential steps, the tokens."""
+    padded-token units: the call, the biLSTM's sequential steps, the tokens.
+    Numbers or numpy arrays (the bucketing search prices many batches at once)."""
     return CALL_COST_TOKENS + STEP_COST_TOKENS * width + size * width
 
 
@@ -487,7 +488,7 @@ def bucket_batches(lengths: Sequence[int], max_size: int, max_tokens: int) -> li
         width = widths[end - 1]  # the longest of any batch ending here
         most = min(max_size, end, max(1, int(max_tokens // width)))
         starts = np.arange(end - most, end)
-        costs = best[starts] + CALL_COST_TOKENS + STEP_COST_TOKENS * width + (end - starts) * width
+        costs = best[starts] + batch_cost(end - starts, width)  # every batch starts..end-1 at once
         pick = int(np.argmin(costs))
         best[end], cut[end] = costs[pick], starts[pick]
     batches: list[list[int]] = []
