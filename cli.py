@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import click
 
+from .errors import VecdexError
+
 EXAMPLES = """
 \b
 Examples:
@@ -26,22 +28,6 @@ Examples:
   vecdex eval --queries q.tsv --qrels qrels.txt # MRR@10, nDCG@10, recall@k of a collection
   vecdex info
 """
-
-
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "the user asked for something we can't do" (imported lazily)."""
-    from indexer.embedders.base import EmbedderError
-    from indexer.pipeline import StrictModeError
-    from indexer.readers import InputError
-    from search.engine import ModelMismatchError, QueryError
-    from search.evaluate import EvalError
-    from search.filters import FilterError
-    from search.hybrid import RankingError
-    from storage.ann.factory import IndexSpecError
-    from storage.store import StoreError
-
-    return (EmbedderError, StrictModeError, InputError, ModelMismatchError, QueryError, FilterError,
-            IndexSpecError, StoreError, RankingError, EvalError)
 
 
 class VecdexGroup(click.Group):
@@ -58,7 +44,7 @@ class VecdexGroup(click.Group):
             click.echo("vecdex: interrupted (everything committed so far is kept; run the command again to finish)", err=True)
             sys.exit(130)
         except Exception as exc:
-            if isinstance(exc, _user_error_types()):
+            if isinstance(exc, VecdexError):
                 raise UserError(str(exc)) from None
             from sqlalchemy.exc import OperationalError
 
@@ -75,7 +61,7 @@ class UserError(click.ClickException):
 
 
 def _open(ctx: click.Context, create: bool = False):
-    from search import Vecdex
+    from .search import Vecdex
 
     return Vecdex(ctx.obj["db"], create=create)
 
@@ -182,7 +168,7 @@ def ranking_options(fn: Callable) -> Callable:
 
 
 def _ranking(mode, fusion, dense_weight, lexical_weight):
-    from search.hybrid import Ranking
+    from .search.hybrid import Ranking
 
     return Ranking.of(mode, fusion=fusion, dense_weight=dense_weight, lexical_weight=lexical_weight)
 
@@ -265,8 +251,8 @@ def index(ctx, paths, collection, model, embedder, layer, pooling, fmt, id_field
     Documents are upserted by id: changed ones are re-embedded, unchanged ones
     skipped. Bad records are reported and skipped (or, with --strict, stop the run).
     """
-    from indexer.chunking import ChunkingSpec
-    from indexer.readers import ReadOptions, read_inputs
+    from .indexer.chunking import ChunkingSpec
+    from .indexer.readers import ReadOptions, read_inputs
 
     options = ReadOptions(format=fmt, id_field=id_field, text_field=text_field, encoding=encoding, strict=strict)
     items = read_inputs(paths, options)  # checks every path before anything is opened
@@ -380,7 +366,7 @@ Examples:
 def query(ctx, text, queries, vector, k, collection, where, nprobe, ef, mode, fusion, dense_weight, lexical_weight,
           as_json):
     """Find the documents that best match TEXT: by meaning, by words, or both (default)."""
-    from search import QueryError
+    from .search import QueryError
 
     if sum(x is not None for x in (text, queries, vector)) != 1:
         raise click.UsageError("give one of: a query TEXT, --queries FILE, --vector JSON")
@@ -470,7 +456,7 @@ Examples:
 @click.pass_context
 def reindex(ctx, collection, index_spec, as_json):
     """Rebuild a collection's vector index, with another SPEC if given."""
-    from storage.ann.spec import format_spec
+    from .storage.ann.spec import format_spec
 
     with _open(ctx) as vx:
         result = vx.collection(collection).reindex(index_spec)
@@ -547,8 +533,8 @@ def compare(sentence1, sentence2, word, embedder, model, layer, pooling, as_json
     A contextual model (--embedder elmo) gives a word a different vector in each
     sentence; a static model gives it one vector everywhere (cosine 1.0).
     """
-    from indexer.embedders.factory import create_embedder
-    from search.compare import CompareError, compare_word
+    from .indexer.embedders.factory import create_embedder
+    from .search.workbench.compare import CompareError, compare_word
 
     kind = embedder or "static"
     extras = _embedder_extras(kind, layer, pooling)
@@ -761,8 +747,8 @@ def _eval_retrieval(ctx, queries_path, qrels_path, corpus, fmt, id_field, text_f
     import os
     import tempfile
 
-    from search import QueryError, Vecdex
-    from search.evaluate import evaluate_retrieval, load_qrels, load_queries
+    from .search import QueryError, Vecdex
+    from .search.workbench.evaluate import evaluate_retrieval, load_qrels, load_queries
 
     try:
         recall_ks = sorted({int(x) for x in recall_k.split(",") if x.strip()})
@@ -779,7 +765,7 @@ def _eval_retrieval(ctx, queries_path, qrels_path, corpus, fmt, id_field, text_f
     rankings = [_ranking(m, fusion, dense_weight, lexical_weight) for m in (modes or (None,))]
     with tempfile.TemporaryDirectory() as tmp:
         if corpus:
-            from indexer.readers import ReadOptions, read_inputs
+            from .indexer.readers import ReadOptions, read_inputs
 
             vx = Vecdex(os.path.join(tmp, "eval.db"))
             coll = vx.collection("eval", create=True, model=model, **pooling_given)
@@ -814,8 +800,8 @@ def _eval_retrieval(ctx, queries_path, qrels_path, corpus, fmt, id_field, text_f
 def _eval_pairs(ctx, pairs_path, matrix_path, texts_path, model, collection, pooling_given, as_json):
     import numpy as np
 
-    from indexer.embedders.factory import create_embedder
-    from search.evaluate import correlate, load_matrix_pairs, load_pairs
+    from .indexer.embedders.factory import create_embedder
+    from .search.workbench.evaluate import correlate, load_matrix_pairs, load_pairs
 
     if pairs_path:
         left_texts, right_texts, gold = load_pairs(pairs_path)
@@ -855,28 +841,9 @@ def _has_collection(ctx, name: str) -> bool:
 # -- embedding workbench: train, words, analogy, map, eval-model --------------------------------
 
 
-class _WorkbenchErrors:
-    """Turns the workbench modules' user errors into one-line ``vecdex: error:`` exits."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, exc, tb) -> bool:
-        if exc is None:
-            return False
-        from indexer.training import TrainingError
-        from search.mapping import MapError
-        from search.model_eval import EvaluationError
-        from search.words import WordSpaceError
-
-        if isinstance(exc, (TrainingError, MapError, EvaluationError, WordSpaceError)):
-            raise UserError(str(exc)) from None
-        return False
-
-
 def _word_space(ctx: click.Context, model: str | None, collection: str | None):
     """The word model from --model, or the one a collection was built with (default: GloVe)."""
-    from search.words import WordSpace, word_space_for_collection
+    from .search.workbench.words import WordSpace, word_space_for_collection
 
     if model is not None and collection is not None:
         raise click.UsageError("give --model or --collection, not both")
@@ -976,9 +943,9 @@ def train(paths, out, algorithm, dim, window, min_count, epochs, sg, negative, b
     with gensim and saves a model that `--model` accepts. Reports the vocabulary
     size and the training time.
     """
-    from indexer.readers import ReadOptions
-    from indexer.training import TrainOptions
-    from indexer.training import train as train_model
+    from .indexer.readers import ReadOptions
+    from .indexer.training import TrainOptions
+    from .indexer.training import train as train_model
 
     options = TrainOptions(algorithm=algorithm, dimension=dim, window=window, min_count=min_count, epochs=epochs,
                            sg=sg, negative=negative, lowercase=not keep_case, seed=seed, buckets=buckets)
@@ -1001,12 +968,11 @@ def train(paths, out, algorithm, dim, window, min_count, epochs, sg, negative, b
                                      dynamic_ncols=True, smoothing=0.1)
         bar.update(done - bar.n)
 
-    with _WorkbenchErrors():
-        try:
-            report = train_model(paths, out, options, read_options, progress)
-        finally:
-            for bar in bars.values():
-                bar.close()
+    try:
+        report = train_model(paths, out, options, read_options, progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
     for problem in report.problems[:10]:
         click.echo(f"vecdex: skipped {problem.source}: {problem.message}", err=True)
     if report.failed > 10:
@@ -1049,9 +1015,8 @@ def words(ctx, word, model, collection, k, restrict, as_json):
 
     fastText models answer for words outside their vocabulary through subwords.
     """
-    with _WorkbenchErrors():
-        space = _word_space(ctx, model, collection)
-        neighbours = space.nearest(word, k, restrict=restrict)
+    space = _word_space(ctx, model, collection)
+    neighbours = space.nearest(word, k, restrict=restrict)
     _subword_note(space, [word])
     _print_neighbours(neighbours, as_json)
 
@@ -1079,9 +1044,8 @@ def analogy(ctx, a, b, c, model, collection, k, restrict, method, as_json):
 
     "king man woman" asks: what is to woman as king is to man?
     """
-    with _WorkbenchErrors():
-        space = _word_space(ctx, model, collection)
-        neighbours = space.analogy(a, b, c, k, restrict=restrict, method=method)
+    space = _word_space(ctx, model, collection)
+    neighbours = space.analogy(a, b, c, k, restrict=restrict, method=method)
     _subword_note(space, [a, b, c])
     if not as_json:
         click.echo(f"{a} - {b} + {c} ≈")
@@ -1120,7 +1084,7 @@ Needs scikit-learn and matplotlib: pip install 'vecdex[map]'.
 @click.pass_context
 def map_command(ctx, collection, word_list, model, neighbours, out, method, sample, color_by, labels, seed, as_json):
     """Draw a 2-D map (t-SNE or PCA) of a collection's documents or of words."""
-    from search.mapping import (
+    from .search.workbench.mapping import (
         collection_points,
         make_map,
         output_format,
@@ -1128,21 +1092,20 @@ def map_command(ctx, collection, word_list, model, neighbours, out, method, samp
         word_points,
     )
 
-    with _WorkbenchErrors():
-        output_format(out)
-        require_extras()
-        if word_list is not None:
-            if color_by:
-                raise click.UsageError("--color-by colours documents; word maps are coloured by word (--neighbours)")
-            space = _word_space(ctx, model, collection)
-            data = word_points(space, word_list.split(","), neighbours=neighbours)
-        else:
-            if model is not None or neighbours:
-                raise click.UsageError("--model and --neighbours go with --words")
-            with _open(ctx) as vx:
-                data = collection_points(vx.collection(collection or "default"), sample=sample, color_by=color_by,
-                                         seed=seed)
-        result = make_map(data, out, method=method, labels=labels, seed=seed)
+    output_format(out)
+    require_extras()
+    if word_list is not None:
+        if color_by:
+            raise click.UsageError("--color-by colours documents; word maps are coloured by word (--neighbours)")
+        space = _word_space(ctx, model, collection)
+        data = word_points(space, word_list.split(","), neighbours=neighbours)
+    else:
+        if model is not None or neighbours:
+            raise click.UsageError("--model and --neighbours go with --words")
+        with _open(ctx) as vx:
+            data = collection_points(vx.collection(collection or "default"), sample=sample, color_by=color_by,
+                                     seed=seed)
+    result = make_map(data, out, method=method, labels=labels, seed=seed)
     for note in result.notes:
         click.echo(f"vecdex: note: {note}", err=True)
     if as_json:
@@ -1190,7 +1153,7 @@ def eval_model(ctx, models, collection, restrict_vocab, pair_files, analogy_file
     """
     from pathlib import Path
 
-    from search.model_eval import evaluate_model
+    from .search.workbench.model_eval import evaluate_model
 
     if models and collection is not None:
         raise click.UsageError("give --model or --collection, not both")
@@ -1208,15 +1171,14 @@ def eval_model(ctx, models, collection, restrict_vocab, pair_files, analogy_file
                 bar = tqdm(total=total, desc="analogies", unit=" questions", file=sys.stderr, dynamic_ncols=True)
             bar.update(done - bar.n)
 
-        with _WorkbenchErrors():
-            space = _word_space(ctx, model, collection)
-            try:
-                result = evaluate_model(
-                    space, pair_files=[(Path(p).stem, p) for p in pair_files] or None, analogy_file=analogy_file,
-                    analogies=not no_analogies, restrict_vocab=restrict_vocab, progress=progress)
-            finally:
-                if bar is not None:
-                    bar.close()
+        space = _word_space(ctx, model, collection)
+        try:
+            result = evaluate_model(
+                space, pair_files=[(Path(p).stem, p) for p in pair_files] or None, analogy_file=analogy_file,
+                analogies=not no_analogies, restrict_vocab=restrict_vocab, progress=progress)
+        finally:
+            if bar is not None:
+                bar.close()
         results.append(result)
         if as_json:
             click.echo(json.dumps(result.as_dict(), ensure_ascii=False))

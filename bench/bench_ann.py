@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,11 +29,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from indexer.embedders.wordvectors import load_word_vectors  # noqa: E402
-from search import Vecdex, hit_cache  # noqa: E402
-from storage.ann.spec import format_spec, ivf_nlist, parse_index_spec  # noqa: E402
+from vecdex.indexer.embedders.wordvectors import load_word_vectors  # noqa: E402
+from vecdex.search import Vecdex, hit_cache  # noqa: E402
+from vecdex.storage.ann.spec import format_spec, ivf_nlist, parse_index_spec  # noqa: E402
 
 K = 10
 

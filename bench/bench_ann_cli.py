@@ -20,13 +20,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 
 def vecdex(db: Path, *args: str) -> tuple[float, subprocess.CompletedProcess]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "cli", "--db", str(db), *args], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "vecdex", "--db", str(db), *args], env=env, capture_output=True,
                           text=True, cwd=REPO)
     seconds = time.perf_counter() - started
     if done.returncode:
@@ -38,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=None, help="how many words (default: all 400k)")
     args = parser.parse_args()
-    from indexer.embedders.wordvectors import load_word_vectors
+    from vecdex.indexer.embedders.wordvectors import load_word_vectors
 
     model = load_word_vectors(None)
     words = sorted(model.key_to_index, key=model.key_to_index.get)[: args.n]

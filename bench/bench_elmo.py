@@ -22,17 +22,15 @@ import argparse
 import os
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.cache import cache_dir  # noqa: E402
-from indexer.embedders.elmo import DEFAULT_BATCH_SIZE, ElmoEmbedder, import_tensorflow  # noqa: E402
-from indexer.embedders.elmo_testing import REAL, build_elmo_savedmodel  # noqa: E402
+from vecdex.indexer.cache import cache_dir  # noqa: E402
+from vecdex.indexer.embedders.elmo import DEFAULT_BATCH_SIZE, ElmoEmbedder, import_tensorflow  # noqa: E402
+from vecdex.indexer.embedders.elmo_testing import REAL, build_elmo_savedmodel  # noqa: E402
 
 
 def lee_sentences(n: int | None, seed: int, max_bytes: int = ElmoEmbedder.batch_bytes) -> list[str]:
@@ -81,7 +79,7 @@ def fit_cost(embedder: ElmoEmbedder, seed: int = 0) -> None:
     """Time synthetic batches over a grid of sizes and widths; fit time = call +
     step * width + token * size * width and print it in padded-token units (the
     constants behind bucketing, ``CALL_COST_TOKENS`` and ``STEP_COST_TOKENS``)."""
-    from indexer.embedders import elmo
+    from vecdex.indexer.embedders import elmo
 
     words = "the bank of the river was full of trees and I went to deposit money .".split()
     rng = random.Random(seed)

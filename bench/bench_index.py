@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpora import news_documents, one_line_documents, write_jsonl, write_lines  # noqa: E402
@@ -37,8 +36,8 @@ def cpu_seconds() -> tuple[float, float]:
 
 def index_file(path: Path, fmt: str, workers: int | None) -> tuple[float, int, float, float]:
     """(wall seconds, documents, main-process CPU s, worker CPU s) of one indexing run."""
-    from indexer.readers import ReadOptions, read_inputs
-    from search import Vecdex
+    from vecdex.indexer.readers import ReadOptions, read_inputs
+    from vecdex.search import Vecdex
 
     with tempfile.TemporaryDirectory() as tmp:
         with Vecdex(Path(tmp) / "bench.db") as vx:
@@ -73,7 +72,7 @@ def splitter_alone(texts: list[str]) -> float:
 
 def embedding_alone(texts: list[str]) -> float:
     """Tokenise + average GloVe vectors, one core, no storage (CPU seconds)."""
-    from indexer.embedders import create_embedder
+    from vecdex.indexer.embedders import create_embedder
 
     embedder = create_embedder("static")
     started = sum(cpu_seconds())
@@ -89,7 +88,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
-    from indexer.embedders import create_embedder
+    from vecdex.indexer.embedders import create_embedder
 
     create_embedder("static")  # warm the model cache so both runs start equal
 

@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from corpora import one_line_documents, sentences  # noqa: E402
@@ -54,7 +53,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--cold-runs", type=int, default=7)
     args = parser.parse_args()
-    from search import Vecdex
+    from vecdex.search import Vecdex
 
     tmp = Path(tempfile.mkdtemp())
     db = tmp / "bench.db"
@@ -80,7 +79,7 @@ def main() -> None:
             index = coll.index()
             vectors = np.stack([coll.embed_query(q) for q in queries]).astype(np.float32)
             raw = []
-            from storage.ann.base import set_faiss_threads
+            from vecdex.storage.ann.base import set_faiss_threads
 
             set_faiss_threads(1)  # the same threading vecdex uses for one query
             for v in vectors:
@@ -99,7 +98,7 @@ def main() -> None:
 
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         script = shutil.which("vecdex")
-        base = [script] if script else [sys.executable, "-m", "cli"]
+        base = [script] if script else [sys.executable, "-m", "vecdex"]
         python_start = timed_runs([sys.executable, "-c", "pass"], args.cold_runs, env)
         cold = timed_runs(base + ["--db", str(db), "query", queries[0], "-k", "10"], args.cold_runs, env)
         helptime = timed_runs(base + ["--help"], args.cold_runs, env)

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def median_time(fn, repeat: int) -> float:
@@ -38,10 +36,9 @@ def median_time(fn, repeat: int) -> float:
 def bench_train(epochs: int, repeat: int) -> None:
     from gensim.models import Word2Vec
     from gensim.test.utils import datapath
-
-    from indexer import tokenize
-    from indexer.readers import ReadOptions
-    from indexer.training import TrainOptions, train
+    from vecdex.indexer import tokenize
+    from vecdex.indexer.readers import ReadOptions
+    from vecdex.indexer.training import TrainOptions, train
 
     corpus = datapath("lee_background.cor")
     sentences = [[t.lower() for t in tokenize.words(line)]
@@ -60,9 +57,8 @@ def bench_train(epochs: int, repeat: int) -> None:
 def bench_analogies(every: int, repeat: int) -> None:
     import numpy as np
     from gensim.models import KeyedVectors
-
-    from search.model_eval import analogy_sample, evaluate_analogies
-    from search.words import WordSpace
+    from vecdex.search.workbench.model_eval import analogy_sample, evaluate_analogies
+    from vecdex.search.workbench.words import WordSpace
 
     space = WordSpace.load(None)
     kv = KeyedVectors(space.model.dimension)

@@ -11,8 +11,7 @@ import json
 from pathlib import Path
 
 from gensim.test.utils import datapath
-
-from indexer.textio import decode
+from vecdex.indexer.textio import decode
 
 
 def lee_articles() -> list[str]:

@@ -27,18 +27,16 @@ import io
 import os
 import pickle
 import re
-import sys
 import tempfile
 import time
 import zlib
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from indexer.embedders.static import StaticEmbedder
-from search import Vecdex
-from search.evaluate import correlate, load_matrix_pairs, score_rankings
-from search.hybrid import Ranking
+from vecdex.indexer.embedders.static import StaticEmbedder
+from vecdex.search import Vecdex
+from vecdex.search.workbench.evaluate import correlate, load_matrix_pairs, score_rankings
+from vecdex.search.hybrid import Ranking
 
 
 def datapath(name: str) -> str:
@@ -151,7 +149,7 @@ def tasks():
     yield "newsgroups (same group)", docs, queries, group_qrels, True
     yield "newsgroups-thread", docs, queries, thread_qrels, True
 
-    from indexer.chunking import sentence_spans
+    from vecdex.indexer.chunking import sentence_spans
 
     stories = lee_background()
     docs, queries, qrels = [], {}, {}
@@ -167,7 +165,7 @@ def tasks():
 
 
 def retrieval_table(pooling_options: dict) -> list[tuple[str, str, dict[str, float], float]]:
-    from search.engine import QueryError
+    from vecdex.search.engine import QueryError
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from storage.files import atomic_write_bytes
+from ..storage.files import atomic_write_bytes
 
 
 def cache_dir() -> Path | None:

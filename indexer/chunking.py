@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer import tokenize
+from . import tokenize
 
 DEFAULT_MAX_TOKENS = 128
 _splitters: dict[str, Any] = {}

@@ -21,11 +21,12 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from indexer.chunking import ChunkingSpec, chunk_spans
-from indexer.embedders.base import Embedder
-from indexer.embedders.factory import embedder_from_spec
-from indexer.readers import Problem, Record
-from storage.store import CollectionInfo, DocumentWrite, Store
+from ..errors import VecdexError
+from ..storage.store import CollectionInfo, DocumentWrite, Store
+from .chunking import ChunkingSpec, chunk_spans
+from .embedders.base import Embedder
+from .embedders.factory import embedder_from_spec
+from .readers import Problem, Record
 
 # A batch is one transaction and one unit of work for a worker: big enough that
 # per-batch costs (commit, IPC) vanish for one-line documents, small enough that
@@ -39,7 +40,7 @@ FIRST_BATCH_BYTES = 64 << 10
 MAX_PROBLEMS_KEPT = 1000
 
 
-class StrictModeError(Exception):
+class StrictModeError(VecdexError):
     """``--strict`` met bad input; the batch holding it was not written."""
 
 

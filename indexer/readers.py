@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Union
 
-from indexer.textio import SNIFF_BYTES, DecodeProblem, decode, looks_binary
+from ..errors import InputError
+from .textio import SNIFF_BYTES, DecodeProblem, decode, looks_binary
 
 FORMATS = ("auto", "text", "lines", "jsonl", "csv")
 TEXT_EXTENSIONS = {".txt", ".md", ".markdown", ".rst", ".text"}
@@ -24,10 +25,6 @@ FORMAT_BY_EXTENSION = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv",
 }
 DEFAULT_MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
-
-
-class InputError(Exception):
-    """An input that cannot be read at all (missing path, bad option)."""
 
 
 @dataclass

@@ -23,9 +23,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from indexer import tokenize
-from indexer.readers import Problem, ReadOptions, Record, read_inputs
-from storage.files import atomic_path
+from ..errors import VecdexError
+from ..storage.files import atomic_path
+from . import tokenize
+from .readers import Problem, ReadOptions, Record, read_inputs
 
 ALGORITHMS = ("word2vec", "fasttext")
 OUT_EXTENSIONS = (".kv", ".bin", ".vec", ".txt")
@@ -37,7 +38,7 @@ MAX_PROBLEMS_KEPT = 1000
 Progress = Callable[[str, int, "int | None"], None]
 
 
-class TrainingError(Exception):
+class TrainingError(VecdexError):
     """A user-facing problem: bad option, empty corpus, unwritable output."""
 
 

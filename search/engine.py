@@ -1,6 +1,6 @@
 """The Python API: open a store, index documents, search, find similar, delete.
 
-    from search import Vecdex
+    from vecdex import Vecdex
 
     vx = Vecdex("notes.db")
     docs = vx.collection("notes", create=True)
@@ -11,85 +11,43 @@
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from indexer.chunking import ChunkingSpec
-from indexer.embedders.base import Embedder, EmbedderError
-from indexer.embedders.factory import create_embedder, embedder_from_spec
-from indexer.readers import Problem, Record
-from search import lexical
-from search.filters import compile_filters, normalise_filters
-from search.hit_cache import HitCache, HitRows
-from search.hybrid import Ranking, fuse
-from storage.ann.factory import DEFAULT_INDEX_SPEC
-from storage.ann.spec import (
+from ..errors import ModelMismatchError, QueryError
+from ..indexer.chunking import ChunkingSpec
+from ..indexer.embedders.base import Embedder, EmbedderError
+from ..indexer.embedders.factory import create_embedder, embedder_from_spec
+from ..indexer.readers import Problem, Record
+from ..storage.ann.factory import DEFAULT_INDEX_SPEC
+from ..storage.ann.spec import (
     IndexSpecError,
     check_dimension,
     format_spec,
     parse_index_spec,
-    search_params,
 )
-from storage.index_cache import IndexCache
-from storage.store import ChunkHit, CollectionInfo, DocumentWrite, Store, StoreError
+from ..storage.index_cache import IndexCache
+from ..storage.store import CollectionInfo, DocumentWrite, Store, StoreError
+from .dense import DenseSearch
+from .hit_cache import HitRows
+from .hits import Hit, make_snippet  # noqa: F401  (re-exported: the public Hit)
+from .ranking import RankedSearch
 
 if TYPE_CHECKING:
-    from indexer.pipeline import IndexReport
+    from ..indexer.pipeline import IndexReport
 
 DEFAULT_DB = "vecdex.db"
 DEFAULT_COLLECTION = "default"
-SNIPPET_CHARS = 280
-# Filters matching at most this many chunks (or this share of them) are searched
-# exactly over their rows instead of through an approximate index.
-EXACT_FILTER_ROWS = 2048
-EXACT_FILTER_SHARE = 0.01
 VECTOR_BATCH = 2048
-_UNREAD = object()  # a chunk row not looked up yet (None: looked up, gone)
 
-
-class QueryError(Exception):
-    """A query that cannot be answered as asked (no known words, unknown id)."""
-
-
-class ModelMismatchError(Exception):
-    """An attempt to add to a collection with a different model than it was built with."""
-
-
-@dataclass(slots=True)
-class Hit:
-    """One search result: a document, its best chunk's cosine and that chunk's text."""
-
-    id: str
-    score: float
-    snippet: str
-    metadata: dict[str, Any]
-    rank: int = 0
-    span: tuple[int, int] = (0, 0)
-
-    def as_dict(self, query: str | None = None) -> dict[str, Any]:
-        out = {"query": query, "rank": self.rank, "id": self.id, "score": round(float(self.score), 6),
-               "snippet": self.snippet, "metadata": self.metadata}
-        return out
 
 
 def default_db_path() -> str:
     return os.environ.get("VECDEX_DB") or DEFAULT_DB
 
-
-def make_snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
-    if len(text) <= limit and "  " not in text and text.isprintable():  # already flat: the common case
-        return text.strip()
-    flat = " ".join(text.split())  # collapse whitespace (faster than a regex on the hot path)
-    if len(flat) <= limit:
-        return flat
-    cut = flat.rfind(" ", 0, limit)
-    return flat[: cut if cut > limit // 2 else limit].rstrip() + "…"
 
 
 # layers/pooling: an ELMo collection pooled another way holds incomparable vectors.
@@ -120,7 +78,7 @@ def _pooling_difference(wanted: dict[str, Any], stored: dict[str, Any], asked: d
     return ", ".join(f"{k}={v}" for k, v in stored_pooling.items() if v is not None)
 
 
-class Collection:
+class Collection(RankedSearch, DenseSearch):
     """A named set of documents embedded one way. Get one from :meth:`Vecdex.collection`."""
 
     def __init__(self, vecdex: "Vecdex", info: CollectionInfo):
@@ -191,7 +149,7 @@ class Collection:
             raise EmbedderError(
                 f"collection {self.name!r} holds precomputed vectors: add documents with add_vectors()"
             )
-        from indexer.pipeline import Indexer  # not needed (nor imported) on the query path
+        from ..indexer.pipeline import Indexer  # not needed (nor imported) on the query path
 
         indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=workers, progress=progress)
         try:
@@ -237,7 +195,7 @@ class Collection:
                              "they must be as many")
         if len(set(ids)) != len(ids):
             raise QueryError("ids must be unique within one call")
-        from indexer.pipeline import IndexReport, canonical_metadata, content_hash  # writes only
+        from ..indexer.pipeline import IndexReport, canonical_metadata, content_hash  # writes only
 
         report = IndexReport()
         started = time.perf_counter()
@@ -333,276 +291,6 @@ class Collection:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def embed_query(self, query: str) -> np.ndarray:
-        vector = self.embedder.embed_one(query)
-        if vector is None:
-            raise self._unknown_words(query)
-        return vector
-
-    def _unknown_words(self, query: str) -> QueryError:
-        shown = query if len(query) < 60 else query[:57] + "..."
-        return QueryError(
-            f"none of the words in {shown!r} are known to the model {self.embedder.model_name}; "
-            "try other words"
-        )
-
-    def search(self, query: str, k: int = 10, where: Any = None, *, mode: str | Ranking | None = None,
-               nprobe: int | None = None, ef: int | None = None, **ranking: Any) -> list[Hit]:
-        """The k best documents for ``query``.
-
-        ``mode`` is ``"dense"`` (closest in meaning: cosine of the best chunk),
-        ``"lexical"`` (BM25 over the words) or ``"hybrid"`` (both, fused; the
-        default); ``fusion="score"|"rrf"|"minmax"``, ``dense_weight``,
-        ``lexical_weight`` and ``rrf_k`` tune the fusion (see :mod:`search.hybrid`).
-        In hybrid mode a query none of whose words the model knows still finds
-        exact word matches; it is an error only when neither side can answer.
-        ``nprobe`` (IVF lists probed) and ``ef`` (HNSW efSearch) trade speed for
-        recall of the dense side on this call only.
-        """
-        return self._search(query, k, where, Ranking.of(mode, **ranking), knobs={"nprobe": nprobe, "ef": ef})
-
-    def _search(self, query: str, k: int, where: Any, options: Ranking, vector: np.ndarray | None = None,
-                unknown: bool = False, knobs: dict[str, int | None] | None = None) -> list[Hit]:
-        """One query; ``vector`` (or ``unknown``) when the caller embedded it already."""
-        if k < 1:
-            raise QueryError("k must be at least 1")
-        if options.mode == "dense":
-            if unknown:
-                raise self._unknown_words(query)
-            return self._dense(query, k, where, vector=vector, knobs=knobs)
-        terms = lexical.query_terms(query)
-        if options.mode == "lexical":
-            if not terms:
-                raise QueryError(f"no words to search for in {_shown(query)}")
-            return self._lexical(terms, k, where)
-        depth = options.depth(k)
-        try:
-            if unknown:
-                raise self._unknown_words(query)
-            dense, dense_error = self._dense(query, depth, where, vector=vector, knobs=knobs), None
-        except QueryError as exc:
-            dense, dense_error = [], exc
-        words = self._lexical(terms, depth, where) if terms else []
-        if dense_error is not None and not words:
-            raise dense_error
-        return _fused(dense, words, options, k)
-
-    def _dense(self, query: str, k: int, where: Any, exclude_document: int | None = None,
-               vector: np.ndarray | None = None, knobs: dict[str, int | None] | None = None) -> list[Hit]:
-        knobs = knobs or {}
-        if vector is not None:
-            return self.search_vector(vector, k, where, exclude_document=exclude_document, **knobs)
-        # A refit (new embedder state, new index generation) between embedding the
-        # query and searching would compare vectors of two states: retry once.
-        for _ in range(2):
-            generation = self._current().generation
-            hits = self.search_vector(self.embed_query(query), k, where, exclude_document=exclude_document, **knobs)
-            if self.info.generation == generation:  # search_vector rereads it
-                break
-        return hits
-
-    def _lexical(self, terms: list[str], k: int, where: Any, exclude_document: int | None = None) -> list[Hit]:
-        found = lexical.search(self._vx.store, self.info.id, terms, k, where, exclude_document=exclude_document)
-        return [Hit(h.ext_id, h.score, make_snippet(h.snippet), h.metadata, i) for i, h in enumerate(found, 1)]
-
-    def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None, *,
-                    mode: str | Ranking | None = None, nprobe: int | None = None, ef: int | None = None,
-                    **ranking: Any) -> list[list[Hit] | QueryError]:
-        """Several queries; a query that cannot be answered yields its QueryError in place.
-
-        The queries are embedded together: a contextual model (ELMo) batches them.
-        """
-        options = Ranking.of(mode, **ranking)
-        queries = list(queries)
-        embedded = self.embedder.embed(queries) if queries and options.mode != "lexical" else None
-        results: list[list[Hit] | QueryError] = []
-        for i, query in enumerate(queries):
-            known = embedded is not None and bool(embedded.known[i])
-            try:
-                results.append(self._search(query, k, where, options, embedded.vectors[i] if known else None,
-                                            unknown=embedded is not None and not known,
-                                            knobs={"nprobe": nprobe, "ef": ef}))
-            except QueryError as exc:
-                results.append(exc)
-        return results
-
-    def similar(self, doc_id: str, k: int = 10, where: Any = None, *, mode: str | Ranking | None = None,
-                nprobe: int | None = None, ef: int | None = None, **ranking: Any) -> list[Hit]:
-        """Documents most like a stored one (itself excluded), in any ranking mode.
-
-        Dense: the centroid of its chunk vectors; lexical: BM25 for its most
-        distinctive words (tf-idf); hybrid: both, fused.
-        """
-        options = Ranking.of(mode, **ranking)
-        if k < 1:
-            raise QueryError("k must be at least 1")
-        found = self._vx.store.document_vectors(self._refresh(), str(doc_id))
-        if found is None:
-            raise QueryError(f"no document with id {doc_id!r} in collection {self.name!r}")
-        document_row, vectors = found
-        depth = k if options.mode != "hybrid" else options.depth(k)
-        dense: list[Hit] = []
-        if options.mode != "lexical":
-            if len(vectors) == 0 and options.mode == "dense":
-                raise QueryError(f"document {doc_id!r} has no vector (none of its words are known to the model)")
-            if len(vectors):
-                centroid = vectors.mean(axis=0)
-                centroid /= np.linalg.norm(centroid) or 1.0
-                dense = self.search_vector(centroid, depth, where, exclude_document=document_row,
-                                           nprobe=nprobe, ef=ef)
-            if options.mode == "dense":
-                return dense
-        document = self._vx.store.get_document(self.info.id, str(doc_id)) or {"text": ""}
-        terms = lexical.document_terms(self._vx.store, document["text"], self._vx.store.counts(self.info.id)[0])
-        words = self._lexical(terms, depth, where, exclude_document=document_row) if terms else []
-        if options.mode == "lexical":
-            if not terms:
-                raise QueryError(f"document {doc_id!r} shares no indexed word with other documents")
-            return words
-        if not dense and not words and len(vectors) == 0 and not terms:
-            raise QueryError(f"document {doc_id!r} has neither a vector nor words shared with other documents")
-        return _fused(dense, words, options, k)
-
-    def search_vector(
-        self, vector: np.ndarray, k: int = 10, where: Any = None, *, exclude_document: int | None = None,
-        nprobe: int | None = None, ef: int | None = None,
-    ) -> list[Hit]:
-        """Search by a vector of the collection's dimension (normalised here, so cosine).
-
-        ``nprobe`` / ``ef`` override the index's IVF probes / HNSW efSearch for this
-        call only (other threads searching at the same time are not affected).
-        """
-        if where is not None:
-            return self.search_vectors(np.asarray(vector, dtype=np.float32).reshape(1, -1), k, where,
-                                       exclude_document=exclude_document, nprobe=nprobe, ef=ef)[0]
-        # One unfiltered query, the common case, without the batch bookkeeping: at
-        # 400k vectors an HNSW search takes ~0.25 ms, so every few microseconds of
-        # glue show in bench/bench_ann.py's ratio against raw FAISS.
-        query, params, index, cache = self._prepare_search(vector, k, nprobe, ef)
-        available = index.count()
-        fetch = self._fetch_size(k, exclude_document, available)
-        while fetch:
-            scores, ids = index.search(query, fetch, params)
-            id_list = ids[0].tolist()
-            rows: dict[int, ChunkHit | None] = self._hit_rows.read([c for c in id_list[:k] if c >= 0], cache)
-            hits = self._collapse(scores[0], id_list, k, exclude_document, rows, cache)
-            if len(hits) == k or fetch >= available:
-                return hits
-            fetch = min(available, fetch * 4)  # documents repeated in the ranking: look deeper
-        return []
-
-    def search_vectors(
-        self, vectors: Any, k: int = 10, where: Any = None, *, exclude_document: int | None = None,
-        nprobe: int | None = None, ef: int | None = None,
-    ) -> list[list[Hit]]:
-        """Many query vectors at once (one FAISS call and one SQL lookup per round)."""
-        matrix, params, index, cache = self._prepare_search(vectors, k, nprobe, ef)
-        allowed = None
-        available = index.count()
-        filters = normalise_filters(where)
-        if filters:
-            sql, sql_params = compile_filters(filters)
-            allowed = self._vx.store.filtered_chunk_ids(self.info.id, sql, sql_params)
-            available = len(allowed)
-            # A very selective filter: scoring its few rows exactly beats steering an
-            # approximate index towards them (and can never miss one).
-            if not index.exact and available <= max(EXACT_FILTER_ROWS, EXACT_FILTER_SHARE * index.count()):
-                return [self._exact(row, allowed, k, exclude_document, cache) for row in matrix]
-        results: list[list[Hit]] = [[] for _ in matrix]
-        pending = list(range(len(matrix))) if available else []
-        fetch = self._fetch_size(k, exclude_document, available)
-        while pending:
-            queries = matrix if len(pending) == len(matrix) else matrix[pending]
-            scores, ids = index.search(queries, fetch, params, allowed)
-            # The first k chunks of every query in one read; more only if documents repeat.
-            head = ids[:, :k]
-            rows: dict[int, ChunkHit | None] = self._hit_rows.read(list(set(head[head >= 0].tolist())), cache)
-            short = []
-            for row, query in enumerate(pending):
-                results[query] = self._collapse(scores[row], ids[row].tolist(), k, exclude_document, rows, cache)
-                if len(results[query]) < k and fetch < available:
-                    short.append(query)
-            pending, fetch = short, min(available, fetch * 4)
-        if allowed is not None and not index.exact:
-            # An approximate index may still come back short of k under a filter:
-            # then the matching rows are scored exactly (filters stay exact).
-            for query, hits in enumerate(results):
-                if len(hits) < min(k, available):
-                    results[query] = self._exact(matrix[query], allowed, k, exclude_document, cache)
-        return results
-
-    def _prepare_search(self, vectors: Any, k: int, nprobe: int | None, ef: int | None):
-        """What every vector search starts with: a checked k, unit query rows, the
-        per-call knobs, the up-to-date index and where its hit rows are read."""
-        if k < 1:
-            raise QueryError("k must be at least 1")
-        matrix = self._query_matrix(vectors)
-        params = search_params(nprobe, ef)
-        index = self.index()
-        return matrix, params, index, self._hit_rows.source(self._index_state)
-
-    def _fetch_size(self, k: int, exclude_document: int | None, available: int) -> int:
-        """Chunks to ask the index for: k documents' worth (one round when documents
-        are one chunk, as words or short texts are); callers widen if documents repeat."""
-        extra = 0 if self._chunks_per_doc <= 1.0 else int(k * self._chunks_per_doc * 2)
-        return min(available, k + (exclude_document is not None) + extra)
-
-    def _query_matrix(self, vectors: Any) -> np.ndarray:
-        """Query vectors as unit float32 rows of the collection's dimension."""
-        dimension = int(self.info.embedder["dimension"])
-        if isinstance(vectors, np.ndarray):
-            matrix = np.array(vectors, dtype=np.float32, ndmin=2)  # a copy: normalised in place below
-        else:  # a list of rows (np.array on a list of arrays takes a slow path)
-            matrix = np.array([np.asarray(v, dtype=np.float32) for v in vectors], dtype=np.float32, ndmin=2)
-        if matrix.ndim != 2 or matrix.shape[1] != dimension:
-            raise QueryError(f"vector has dimension {matrix.shape[-1]}, the collection {dimension}")
-        if len(matrix) == 1:  # the common case, without the batch machinery
-            norm = math.sqrt(float(np.dot(matrix[0], matrix[0])))
-            if not math.isfinite(norm) or norm == 0:
-                raise QueryError("query vectors must be finite and not all zero")
-            matrix /= norm
-            return matrix
-        norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))[:, None]
-        if not (np.isfinite(norms).all() and norms.all()):  # NaN/inf anywhere makes the norm non-finite
-            raise QueryError("query vectors must be finite and not all zero")
-        matrix /= norms
-        return matrix
-
-    def _exact(self, vector: np.ndarray, chunk_ids: np.ndarray, k: int, exclude_document: int | None,
-               cache: HitCache | None = None) -> list[Hit]:
-        """Brute-force cosine over the given chunks' stored vectors."""
-        ids, vectors = self._vx.store.chunk_vectors(self.info.id, chunk_ids, int(self.info.embedder["dimension"]))
-        scores = vectors @ vector
-        order = np.argsort(-scores, kind="stable")
-        return self._collapse(scores[order], ids[order].tolist(), k, exclude_document, {}, cache)
-
-    def _collapse(self, scores: np.ndarray, id_list: list[int], k: int, exclude_document: int | None,
-                  rows: dict[int, ChunkHit | None], cache: HitCache | None) -> list[Hit]:
-        """Chunk hits -> document hits; a document scores as its best chunk.
-
-        ``rows`` holds chunk rows read so far; missing ones are read (from
-        ``cache`` or the store) a block at a time, only as far down the ranking
-        as it takes to fill k documents.
-        """
-        hits: list[Hit] = []
-        seen: set[int] = set()
-        for position, (chunk_id, score) in enumerate(zip(id_list, scores.tolist())):
-            if chunk_id < 0:
-                continue
-            row = rows.get(chunk_id, _UNREAD)
-            if row is _UNREAD:
-                block = [c for c in id_list[position : position + 2 * (k - len(hits)) + 8] if c >= 0]
-                found = self._hit_rows.read(block, cache)
-                rows.update({c: found.get(c) for c in block})
-                row = rows[chunk_id]
-            if row is None or row.document_id in seen or row.document_id == exclude_document:
-                continue
-            seen.add(row.document_id)
-            metadata = {} if row.metadata_json == "{}" else json.loads(row.metadata_json)
-            hits.append(Hit(row.ext_id, score, make_snippet(row.snippet), metadata, len(hits) + 1, (row.start, row.end)))
-            if len(hits) == k:
-                break
-        return hits
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
         return self._vx.store.get_document(self.info.id, str(doc_id))
@@ -636,14 +324,6 @@ class Collection:
             "updated_at": info.updated_at,
         }
 
-
-def _shown(query: str) -> str:
-    return repr(query if len(query) < 60 else query[:57] + "...")
-
-
-def _fused(dense: list[Hit], words: list[Hit], options: Ranking, k: int) -> list[Hit]:
-    fused = fuse(dense, words, key=lambda h: h.id, score=lambda h: h.score, ranking=options, k=k)
-    return [Hit(h.id, score, h.snippet, h.metadata, rank, h.span) for rank, (h, score) in enumerate(fused, 1)]
 
 
 def _db_bytes(path) -> int:

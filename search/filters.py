@@ -19,13 +19,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from storage.store import as_number
+from ..errors import ConfigError
+from ..storage.store import as_number
 
 OPERATORS = ("!=", "<=", ">=", "=", "<", ">")
 _FILTER_RE = re.compile(r"^\s*([^=!<>]+?)\s*(!=|<=|>=|=|<|>)\s*(.*?)\s*$", re.S)
 
 
-class FilterError(ValueError):
+class FilterError(ConfigError):
     """A filter expression that cannot be understood."""
 
 

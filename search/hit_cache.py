@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterator
 
-from storage.store import ChunkHit, Store
+from ..storage.store import ChunkHit, Store
 
 HIT_CACHE_AFTER = 64
 HIT_CACHE_MAX_BYTES = 256 * 2**20  # $VECDEX_HIT_CACHE_MB overrides; 0 turns the cache off

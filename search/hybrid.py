@@ -22,6 +22,8 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from ..errors import ConfigError
+
 MODES = ("dense", "lexical", "hybrid")
 FUSIONS = ("score", "rrf", "minmax")
 DEFAULT_MODE = "hybrid"
@@ -36,7 +38,7 @@ MIN_DEPTH = 50
 T = TypeVar("T")
 
 
-class RankingError(ValueError):
+class RankingError(ConfigError):
     """Bad ranking options (unknown mode or fusion, negative weights)."""
 
 

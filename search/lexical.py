@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, text
 
-from indexer import tokenize
-from search.filters import compile_filters, normalise_filters
-from storage.store import Store
+from ..indexer import tokenize
+from ..storage.store import Store
+from .filters import compile_filters, normalise_filters
 
 #: A longer query keeps its first this-many distinct words (FTS5 cost grows with terms).
 MAX_QUERY_TERMS = 64

@@ -17,10 +17,10 @@ import re
 import threading
 from pathlib import Path
 
-from storage.ann.base import VectorIndex
-from storage.ann.factory import concrete, create_index, load_index
-from storage.files import atomic_path
-from storage.store import CollectionInfo, Store
+from .ann.base import VectorIndex
+from .ann.factory import concrete, create_index, load_index
+from .files import atomic_path
+from .store import CollectionInfo, Store
 
 log = logging.getLogger(__name__)
 _FILE_RE = re.compile(r"^c(\d+)-g(\d+)-s(\d+)\.faiss$")

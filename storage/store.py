@@ -7,7 +7,6 @@ FAISS files (see :mod:`storage.index_cache`) are derived from what is here.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
 
@@ -25,14 +24,11 @@ from sqlalchemy import Connection, create_engine, event, func, insert, select, t
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 
-from storage import schema
-from storage.migrations import LATEST_VERSION, MIGRATIONS
+from ..errors import StoreError
+from . import schema
+from .migrations import LATEST_VERSION, MIGRATIONS
 
 SQL_PARAM_CHUNK = 500  # stay well under SQLite's bound-parameter limit
-
-
-class StoreError(Exception):
-    """A user-facing storage problem (bad path, not a vecdex store, unknown collection)."""
 
 
 class StaleEmbedderError(StoreError):

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from indexer.embedders import factory
+from vecdex.indexer.embedders import factory
 
 REPO = Path(__file__).resolve().parent.parent
+TESTS = REPO / "tests"
 
 # The fake embedder is registered like a real backend, so plumbing tests go
 # through exactly the same factory and spec round trip.
@@ -27,7 +27,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def vx(db_path):
-    from search import Vecdex
+    from vecdex.search import Vecdex
 
     with Vecdex(db_path) as store:
         yield store
@@ -59,11 +59,12 @@ def isolated_cache(tmp_path_factory):
 
 def run_vecdex(*args: str, db: Path | None = None, input: bytes | None = None, cwd: Path | None = None,
                env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the installed console script (falling back to ``python -m cli``) on this tree."""
+    """Run the installed console script (else ``python -m vecdex``); the tests folder is on
+    the path only so that subprocesses can load the fake embedder."""
     full_env = {**os.environ, **(env or {})}
-    full_env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "tests"), full_env.get("PYTHONPATH", "")])
+    full_env["PYTHONPATH"] = os.pathsep.join([str(TESTS), full_env.get("PYTHONPATH", "")])
     script = shutil.which("vecdex")
-    command = [script] if script else [sys.executable, "-m", "cli"]
+    command = [script] if script else [sys.executable, "-m", "vecdex"]
     if db is not None:
         command += ["--db", str(db)]
     return subprocess.run(command + list(args), input=input, cwd=cwd, env=full_env, capture_output=True,

@@ -10,9 +10,8 @@ import zlib
 from typing import Any, Sequence
 
 import numpy as np
-
-from indexer import tokenize
-from indexer.embedders.base import Embedder, Embeddings, normalise_rows
+from vecdex.indexer import tokenize
+from vecdex.indexer.embedders.base import Embedder, Embeddings, normalise_rows
 
 DIM = 16
 

@@ -7,17 +7,16 @@ import threading
 
 import numpy as np
 import pytest
-
-from indexer.embedders.base import EmbedderError
-from search import Vecdex
-from search.engine import IndexSpecError, ModelMismatchError, QueryError
-from storage.ann.spec import check_dimension, format_spec, parse_index_spec
+from vecdex.indexer.embedders.base import EmbedderError
+from vecdex.search import Vecdex
+from vecdex.search.engine import IndexSpecError, ModelMismatchError, QueryError
+from vecdex.storage.ann.spec import check_dimension, format_spec, parse_index_spec
 
 
 @pytest.fixture(scope="module")
 def glove():
     """(words, unit vectors) of GloVe rows 2000..9999 (real, poorly clustered data)."""
-    from indexer.embedders.wordvectors import load_word_vectors
+    from vecdex.indexer.embedders.wordvectors import load_word_vectors
 
     model = load_word_vectors(None)
     by_row = {row: word for word, row in model.key_to_index.items()}

@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import run_vecdex
-
-from cli import main
+from vecdex.cli import main
 
 
 @pytest.fixture(scope="module")
 def words():
-    from indexer.embedders.wordvectors import load_word_vectors
+    from vecdex.indexer.embedders.wordvectors import load_word_vectors
 
     model = load_word_vectors(None)
     by_row = {row: word for word, row in model.key_to_index.items()}

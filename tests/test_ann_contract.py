@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from search import Vecdex, engine
+from vecdex.search import Vecdex, dense
 
 N_FIRST, N_MORE = 2000, 1000
 SPECS = ["flat", "hnsw", "ivf", "ivfpq", "auto:threshold=500"]
@@ -19,7 +18,7 @@ SPECS = ["flat", "hnsw", "ivf", "ivfpq", "auto:threshold=500"]
 
 @pytest.fixture(scope="module")
 def glove():
-    from indexer.embedders.wordvectors import load_word_vectors
+    from vecdex.indexer.embedders.wordvectors import load_word_vectors
 
     model = load_word_vectors(None)
     rows = np.array(model.vectors[1000 : 1000 + N_FIRST + N_MORE], dtype=np.float32)
@@ -102,8 +101,8 @@ def test_index_contract(tmp_path, glove, spec, monkeypatch):
     hits = coll.search_vector(query, k=10, where=["parity=0"])
     assert len(hits) == 10 and all(h.metadata["parity"] == 0 for h in hits)
     # The same filter through the index's own ID selector (no exact shortcut).
-    monkeypatch.setattr(engine, "EXACT_FILTER_ROWS", 0)
-    monkeypatch.setattr(engine, "EXACT_FILTER_SHARE", 0.0)
+    monkeypatch.setattr(dense, "EXACT_FILTER_ROWS", 0)
+    monkeypatch.setattr(dense, "EXACT_FILTER_SHARE", 0.0)
     selected = coll.search_vector(query, k=10, where=["parity=0"])
     assert len(selected) == 10 and all(h.metadata["parity"] == 0 for h in selected)
     assert len({h.id for h in selected} & {h.id for h in hits}) >= 9

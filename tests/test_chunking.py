@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from indexer import chunking
-from indexer.chunking import ChunkingSpec, chunk_spans, sentence_spans
+from vecdex.indexer import chunking
+from vecdex.indexer.chunking import ChunkingSpec, chunk_spans, sentence_spans
 
 TEXT = ("Mr. Smith went to Washington.  He said hello!\n\nThen he left,   quietly. "
         "The U.S. economy grew 3.5 percent. Prices rose.")

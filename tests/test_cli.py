@@ -7,8 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from conftest import run_vecdex
-
-from cli import main
+from vecdex.cli import main
 
 COMMANDS = ["index", "query", "similar", "delete", "info", "collections", "get"]
 
@@ -178,15 +177,15 @@ def test_console_script_end_to_end_on_the_lee_corpus(tmp_path, lee_background):
 def test_help_and_glove_queries_do_not_import_tensorflow(tmp_path, lee_background):
     """TensorFlow costs seconds to import: only ELMo collections may load it."""
     probe = ("import sys, runpy; sys.argv = ['vecdex'] + sys.argv[1:]; "
-             "import cli\ntry:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+             "from vecdex import cli\ntry:\n    cli.main()\nexcept SystemExit:\n    pass\n"
              "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\nprint('NO-TF')")
     import subprocess
     import sys as _sys
 
-    from conftest import REPO
+    from conftest import TESTS
 
     db = tmp_path / "t.db"
-    env = {"PYTHONPATH": str(REPO)}
+    env = {"PYTHONPATH": str(TESTS)}
     import os
 
     for args in (["--help"], ["--db", str(db), "index", "--format", "lines", str(lee_background), "-q"],

@@ -18,7 +18,7 @@ import sys
 import time
 
 import pytest
-from conftest import REPO
+from conftest import TESTS
 
 N_DOCS = 3000
 
@@ -35,9 +35,9 @@ def corpus(tmp_path_factory, lee_lines):
 
 
 def start_index(db, corpus, workers: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
     return subprocess.Popen(
-        [sys.executable, "-m", "cli", "--db", str(db), "index", str(corpus), "--quiet", "--workers", workers],
+        [sys.executable, "-m", "vecdex", "--db", str(db), "index", str(corpus), "--quiet", "--workers", workers],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )
 
@@ -63,7 +63,7 @@ def kill_when(proc: subprocess.Popen, db, at_least: int, timeout: float = 120) -
 
 
 def check_consistent(db) -> int:
-    from search import Vecdex
+    from vecdex.search import Vecdex
 
     Vecdex(db, create=False).close()  # opens (a store killed before its first commit is empty, not broken)
     with sqlite3.connect(db) as raw:
@@ -104,8 +104,8 @@ def test_kill_9_then_rerun(tmp_path, corpus, workers, kill_at):
     out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err.decode()[-2000:]
     assert check_consistent(db) == N_DOCS
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    info = subprocess.run([sys.executable, "-m", "cli", "--db", str(db), "index", str(corpus), "--json", "-q"],
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    info = subprocess.run([sys.executable, "-m", "vecdex", "--db", str(db), "index", str(corpus), "--json", "-q"],
                           env=env, capture_output=True, check=True)
     summary = json.loads(info.stdout.decode().strip().splitlines()[-1])
     assert summary["unchanged"] == N_DOCS and summary["added"] == 0

@@ -18,15 +18,16 @@ import pytest
 pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_hub")
 
-from indexer.embedders import elmo as elmo_mod  # noqa: E402
-from indexer.embedders.base import EmbedderError  # noqa: E402
-from indexer.embedders.elmo import DEFAULT_HANDLE, ElmoEmbedder, LayerMix  # noqa: E402
-from indexer.embedders.elmo_testing import TINY, build_elmo_savedmodel  # noqa: E402
-from indexer.embedders.factory import create_embedder  # noqa: E402
-from search import ModelMismatchError, Vecdex  # noqa: E402
-from search.compare import CompareError, compare_word  # noqa: E402
+from vecdex.indexer.embedders import elmo as elmo_mod  # noqa: E402
+from vecdex.indexer.embedders.base import EmbedderError  # noqa: E402
+from vecdex.indexer.embedders.elmo import DEFAULT_HANDLE, ElmoEmbedder, LayerMix  # noqa: E402
+from vecdex.indexer.embedders.elmo_testing import TINY, build_elmo_savedmodel  # noqa: E402
+from vecdex.indexer.embedders.factory import create_embedder  # noqa: E402
+from vecdex.search import ModelMismatchError, Vecdex  # noqa: E402
+from vecdex.search.workbench.compare import CompareError, compare_word  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
 BANK_MONEY = "I went to the bank to deposit money."
 BANK_RIVER = "The river bank was full of trees."
 SENTENCES = [
@@ -155,15 +156,15 @@ def test_missing_extra_says_what_to_install(tiny):
     code = textwrap.dedent(f"""
         import sys
         sys.modules["tensorflow"] = None  # as if the [elmo] extra were not installed
-        from indexer.embedders.base import EmbedderError
-        from indexer.embedders.factory import create_embedder
+        from vecdex.indexer.embedders.base import EmbedderError
+        from vecdex.indexer.embedders.factory import create_embedder
         try:
             create_embedder("elmo", model={str(tiny)!r})
         except EmbedderError as exc:
             print(exc)
     """)
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
+                         env={**os.environ, "PYTHONPATH": str(TESTS)})
     assert "pip install 'vecdex[elmo]'" in out.stdout, out.stderr
 
 
@@ -258,7 +259,7 @@ def _all_cuts(n: int):
 
 @pytest.mark.parametrize("seed", range(5))
 def test_bucket_batches_are_the_cheapest_cut_within_limits(seed):
-    from indexer.embedders.elmo import batch_cost, bucket_batches
+    from vecdex.indexer.embedders.elmo import batch_cost, bucket_batches
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(1, 60, size=11).tolist()
@@ -274,7 +275,7 @@ def test_bucket_batches_are_the_cheapest_cut_within_limits(seed):
 
 
 def test_bucket_batches_skip_empty_texts_and_let_an_overlong_one_go_alone():
-    from indexer.embedders.elmo import bucket_batches
+    from vecdex.indexer.embedders.elmo import bucket_batches
 
     batches = bucket_batches([3, 0, 500, 4, 2], max_size=8, max_tokens=100)
     assert [2] in batches and sorted(i for b in batches for i in b) == [0, 2, 3, 4]
@@ -381,7 +382,7 @@ def test_changed_model_files_are_refused_at_query_time(elmo_models, tmp_path):
         vx.collection("elmo", create=True, embedder="elmo", model=str(model)).add(DOCS[:2])
     shutil.rmtree(model)
     shutil.copytree(elmo_models["other"], model)
-    from indexer.embedders import factory
+    from vecdex.indexer.embedders import factory
 
     factory._model_cache.clear()  # as in a new process
     with Vecdex(db) as vx:
@@ -395,7 +396,7 @@ def test_changed_model_files_are_refused_at_query_time(elmo_models, tmp_path):
 def test_glove_collection_never_imports_tensorflow(tmp_path):
     code = textwrap.dedent(f"""
         import sys
-        from search import Vecdex
+        from vecdex.search import Vecdex
         with Vecdex({str(tmp_path / 'glove.db')!r}) as vx:
             docs = vx.collection("default", create=True)
             docs.add([("a", "The river bank flooded after the storm."), ("b", "Stocks fell on Monday.")])
@@ -405,7 +406,7 @@ def test_glove_collection_never_imports_tensorflow(tmp_path):
         print("tensorflow" in sys.modules, "tensorflow_hub" in sys.modules)
     """)
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
+                         env={**os.environ, "PYTHONPATH": str(TESTS)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
 
@@ -415,8 +416,7 @@ def test_glove_collection_never_imports_tensorflow(tmp_path):
 
 def _cli(*args: str, db: Path | None = None):
     from click.testing import CliRunner
-
-    from cli import main
+    from vecdex.cli import main
 
     return CliRunner().invoke(main, (["--db", str(db)] if db else []) + list(args))
 
@@ -500,7 +500,7 @@ def test_help_info_glove_query_and_static_compare_do_not_import_tensorflow(tmp_p
         vx.collection("ctx", create=True, embedder="elmo", model=str(tiny)).add(DOCS[:2])
     corpus = tmp_path / "c.txt"
     corpus.write_text("The river bank flooded after the storm.\nStocks fell on Monday.\n", "utf-8")
-    probe = ("import sys\nimport cli\ntry:\n    cli.main(sys.argv[1:])\nexcept SystemExit as e:\n"
+    probe = ("import sys\nfrom vecdex import cli\ntry:\n    cli.main(sys.argv[1:])\nexcept SystemExit as e:\n"
              "    assert not e.code, e.code\n"
              "print('TF-IMPORTED' if 'tensorflow' in sys.modules else 'NO-TF')")
     runs = [["--help"], ["compare", "--help"], ["index", "--help"],
@@ -510,7 +510,7 @@ def test_help_info_glove_query_and_static_compare_do_not_import_tensorflow(tmp_p
             ["compare", BANK_MONEY, BANK_RIVER, "--word", "bank"]]
     for args in runs:
         out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=300,
-                             env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path)
+                             env={**os.environ, "PYTHONPATH": str(TESTS)}, cwd=tmp_path)
         assert out.stdout.strip().endswith("NO-TF"), (args, out.stdout[-300:], out.stderr[-500:])
 
 

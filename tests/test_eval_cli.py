@@ -7,8 +7,7 @@ import math
 
 import pytest
 from click.testing import CliRunner
-
-from cli import main
+from vecdex.cli import main
 
 
 @pytest.fixture

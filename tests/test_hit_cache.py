@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from indexer.chunking import ChunkingSpec
-from search import Vecdex, hit_cache
+from vecdex.indexer.chunking import ChunkingSpec
+from vecdex.search import Vecdex, hit_cache
 
 
 @pytest.fixture

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from search.hybrid import DEFAULT_MODE, Ranking, RankingError, fuse, rrf, score_fusion
+from vecdex.search.hybrid import DEFAULT_MODE, Ranking, RankingError, fuse, rrf, score_fusion
 
 
 def test_weighted_rrf_by_hand():

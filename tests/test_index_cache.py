@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from storage.index_cache import IndexCache
-from storage.store import DocumentWrite, Store
+from vecdex.storage.index_cache import IndexCache
+from vecdex.storage.store import DocumentWrite, Store
 
 
 def write(store, coll, ids, seed=0):

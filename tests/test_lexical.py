@@ -10,12 +10,11 @@ import sys
 import time
 
 import pytest
-from conftest import REPO
-
-from search import Vecdex, lexical
-from search.engine import QueryError
-from storage.migrations import MIGRATIONS
-from storage.store import Store
+from conftest import REPO, TESTS
+from vecdex.search import Vecdex, lexical
+from vecdex.search.engine import QueryError
+from vecdex.storage.migrations import MIGRATIONS
+from vecdex.storage.store import Store
 
 DOCS = [
     {"id": "river", "text": "The river bank flooded after the storm.", "metadata": {"year": 2020}},
@@ -108,8 +107,8 @@ def test_fts_is_consistent_after_a_killed_indexing_run(tmp_path):
     corpus.write_text("".join(f"line {i} about rivers banks and storms number{i}\n" for i in range(300_000)),
                       encoding="utf-8")
     db = tmp_path / "killed.db"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen([sys.executable, "-m", "cli", "--db", str(db), "index", str(corpus),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen([sys.executable, "-m", "vecdex", "--db", str(db), "index", str(corpus),
                                 "--format", "lines", "--quiet", "--workers", "1"], env=env, cwd=REPO)
     try:
         deadline = time.time() + 120

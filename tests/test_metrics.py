@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from search import metrics
-from search.evaluate import load_qrels, load_queries, score_rankings
+from vecdex.search.workbench import metrics
+from vecdex.search.workbench.evaluate import load_qrels, load_queries, score_rankings
 
 RANKED = ["d3", "d1", "d7", "d2"]
 RELEVANT = {"d1": 1, "d2": 2, "d9": 1}

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from indexer.embedders import pooling as P
-from indexer.embedders.base import EmbedderError
-from indexer.embedders.static import StaticEmbedder
+from vecdex.indexer.embedders import pooling as P
+from vecdex.indexer.embedders.base import EmbedderError
+from vecdex.indexer.embedders.static import StaticEmbedder
 
 # Rows in frequency order, as in GloVe/word2vec files: "the" is the most frequent.
 TINY = {"the": [1.0, 0.0], "cat": [0.0, 1.0], "sat": [1.0, 1.0], "mat": [2.0, 0.0]}
@@ -109,7 +108,7 @@ def test_default_glove_configuration_is_sif_with_a_model_fitted_component():
 
 
 def test_an_existing_collection_refuses_other_pooling(vx):
-    from search import ModelMismatchError
+    from vecdex.search import ModelMismatchError
 
     vx.collection("c", create=True)
     assert vx.collection("c", pooling="sif").info.embedder["pooling"] == "sif"

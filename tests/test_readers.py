@@ -6,8 +6,7 @@ import io
 import json
 
 import pytest
-
-from indexer.readers import (
+from vecdex.indexer.readers import (
     InputError,
     Problem,
     ReadOptions,

@@ -10,11 +10,10 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO
-
-from indexer.embedders.factory import embedder_from_spec
-from search import Vecdex
-from storage.store import DocumentWrite, StaleEmbedderError, blobs_to_matrix
+from conftest import TESTS
+from vecdex.indexer.embedders.factory import embedder_from_spec
+from vecdex.search import Vecdex
+from vecdex.storage.store import DocumentWrite, StaleEmbedderError, blobs_to_matrix
 
 TOPICS = ["the river flooded the valley after heavy rain", "the bank raised interest rates again",
           "astronauts launched a rocket into orbit", "the team won the football final",
@@ -90,9 +89,9 @@ def test_a_refit_killed_with_sigkill_leaves_a_consistent_store(tmp_path):
         assert coll.info.embedder["fitted"]["documents"] == 20_000
         with vx.store.writing() as conn:  # make the next refit compute a different state
             conn.exec_driver_sql("UPDATE documents SET text = text || ' extra words here' WHERE id % 2 = 0")
-    script = ("from search import Vecdex; import sys; vx = Vecdex(sys.argv[1]); "
+    script = ("from vecdex import Vecdex; import sys; vx = Vecdex(sys.argv[1]); "
               "print('go', flush=True); vx.collection().refit()")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
     process = subprocess.Popen([sys.executable, "-c", script, str(db)], env=env, stdout=subprocess.PIPE)
     try:
         assert process.stdout.readline().strip() == b"go"

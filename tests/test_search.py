@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from search import ModelMismatchError, QueryError, Vecdex
-from search.filters import FilterError, compile_filters, normalise_filters
+from vecdex.search import ModelMismatchError, QueryError, Vecdex
+from vecdex.search.filters import FilterError, compile_filters, normalise_filters
 
 
 def add_animals(coll):
@@ -69,7 +68,7 @@ def test_bad_filter_expressions_are_user_errors():
 
 def test_long_documents_score_by_their_best_chunk(vx):
     coll = vx.collection("long", create=True, embedder="fake")
-    from indexer.chunking import ChunkingSpec
+    from vecdex.indexer.chunking import ChunkingSpec
 
     coll = vx.collection("chunky", create=True, embedder="fake", chunking=ChunkingSpec(max_tokens=6))
     long_text = "Alpha beta gamma delta. " * 5 + "Penguins waddle on ice floes. " + "Alpha beta gamma delta. " * 5

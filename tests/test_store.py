@@ -6,9 +6,8 @@ import sqlite3
 
 import numpy as np
 import pytest
-
-from storage.migrations import LATEST_VERSION
-from storage.store import DocumentWrite, Store, StoreError
+from vecdex.storage.migrations import LATEST_VERSION
+from vecdex.storage.store import DocumentWrite, Store, StoreError
 
 
 def doc(ext_id: str, n_chunks: int = 1, text: str = "some text here") -> DocumentWrite:

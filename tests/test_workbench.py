@@ -19,20 +19,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, run_vecdex
-
-from cli import main
-from indexer.embedders.wordvectors import load_word_vectors
-from indexer.readers import ReadOptions
-from indexer.training import TrainingError, TrainOptions, train
-from search.model_eval import (
+from conftest import REPO, TESTS, run_vecdex
+from vecdex.cli import main
+from vecdex.indexer.embedders.wordvectors import load_word_vectors
+from vecdex.indexer.readers import ReadOptions
+from vecdex.indexer.training import TrainingError, TrainOptions, train
+from vecdex.search.workbench.model_eval import (
     EvaluationError,
     analogy_sample,
     evaluate_analogies,
     evaluate_word_pairs,
     gensim_test_file,
 )
-from search.words import UnknownWordError, WordSpace, WordSpaceError
+from vecdex.search.workbench.words import UnknownWordError, WordSpace, WordSpaceError
 
 WORKBENCH_COMMANDS = ["train", "words", "analogy", "map", "eval-model"]
 
@@ -89,7 +88,7 @@ def test_training_on_lee_gives_a_model_that_index_accepts_and_a_collection_that_
     assert space.similarity("israeli", "palestinian") > space.similarity("israeli", "wickets") + 0.3
     assert space.similarity("cricket", "wickets") > space.similarity("cricket", "firefighters")
 
-    from search import Vecdex
+    from vecdex.search import Vecdex
 
     with Vecdex(tmp_path / "lee.db") as vx:
         coll = vx.collection("custom", create=True, model=str(out))
@@ -233,7 +232,7 @@ def test_words_from_a_collections_model_and_refusal_without_word_vectors(runner,
     result = invoke(runner, "words", "cat", "--collection", "default", "-k", 3, "--json", db=db)
     assert result.exit_code == 0 and len(result.stdout.splitlines()) == 3
     with pytest.raises(WordSpaceError, match="has no word vectors"):
-        from search.words import word_space_for_collection
+        from vecdex.search.workbench.words import word_space_for_collection
 
         word_space_for_collection(fake_collection)
     both = invoke(runner, "words", "cat", "--collection", "default", "--model", "glove-6b-50d", db=db)
@@ -428,7 +427,7 @@ def test_map_errors_are_one_line(runner, polarity_db, tmp_path, args, message):
 
 
 def test_map_without_the_extra_says_what_to_install(monkeypatch, tmp_path):
-    from search import mapping
+    from vecdex.search.workbench import mapping
 
     monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn now raises ImportError
     with pytest.raises(mapping.MapError, match=r"pip install 'vecdex\[map\]'"):
@@ -442,15 +441,15 @@ def test_workbench_commands_have_help_and_help_imports_nothing_heavy(runner):
     for command in WORKBENCH_COMMANDS:
         result = runner.invoke(main, [command, "--help"])
         assert result.exit_code == 0 and "Example" in result.output, command
-    probe = ("import sys\nimport cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+    probe = ("import sys\nfrom vecdex import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
              "heavy = [m for m in ('gensim', 'sklearn', 'matplotlib', 'scipy', 'numpy') if m in sys.modules]\n"
              "print('HEAVY', heavy)")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, cwd=REPO, env={"PYTHONPATH": str(REPO)})
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, cwd=REPO, env={"PYTHONPATH": str(TESTS)})
     assert b"HEAVY []" in out.stdout, out.stderr.decode()[-400:]
 
 
 def test_colouring_keeps_the_ten_most_common_values_and_stable_colours():
-    from search.mapping import NONE_GROUP, OTHER_GROUP, colouring
+    from vecdex.search.workbench.mapping import NONE_GROUP, OTHER_GROUP, colouring
 
     values = [f"v{i:02d}" for i in range(12) for _ in range(12 - i)] + [None, None]
     colours = colouring(values, "field")

@@ -13,10 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-
-
-class EmbedderError(Exception):
-    """A user-facing problem with a model: unknown path, missing extra, bad file."""
+from ...errors import EmbedderError  # noqa: F401  (re-exported: embedders raise it)
 
 
 @dataclass

@@ -30,9 +30,9 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from indexer.cache import file_fingerprint
-from indexer.chunking import ChunkingSpec
-from indexer.embedders.base import Embedder, EmbedderError, Embeddings, normalise_rows
+from ..cache import file_fingerprint
+from ..chunking import ChunkingSpec
+from .base import Embedder, EmbedderError, Embeddings, normalise_rows
 
 DEFAULT_HANDLE = "https://tfhub.dev/google/elmo/3"
 LAYERS = ("word_emb", "lstm_outputs1", "lstm_outputs2")

@@ -6,14 +6,14 @@ import importlib
 import json
 from typing import Any
 
-from indexer.embedders.base import Embedder, EmbedderError
+from .base import Embedder, EmbedderError
 
 # kind -> "module:Class"; modules are imported only when that kind is used, so a
 # GloVe query never pays for TensorFlow.
 EMBEDDERS = {
-    "static": "indexer.embedders.static:StaticEmbedder",
-    "elmo": "indexer.embedders.elmo:ElmoEmbedder",
-    "precomputed": "indexer.embedders.precomputed:PrecomputedEmbedder",
+    "static": "vecdex.indexer.embedders.static:StaticEmbedder",
+    "elmo": "vecdex.indexer.embedders.elmo:ElmoEmbedder",
+    "precomputed": "vecdex.indexer.embedders.precomputed:PrecomputedEmbedder",
 }
 
 _model_cache: dict[str, Embedder] = {}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from indexer import tokenize
-from indexer.embedders.base import Embedder, EmbedderError, Embeddings
+from .. import tokenize
+from .base import Embedder, EmbedderError, Embeddings
 
 
 class PrecomputedEmbedder(Embedder):

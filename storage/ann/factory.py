@@ -10,14 +10,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from storage.ann.base import VectorIndex
-from storage.ann.spec import IndexSpecError, concrete, parse_index_spec, validate_spec
+from .base import VectorIndex
+from .spec import IndexSpecError, concrete, parse_index_spec, validate_spec
 
 BACKENDS = {
-    "flat": "storage.ann.flat:FlatIndex",
-    "hnsw": "storage.ann.hnsw:HNSWIndex",
-    "ivf": "storage.ann.ivf:IVFIndex",
-    "ivfpq": "storage.ann.ivf:IVFPQIndex",
+    "flat": "vecdex.storage.ann.flat:FlatIndex",
+    "hnsw": "vecdex.storage.ann.hnsw:HNSWIndex",
+    "ivf": "vecdex.storage.ann.ivf:IVFIndex",
+    "ivfpq": "vecdex.storage.ann.ivf:IVFPQIndex",
 }
 DEFAULT_INDEX_SPEC = {"type": "auto"}
 

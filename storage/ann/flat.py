@@ -14,8 +14,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from storage.ann.base import VectorIndex, positions_to_ids, set_faiss_threads
-from storage.ann.hnsw import bitmap_selector
+from .base import VectorIndex, positions_to_ids, set_faiss_threads
+from .hnsw import bitmap_selector
 
 
 class FlatIndex(VectorIndex):

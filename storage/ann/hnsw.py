@@ -21,8 +21,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from storage.ann.base import VectorIndex, positions_to_ids, set_faiss_threads
-from storage.ann.spec import HNSW_COMPACT, HNSW_DEFAULTS
+from .base import VectorIndex, positions_to_ids, set_faiss_threads
+from .spec import HNSW_COMPACT, HNSW_DEFAULTS
 
 
 def bitmap_selector(mask: np.ndarray) -> tuple[faiss.IDSelector, np.ndarray]:

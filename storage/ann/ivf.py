@@ -19,8 +19,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from storage.ann.base import VectorIndex, set_faiss_threads
-from storage.ann.spec import IndexSpecError, ivf_nlist
+from .base import VectorIndex, set_faiss_threads
+from .spec import IndexSpecError, ivf_nlist
 
 TRAIN_PER_LIST = 39          # FAISS's minimum training rows per centroid
 MAX_TRAIN_PER_LIST = 256     # FAISS samples this many per centroid anyway

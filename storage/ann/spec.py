@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ...errors import ConfigError
 
-class IndexSpecError(ValueError):
+
+class IndexSpecError(ConfigError):
     """The user asked for an index type or parameter that does not exist."""
 
 

@@ -24,7 +24,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from search.words import WordSpace
+from ...errors import EvaluationError
+from .words import WordSpace
 
 DEFAULT_RESTRICT_VOCAB = 300_000  # gensim's default
 PAIR_DATASETS = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
@@ -33,10 +34,6 @@ _SCORE_BUDGET = 1 << 24  # float32 scores held at once while answering analogies
 
 #: progress(done, total) over analogy questions.
 Progress = Callable[[int, int], None]
-
-
-class EvaluationError(Exception):
-    """A benchmark file that cannot be used (missing, malformed, nothing in vocabulary)."""
 
 
 def gensim_test_file(name: str) -> Path:

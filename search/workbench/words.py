@@ -14,13 +14,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from indexer.embedders.wordvectors import WordVectors, load_word_vectors
+from ...errors import VecdexError
+from ...indexer.embedders.wordvectors import WordVectors, load_word_vectors
 
 ANALOGY_METHODS = ("add", "mul")
 _BLOCK_ROWS = 1 << 18  # rows per block when scanning a large matrix
 
 
-class WordSpaceError(Exception):
+class WordSpaceError(VecdexError):
     """A user-facing problem with a word query (unknown word, model without word vectors)."""
 
 
@@ -190,7 +191,7 @@ def _check_k(k: int) -> None:
 
 def word_space_for_collection(collection) -> WordSpace:
     """The word model behind a collection (only static word-vector collections have one)."""
-    from indexer.embedders.static import StaticEmbedder
+    from ...indexer.embedders.static import StaticEmbedder
 
     embedder = collection.embedder
     if not isinstance(embedder, StaticEmbedder):

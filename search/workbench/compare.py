@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from indexer.embedders.base import Embedder
+from ...errors import VecdexError
+from ...indexer.embedders.base import Embedder
 
 
-class CompareError(Exception):
+class CompareError(VecdexError):
     """The word is not in a sentence, or the model has no vector for it."""
 
 

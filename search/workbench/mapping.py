@@ -25,7 +25,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from indexer.cache import atomic_write_bytes
+from ...errors import VecdexError
+from ...indexer.cache import atomic_write_bytes
 
 METHODS = ("tsne", "pca")
 OUTPUT_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".html": "html", ".htm": "html"}
@@ -37,7 +38,7 @@ HOVER_CHARS = 300
 INSTALL_HINT = "pip install 'vecdex[map]'  (or: pip install scikit-learn matplotlib)"
 
 
-class MapError(Exception):
+class MapError(VecdexError):
     """A map that cannot be made as asked (too few points, unknown field, missing extra)."""
 
 
@@ -124,8 +125,8 @@ def collection_points(collection, *, sample: int = DEFAULT_SAMPLE, color_by: str
     """Document centroids of a collection, a seeded random sample if there are more than ``sample``."""
     from sqlalchemy import bindparam, select, text
 
-    from storage import schema
-    from storage.store import blobs_to_matrix
+    from ...storage import schema
+    from ...storage.store import blobs_to_matrix
 
     if sample < 2:
         raise MapError("--sample must be at least 2")

@@ -27,11 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from search import metrics
+from ...errors import EvaluationError
+from . import metrics
 
-
-class EvalError(ValueError):
-    """A labelled file that cannot be read (names the file and line)."""
+EvalError = EvaluationError  # one evaluation error class; the old name stays importable
 
 
 @dataclass

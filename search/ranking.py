@@ -1,0 +1,159 @@
+"""Text queries in every ranking mode: dense, lexical (BM25) and hybrid (fused),
+for one query, many, or a stored document (``similar``).
+
+:class:`RankedSearch` is mixed into :class:`~vecdex.search.engine.Collection`;
+vector search itself is :class:`~vecdex.search.dense.DenseSearch`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import QueryError
+from . import lexical
+from .hits import Hit, make_snippet
+from .hybrid import Ranking, fuse
+
+
+class RankedSearch:
+    """Query methods of a collection (text in, ranked document hits out)."""
+
+    def embed_query(self, query: str) -> np.ndarray:
+        vector = self.embedder.embed_one(query)
+        if vector is None:
+            raise self._unknown_words(query)
+        return vector
+
+    def _unknown_words(self, query: str) -> QueryError:
+        shown = query if len(query) < 60 else query[:57] + "..."
+        return QueryError(
+            f"none of the words in {shown!r} are known to the model {self.embedder.model_name}; "
+            "try other words"
+        )
+
+    def search(self, query: str, k: int = 10, where: Any = None, *, mode: str | Ranking | None = None,
+               nprobe: int | None = None, ef: int | None = None, **ranking: Any) -> list[Hit]:
+        """The k best documents for ``query``.
+
+        ``mode`` is ``"dense"`` (closest in meaning: cosine of the best chunk),
+        ``"lexical"`` (BM25 over the words) or ``"hybrid"`` (both, fused; the
+        default); ``fusion="score"|"rrf"|"minmax"``, ``dense_weight``,
+        ``lexical_weight`` and ``rrf_k`` tune the fusion (see :mod:`search.hybrid`).
+        In hybrid mode a query none of whose words the model knows still finds
+        exact word matches; it is an error only when neither side can answer.
+        ``nprobe`` (IVF lists probed) and ``ef`` (HNSW efSearch) trade speed for
+        recall of the dense side on this call only.
+        """
+        return self._search(query, k, where, Ranking.of(mode, **ranking), knobs={"nprobe": nprobe, "ef": ef})
+
+    def _search(self, query: str, k: int, where: Any, options: Ranking, vector: np.ndarray | None = None,
+                unknown: bool = False, knobs: dict[str, int | None] | None = None) -> list[Hit]:
+        """One query; ``vector`` (or ``unknown``) when the caller embedded it already."""
+        if k < 1:
+            raise QueryError("k must be at least 1")
+        if options.mode == "dense":
+            if unknown:
+                raise self._unknown_words(query)
+            return self._dense(query, k, where, vector=vector, knobs=knobs)
+        terms = lexical.query_terms(query)
+        if options.mode == "lexical":
+            if not terms:
+                raise QueryError(f"no words to search for in {_shown(query)}")
+            return self._lexical(terms, k, where)
+        depth = options.depth(k)
+        try:
+            if unknown:
+                raise self._unknown_words(query)
+            dense, dense_error = self._dense(query, depth, where, vector=vector, knobs=knobs), None
+        except QueryError as exc:
+            dense, dense_error = [], exc
+        words = self._lexical(terms, depth, where) if terms else []
+        if dense_error is not None and not words:
+            raise dense_error
+        return _fused(dense, words, options, k)
+
+    def _dense(self, query: str, k: int, where: Any, exclude_document: int | None = None,
+               vector: np.ndarray | None = None, knobs: dict[str, int | None] | None = None) -> list[Hit]:
+        knobs = knobs or {}
+        if vector is not None:
+            return self.search_vector(vector, k, where, exclude_document=exclude_document, **knobs)
+        # A refit (new embedder state, new index generation) between embedding the
+        # query and searching would compare vectors of two states: retry once.
+        for _ in range(2):
+            generation = self._current().generation
+            hits = self.search_vector(self.embed_query(query), k, where, exclude_document=exclude_document, **knobs)
+            if self.info.generation == generation:  # search_vector rereads it
+                break
+        return hits
+
+    def _lexical(self, terms: list[str], k: int, where: Any, exclude_document: int | None = None) -> list[Hit]:
+        found = lexical.search(self._vx.store, self.info.id, terms, k, where, exclude_document=exclude_document)
+        return [Hit(h.ext_id, h.score, make_snippet(h.snippet), h.metadata, i) for i, h in enumerate(found, 1)]
+
+    def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None, *,
+                    mode: str | Ranking | None = None, nprobe: int | None = None, ef: int | None = None,
+                    **ranking: Any) -> list[list[Hit] | QueryError]:
+        """Several queries; a query that cannot be answered yields its QueryError in place.
+
+        The queries are embedded together: a contextual model (ELMo) batches them.
+        """
+        options = Ranking.of(mode, **ranking)
+        queries = list(queries)
+        embedded = self.embedder.embed(queries) if queries and options.mode != "lexical" else None
+        results: list[list[Hit] | QueryError] = []
+        for i, query in enumerate(queries):
+            known = embedded is not None and bool(embedded.known[i])
+            try:
+                results.append(self._search(query, k, where, options, embedded.vectors[i] if known else None,
+                                            unknown=embedded is not None and not known,
+                                            knobs={"nprobe": nprobe, "ef": ef}))
+            except QueryError as exc:
+                results.append(exc)
+        return results
+
+    def similar(self, doc_id: str, k: int = 10, where: Any = None, *, mode: str | Ranking | None = None,
+                nprobe: int | None = None, ef: int | None = None, **ranking: Any) -> list[Hit]:
+        """Documents most like a stored one (itself excluded), in any ranking mode.
+
+        Dense: the centroid of its chunk vectors; lexical: BM25 for its most
+        distinctive words (tf-idf); hybrid: both, fused.
+        """
+        options = Ranking.of(mode, **ranking)
+        if k < 1:
+            raise QueryError("k must be at least 1")
+        found = self._vx.store.document_vectors(self._refresh(), str(doc_id))
+        if found is None:
+            raise QueryError(f"no document with id {doc_id!r} in collection {self.name!r}")
+        document_row, vectors = found
+        depth = k if options.mode != "hybrid" else options.depth(k)
+        dense: list[Hit] = []
+        if options.mode != "lexical":
+            if len(vectors) == 0 and options.mode == "dense":
+                raise QueryError(f"document {doc_id!r} has no vector (none of its words are known to the model)")
+            if len(vectors):
+                centroid = vectors.mean(axis=0)
+                centroid /= np.linalg.norm(centroid) or 1.0
+                dense = self.search_vector(centroid, depth, where, exclude_document=document_row,
+                                           nprobe=nprobe, ef=ef)
+            if options.mode == "dense":
+                return dense
+        document = self._vx.store.get_document(self.info.id, str(doc_id)) or {"text": ""}
+        terms = lexical.document_terms(self._vx.store, document["text"], self._vx.store.counts(self.info.id)[0])
+        words = self._lexical(terms, depth, where, exclude_document=document_row) if terms else []
+        if options.mode == "lexical":
+            if not terms:
+                raise QueryError(f"document {doc_id!r} shares no indexed word with other documents")
+            return words
+        if not dense and not words and len(vectors) == 0 and not terms:
+            raise QueryError(f"document {doc_id!r} has neither a vector nor words shared with other documents")
+        return _fused(dense, words, options, k)
+
+
+def _shown(query: str) -> str:
+    return repr(query if len(query) < 60 else query[:57] + "...")
+
+def _fused(dense: list[Hit], words: list[Hit], options: Ranking, k: int) -> list[Hit]:
+    fused = fuse(dense, words, key=lambda h: h.id, score=lambda h: h.score, ranking=options, k=k)
+    return [Hit(h.id, score, h.snippet, h.metadata, rank, h.span) for rank, (h, score) in enumerate(fused, 1)]
