@@ -91,10 +91,13 @@ def embedder_options(fn: Callable) -> Callable:
                       help="static: 'glove-6b-50d' (default, built in) or a path, optionally prefixed "
                            "word2vec: / word2vec-text: / glove: / fasttext: / kv:. elmo: a TF Hub URL "
                            "(default https://tfhub.dev/google/elmo/3, from $TFHUB_CACHE_DIR when cached) "
-                           "or a local SavedModel folder.")(fn)
-    return click.option("--embedder", type=click.Choice(["static", "elmo"]), default=None,
+                           "or a local SavedModel folder. transformer: all-MiniLM-L6-v2 (default, with "
+                           "vecdex[transformer]) or a folder with model.onnx and tokenizer.json.")(fn)
+    return click.option("--embedder", type=click.Choice(["static", "elmo", "transformer"]), default=None,
                         help="static = pooled word vectors (default for a new collection); elmo = contextual "
-                             "ELMo vectors, one chunk per sentence (needs pip install 'vecdex[elmo]').")(fn)
+                             "ELMo vectors, one chunk per sentence (needs pip install 'vecdex[elmo]'); "
+                             "transformer = sentence-transformers model on ONNX Runtime, all-MiniLM-L6-v2 "
+                             "by default (needs pip install 'vecdex[transformer]').")(fn)
 
 
 _STATIC_FLAGS = {"sif_a": "--sif-a", "word_freq": "--word-freq", "components": "--remove-components", "fit": "--fit"}
@@ -106,6 +109,13 @@ def _embedder_extras(embedder: str | None, layer: str | None, pooling: str | Non
 
     ``static`` holds the static embedder's pooling options (see :func:`pooling_options`)."""
     static = {k: v for k, v in (static or {}).items() if v is not None}
+    if embedder == "transformer":
+        if static or layer is not None:
+            flag = _STATIC_FLAGS[next(iter(static))] if static else "--layer"
+            raise click.UsageError(f"{flag} does not apply to --embedder transformer")
+        if pooling not in (None, "mean"):
+            raise click.UsageError("--embedder transformer pools with mean only")
+        return {}
     if embedder == "elmo":
         if static:
             raise click.UsageError(f"{_STATIC_FLAGS[next(iter(static))]} applies to static vectors only")
@@ -236,7 +246,8 @@ Examples:
 @embedder_options
 @input_options
 @click.option("--chunk-tokens", type=click.IntRange(min=8), default=None,
-              help="Token budget per chunk for a new collection [default: 128].")
+              help="Token budget per chunk for a new collection [default: 128 words; transformer: the "
+                   "model's window in its word pieces, 254 for all-MiniLM-L6-v2].")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
 @click.option("--index", "index_spec", default=None, metavar="SPEC", help=INDEX_SPEC_HELP + " New collections only.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad record (exit 1); its batch is not written.")
@@ -260,15 +271,18 @@ def index(ctx, paths, collection, model, embedder, layer, pooling, fmt, id_field
     vx = _open(ctx, create=True)
     with vx:
         # ELMo reads one sentence at a time: its chunks stay sentences, --chunk-tokens only caps them.
+        # A transformer's budget counts its own word pieces (its window is in those).
         unit = "sentence" if embedder == "elmo" else "budget"
-        chunking = ChunkingSpec(max_tokens=chunk_tokens, unit=unit) if chunk_tokens else None
+        tokens = "model" if embedder == "transformer" else "words"
+        chunking = ChunkingSpec(max_tokens=chunk_tokens, unit=unit, tokens=tokens) if chunk_tokens else None
         static = {"sif_a": sif_a, "word_freq": word_freq, "components": components, "fit": fit}
         coll = vx.collection(collection, create=True, embedder=embedder, model=model, chunking=chunking,
                              index=index_spec, **_embedder_extras(embedder, layer, pooling, static))
         progress = _progress_bar(quiet)
         try:
             report = coll.add(_chain(first, items), strict=strict, workers=workers,
-                              progress=progress.update if progress is not None else None)
+                              progress=progress.update if progress is not None else None,
+                              chunk_progress=progress.chunks_done if progress is not None else None)
         finally:
             if progress is not None:
                 progress.close()
@@ -289,11 +303,25 @@ def _chain(first, rest):
 
 
 def _progress_bar(quiet: bool):
+    """A documents bar that also shows chunks and chunks/s (what a slow model's speed is measured in)."""
     if quiet or not sys.stderr.isatty():
         return None
+    import time
+
     from tqdm import tqdm
 
-    return tqdm(unit=" docs", desc="indexing", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+    class IndexingBar(tqdm):
+        chunks = 0
+
+        def chunks_done(self, n: int) -> None:
+            self.chunks += n
+            elapsed = time.monotonic() - self.started
+            rate = self.chunks / elapsed if elapsed > 0 else 0.0
+            self.set_postfix_str(f"{self.chunks:,} chunks, {rate:,.1f} chunks/s", refresh=False)
+
+    bar = IndexingBar(unit=" docs", desc="indexing", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+    bar.started = time.monotonic()
+    return bar
 
 
 def _print_index_report(report, collection: str, quiet: bool, as_json: bool) -> None:

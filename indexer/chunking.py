@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from . import tokenize
 
 DEFAULT_MAX_TOKENS = 128
+#: What a chunk budget counts: word tokens (tokenize.words), or the embedder's own
+#: tokens (a transformer's word pieces, so chunks fit the model's window).
+TOKEN_UNITS = ("words", "model")
+TokenSpans = Callable[[str], "list[tuple[int, int]]"]
 _splitters: dict[str, Any] = {}
 
 
@@ -86,18 +90,25 @@ class ChunkingSpec:
     ``unit="budget"`` packs whole sentences up to ``max_tokens`` per chunk;
     ``unit="sentence"`` makes every sentence its own chunk (for contextual models).
     A sentence longer than ``max_tokens`` is cut at word boundaries either way.
+    ``tokens`` says what is counted: ``"words"``, or ``"model"`` (the embedder's
+    own tokenizer, e.g. word pieces; the pipeline passes its token spans).
     """
 
     max_tokens: int = DEFAULT_MAX_TOKENS
     unit: str = "budget"
     language: str = "en"
+    tokens: str = "words"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"max_tokens": self.max_tokens, "unit": self.unit, "language": self.language}
+        data = {"max_tokens": self.max_tokens, "unit": self.unit, "language": self.language}
+        if self.tokens != "words":  # collections made before token units existed compare equal
+            data["tokens"] = self.tokens
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ChunkingSpec":
-        return cls(int(data.get("max_tokens", DEFAULT_MAX_TOKENS)), data.get("unit", "budget"), data.get("language", "en"))
+        return cls(int(data.get("max_tokens", DEFAULT_MAX_TOKENS)), data.get("unit", "budget"), data.get("language", "en"),
+                   data.get("tokens", "words"))
 
 
 _WHITESPACE = np.array([c for c in range(0x3100) if chr(c).isspace()], dtype=np.uint32)
@@ -128,14 +139,26 @@ def sentence_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
     return spans
 
 
-def _cut_long(text: str, start: int, end: int, max_tokens: int) -> list[tuple[int, int]]:
-    """Split text[start:end] into pieces of at most max_tokens word tokens."""
-    token_spans = tokenize.word_spans(text[start:end])
+def _cut_long(text: str, start: int, end: int, max_tokens: int,
+              token_spans: TokenSpans = tokenize.word_spans) -> list[tuple[int, int]]:
+    """Split text[start:end] into pieces of at most max_tokens tokens.
+
+    Cuts fall before a token that has a gap before it where there is one, so
+    word pieces of one word ("embed", "##ding") stay in the same piece.
+    """
+    spans = token_spans(text[start:end])
+    cuts = [0]
+    while len(spans) - cuts[-1] > max_tokens:
+        cut = cuts[-1] + max_tokens
+        while cut > cuts[-1] + 1 and spans[cut][0] == spans[cut - 1][1]:
+            cut -= 1
+        if spans[cut][0] == spans[cut - 1][1]:  # one word longer than the budget: cut inside it
+            cut = cuts[-1] + max_tokens
+        cuts.append(cut)
     pieces = []
-    for i in range(0, len(token_spans), max_tokens):
-        group = token_spans[i : i + max_tokens]
-        piece_start = start + (group[0][0] if i else 0)
-        piece_end = start + (token_spans[i + max_tokens][0] if i + max_tokens < len(token_spans) else end - start)
+    for n, first in enumerate(cuts):
+        piece_start = start + (spans[first][0] if first else 0)
+        piece_end = start + (spans[cuts[n + 1]][0] if n + 1 < len(cuts) else end - start)
         pieces.append((piece_start, _rstrip(text, piece_start, piece_end)))
     return pieces
 
@@ -146,17 +169,23 @@ def _rstrip(text: str, start: int, end: int) -> int:
     return end
 
 
-def chunk_spans(text: str, spec: ChunkingSpec) -> list[tuple[int, int]]:
-    """Chunks of ``text`` as (start, end) character spans, in order."""
+def chunk_spans(text: str, spec: ChunkingSpec, token_spans: TokenSpans | None = None) -> list[tuple[int, int]]:
+    """Chunks of ``text`` as (start, end) character spans, in order.
+
+    ``token_spans`` gives the character spans of the tokens the budget counts
+    (default: word tokens; a transformer passes its word pieces).
+    """
     stripped_start = len(text) - len(text.lstrip())
     stripped_end = len(text.rstrip())
     if stripped_end <= stripped_start:
         return []
-    # A token and its separator take at least two characters, so short texts
-    # cannot exceed the budget: don't even tokenise them.
-    if spec.unit == "budget" and stripped_end - stripped_start < 2 * spec.max_tokens:
+    # A word token and its separator take at least two characters (a word piece at
+    # least one), so short texts cannot exceed the budget: don't even tokenise them.
+    min_chars = 2 if token_spans is None else 1
+    token_spans = token_spans or tokenize.word_spans
+    if spec.unit == "budget" and stripped_end - stripped_start < min_chars * spec.max_tokens:
         return [(stripped_start, stripped_end)]
-    token_starts = [start for start, _ in tokenize.word_spans(text)]
+    token_starts = [start for start, _ in token_spans(text)]
     if spec.unit == "budget" and len(token_starts) <= spec.max_tokens:
         return [(stripped_start, stripped_end)]
     chunks: list[tuple[int, int]] = []
@@ -168,7 +197,7 @@ def chunk_spans(text: str, spec: ChunkingSpec) -> list[tuple[int, int]]:
             if current:
                 chunks.append(current)
                 current, current_tokens = None, 0
-            chunks.extend(_cut_long(text, start, end, spec.max_tokens))
+            chunks.extend(_cut_long(text, start, end, spec.max_tokens, token_spans))
             continue
         if spec.unit == "sentence":
             chunks.append((start, end))

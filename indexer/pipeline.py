@@ -116,7 +116,8 @@ def embed_records(texts: list[str], embedder: Embedder, chunking: ChunkingSpec) 
 
     Chunks with no word the model knows are dropped (they would be zero vectors).
     """
-    spans_per_text = [chunk_spans(text, chunking) for text in texts]
+    token_spans = embedder.token_spans if chunking.tokens == "model" else None
+    spans_per_text = [chunk_spans(text, chunking, token_spans) for text in texts]
     pieces = [text[s:e] for text, spans in zip(texts, spans_per_text) for s, e in spans]
     embedded = embedder.embed(pieces) if pieces else None
     out = []
@@ -182,6 +183,7 @@ class Indexer:
         *,
         workers: int | None = None,
         progress: Callable[[int], None] | None = None,
+        chunk_progress: Callable[[int], None] | None = None,
     ):
         self.store = store
         self.collection = collection
@@ -192,6 +194,8 @@ class Indexer:
         if not embedder.parallel_safe:
             self.workers = 1
         self.progress = progress or (lambda n: None)
+        # Called with the chunks each committed batch wrote (the CLI shows chunks/s).
+        self.chunk_progress = chunk_progress or (lambda n: None)
         self._pool: ProcessPoolExecutor | None = None
 
     def _pool_or_none(self) -> ProcessPoolExecutor | None:
@@ -280,4 +284,5 @@ class Indexer:
         result = self.store.write_documents(self.collection.id, writes, self.embedder.spec)
         report.added += result.added
         report.updated += result.updated
+        self.chunk_progress(sum(len(w.spans) for w in writes))
         self.progress(n_read)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import ModelMismatchError, QueryError
+from ..errors import ConfigError, ModelMismatchError, QueryError
 from ..indexer.chunking import ChunkingSpec
 from ..indexer.embedders.base import Embedder, EmbedderError
 from ..indexer.embedders.factory import create_embedder, embedder_from_spec
@@ -50,8 +50,9 @@ def default_db_path() -> str:
 
 
 
-# layers/pooling: an ELMo collection pooled another way holds incomparable vectors.
-_MODEL_KEYS = ("kind", "model", "fingerprint", "dimension", "layers", "pooling")
+# layers/pooling: an ELMo collection pooled another way holds incomparable vectors;
+# a transformer's tokenizer and window change its vectors as much as its weights do.
+_MODEL_KEYS = ("kind", "model", "fingerprint", "dimension", "layers", "pooling", "tokenizer_fingerprint", "window")
 
 
 def _same_model(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -76,6 +77,19 @@ def _pooling_difference(wanted: dict[str, Any], stored: dict[str, Any], asked: d
     if all(wanted.get(k) == stored_pooling[k] for k in asked if k in POOLING_KEYS and asked[k] is not None):
         return None
     return ", ".join(f"{k}={v}" for k, v in stored_pooling.items() if v is not None)
+
+
+def _check_window(embedder: Embedder, chunking: ChunkingSpec) -> None:
+    """A model with a window (a transformer) needs chunks that fit it, counted in its tokens."""
+    limit = getattr(embedder, "max_chunk_tokens", None)
+    if limit is None:
+        return
+    if chunking.tokens != "model":
+        raise ConfigError(f"{embedder.model_name} reads at most {limit} of its own tokens: chunk budgets for it "
+                          "count those (ChunkingSpec(..., tokens='model'))")
+    if chunking.max_tokens > limit:
+        raise ConfigError(f"chunks of {chunking.max_tokens} tokens do not fit {embedder.model_name}'s window "
+                          f"({limit} word pieces besides its special tokens); use --chunk-tokens {limit} or less")
 
 
 class Collection(RankedSearch, DenseSearch):
@@ -139,11 +153,14 @@ class Collection(RankedSearch, DenseSearch):
         strict: bool = False,
         workers: int | None = None,
         progress=None,
+        chunk_progress=None,
     ) -> "IndexReport":
         """Insert or update documents by id; unchanged ones are skipped.
 
         Each document is a dict ``{"id", "text", "metadata"?}``, a tuple
         ``(id, text[, metadata])``, or a :class:`indexer.readers.Record`.
+        ``progress(n)`` is called with the documents each committed batch read,
+        ``chunk_progress(n)`` with the chunks it wrote.
         """
         if self.info.embedder.get("kind") == "precomputed":
             raise EmbedderError(
@@ -151,7 +168,8 @@ class Collection(RankedSearch, DenseSearch):
             )
         from ..indexer.pipeline import Indexer  # not needed (nor imported) on the query path
 
-        indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=workers, progress=progress)
+        indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=workers, progress=progress,
+                          chunk_progress=chunk_progress)
         try:
             report = indexer.run((_as_record(d) for d in documents), strict=strict)
         finally:
@@ -411,6 +429,7 @@ class Vecdex:
         wanted_index = wanted_index or dict(DEFAULT_INDEX_SPEC)
         check_dimension(wanted_index, new_embedder.dimension)
         chunking = chunking or getattr(new_embedder, "default_chunking", None) or ChunkingSpec()
+        _check_window(new_embedder, chunking)
         info = self.store.create_collection(
             name, new_embedder.spec, wanted_index, chunking.to_dict()
         )

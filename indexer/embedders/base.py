@@ -52,6 +52,13 @@ class Embedder(ABC):
     def tokenize(self, text: str) -> list[str]:
         """The tokens this embedder would pool over (used for chunk budgets)."""
 
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of this model's own tokens, for chunk budgets counted in
+        them (``ChunkingSpec(tokens="model")``). Word tokens unless overridden."""
+        from .. import tokenize
+
+        return tokenize.word_spans(text)
+
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> Embeddings:
         """Embed texts; rows come back in input order."""

@@ -14,6 +14,7 @@ EMBEDDERS = {
     "static": "vecdex.indexer.embedders.static:StaticEmbedder",
     "elmo": "vecdex.indexer.embedders.elmo:ElmoEmbedder",
     "precomputed": "vecdex.indexer.embedders.precomputed:PrecomputedEmbedder",
+    "transformer": "vecdex.indexer.embedders.transformer:TransformerEmbedder",
 }
 
 _model_cache: dict[str, Embedder] = {}
