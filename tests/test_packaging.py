@@ -14,7 +14,7 @@ from conftest import REPO
 
 import vecdex
 
-SOURCE_FOLDERS = ("search", "indexer", "storage", "commands")
+SOURCE_FOLDERS = ("search", "indexer", "storage")
 ROOT_MODULES = ("__init__.py", "__main__.py", "cli.py", "errors.py")
 
 
