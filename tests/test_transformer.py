@@ -119,12 +119,17 @@ def test_long_text_is_cut_to_the_window(minilm, reference):
 
 def test_length_batches_respect_limits_and_cover_everything():
     lengths = [5, 300, 17, 17, 2, 90, 40, 40, 41, 8] * 7
-    batches = list(length_batches(lengths, max_texts=6, max_tokens=256))
-    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
-    for batch in batches:
-        widths = [lengths[i] for i in batch]
-        assert widths == sorted(widths)
-        assert len(batch) == 1 or (len(batch) <= 6 and max(widths) * len(batch) <= 256)
+    for sort in (True, False):
+        batches = list(length_batches(lengths, max_texts=6, max_tokens=256, sort=sort))
+        assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+        for batch in batches:
+            widths = [lengths[i] for i in batch]
+            assert widths == sorted(widths) if sort else batch == sorted(batch)
+            assert len(batch) == 1 or (len(batch) <= 6 and max(widths) * len(batch) <= 256)
+    # Sorted batches pad less than input-order ones under the same limits.
+    def padded(batches):
+        return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    assert padded(length_batches(lengths, 6, 256)) < padded(length_batches(lengths, 6, 256, sort=False))
 
 
 # -- model identity, folders, offline ----------------------------------------------------------

@@ -136,19 +136,25 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (hidden * weights).sum(axis=1) / counts
 
 
-def length_batches(lengths: Sequence[int], max_texts: int, max_tokens: int) -> Iterator[list[int]]:
+def length_batches(lengths: Sequence[int], max_texts: int, max_tokens: int,
+                   sort: bool = True) -> Iterator[list[int]]:
     """Indices sorted by length, cut greedily into batches within both limits.
 
     Sorted, a batch's padded width is its last text's length, so filling each
     batch as far as the limits allow wastes almost nothing on padding.
+    ``sort=False`` keeps input order (the baseline bench/bench_transformer.py
+    compares with).
     """
-    order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
+    order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable") if sort else range(len(lengths))
     batch: list[int] = []
+    longest = 0
     for i in (int(i) for i in order):
-        if batch and (len(batch) >= max_texts or lengths[i] * (len(batch) + 1) > max_tokens):
+        width = max(longest, lengths[i])
+        if batch and (len(batch) >= max_texts or width * (len(batch) + 1) > max_tokens):
             yield batch
-            batch = []
+            batch, width = [], lengths[i]
         batch.append(i)
+        longest = width
     if batch:
         yield batch
 
@@ -164,9 +170,10 @@ class TransformerEmbedder(Embedder):
     batch_bytes = 200_000
 
     def __init__(self, spec: dict[str, Any], model: _Model, *, max_batch_texts: int | None = None,
-                 max_batch_tokens: int | None = None):
+                 max_batch_tokens: int | None = None, sort_by_length: bool = True):
         super().__init__(spec)
         self.model = model
+        self.sort_by_length = sort_by_length
         self.max_batch_texts = max(1, max_batch_texts or _env_int("VECDEX_ORT_BATCH_TEXTS") or MAX_BATCH_TEXTS)
         self.max_batch_tokens = max(1, max_batch_tokens or _env_int("VECDEX_ORT_BATCH_TOKENS") or MAX_BATCH_TOKENS)
 
@@ -185,7 +192,7 @@ class TransformerEmbedder(Embedder):
     @classmethod
     def from_options(cls, model: str | None = None, pooling: str | None = None,
                      max_batch_texts: int | None = None, max_batch_tokens: int | None = None,
-                     **_: Any) -> "TransformerEmbedder":
+                     sort_by_length: bool = True, **_: Any) -> "TransformerEmbedder":
         """A new embedder from ``--model`` (the built-in all-MiniLM-L6-v2 or a local folder)."""
         if pooling not in (None, POOLING):
             raise EmbedderError(f"the transformer embedder pools with mean only, not {pooling!r}")
@@ -202,7 +209,8 @@ class TransformerEmbedder(Embedder):
             "normalize": True,
             "window": files.window,
         }
-        return cls(spec, loaded, max_batch_texts=max_batch_texts, max_batch_tokens=max_batch_tokens)
+        return cls(spec, loaded, max_batch_texts=max_batch_texts, max_batch_tokens=max_batch_tokens,
+                   sort_by_length=sort_by_length)
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "TransformerEmbedder":
@@ -241,7 +249,7 @@ class TransformerEmbedder(Embedder):
         # tokenizer drops) has no vector of its own.
         has_tokens = [len(e.ids) > self.model.specials for e in encodings]
         lengths = [len(ids) if ok else 0 for ids, ok in zip(id_lists, has_tokens)]
-        for batch in length_batches(lengths, self.max_batch_texts, self.max_batch_tokens):
+        for batch in length_batches(lengths, self.max_batch_texts, self.max_batch_tokens, self.sort_by_length):
             batch = [i for i in batch if has_tokens[i]]
             if not batch:
                 continue
