@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import QueryError
 from . import lexical
-from .hits import Hit, make_snippet
+from .hits import Hit
 from .hybrid import Ranking, fuse
 
 
@@ -61,7 +61,7 @@ class RankedSearch:
         if options.mode == "lexical":
             if not terms:
                 raise QueryError(f"no words to search for in {_shown(query)}")
-            return self._lexical(terms, k, where)
+            return lexical.materialise(self._vx.store, self._lexical(terms, k, where), terms)
         depth = options.depth(k)
         try:
             if unknown:
@@ -72,7 +72,7 @@ class RankedSearch:
         words = self._lexical(terms, depth, where) if terms else []
         if dense_error is not None and not words:
             raise dense_error
-        return _fused(dense, words, options, k)
+        return self._fused(dense, words, options, k, terms)
 
     def _dense(self, query: str, k: int, where: Any, exclude_document: int | None = None,
                vector: np.ndarray | None = None, knobs: dict[str, int | None] | None = None) -> list[Hit]:
@@ -88,9 +88,27 @@ class RankedSearch:
                 break
         return hits
 
-    def _lexical(self, terms: list[str], k: int, where: Any, exclude_document: int | None = None) -> list[Hit]:
-        found = lexical.search(self._vx.store, self.info.id, terms, k, where, exclude_document=exclude_document)
-        return [Hit(h.ext_id, h.score, make_snippet(h.snippet), h.metadata, i) for i, h in enumerate(found, 1)]
+    def _lexical(self, terms: list[str], k: int, where: Any,
+                 exclude_document: int | None = None) -> list[lexical.LexicalHit]:
+        return lexical.search(self._vx.lexical, self.info.id, terms, k, where, exclude_document=exclude_document)
+
+    def _fused(self, dense: list[Hit], words: list[lexical.LexicalHit], options: Ranking, k: int,
+               terms: list[str]) -> list[Hit]:
+        """The top k of both rankings; lexical-only hits get their metadata and
+        snippet here, for the few that are returned (a document both sides
+        found keeps the dense hit: its snippet is the best-matching chunk)."""
+        fused = fuse(dense, words, key=_key, score=_score, ranking=options, k=k)
+        light = [h for h, _ in fused if isinstance(h, lexical.LexicalHit)]
+        built = {h.id: h for h in lexical.materialise(self._vx.store, light, terms)} if light else {}
+        out = []
+        for hit, score in fused:
+            if isinstance(hit, lexical.LexicalHit):
+                full = built.get(hit.ext_id)
+                if full is None:
+                    continue  # deleted meanwhile
+                hit = full
+            out.append(Hit(hit.id, score, hit.snippet, hit.metadata, len(out) + 1, hit.span))
+        return out
 
     def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None, *,
                     mode: str | Ranking | None = None, nprobe: int | None = None, ef: int | None = None,
@@ -140,20 +158,23 @@ class RankedSearch:
             if options.mode == "dense":
                 return dense
         document = self._vx.store.get_document(self.info.id, str(doc_id)) or {"text": ""}
-        terms = lexical.document_terms(self._vx.store, document["text"], self._vx.store.counts(self.info.id)[0])
+        terms = lexical.document_terms(self._vx.lexical.get(self.info.id), document["text"])
         words = self._lexical(terms, depth, where, exclude_document=document_row) if terms else []
         if options.mode == "lexical":
             if not terms:
                 raise QueryError(f"document {doc_id!r} shares no indexed word with other documents")
-            return words
+            return lexical.materialise(self._vx.store, words, terms)
         if not dense and not words and len(vectors) == 0 and not terms:
             raise QueryError(f"document {doc_id!r} has neither a vector nor words shared with other documents")
-        return _fused(dense, words, options, k)
+        return self._fused(dense, words, options, k, terms)
 
 
 def _shown(query: str) -> str:
     return repr(query if len(query) < 60 else query[:57] + "...")
 
-def _fused(dense: list[Hit], words: list[Hit], options: Ranking, k: int) -> list[Hit]:
-    fused = fuse(dense, words, key=lambda h: h.id, score=lambda h: h.score, ranking=options, k=k)
-    return [Hit(h.id, score, h.snippet, h.metadata, rank, h.span) for rank, (h, score) in enumerate(fused, 1)]
+def _key(hit: Hit | lexical.LexicalHit) -> str:
+    return hit.id if isinstance(hit, Hit) else hit.ext_id
+
+
+def _score(hit: Hit | lexical.LexicalHit) -> float:
+    return hit.score
