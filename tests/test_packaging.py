@@ -14,7 +14,7 @@ from conftest import REPO
 
 import vecdex
 
-SOURCE_FOLDERS = ("search", "indexer", "storage")
+SOURCE_FOLDERS = ("search", "indexer", "storage", "commands")
 ROOT_MODULES = ("__init__.py", "__main__.py", "cli.py", "errors.py")
 
 
