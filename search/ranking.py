@@ -7,12 +7,14 @@ vector search itself is :class:`~vecdex.search.dense.DenseSearch`.
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import QueryError
 from . import lexical
+from .dense import DenseCandidate, dense_hit
 from .hits import Hit
 from .hybrid import Ranking, fuse
 
@@ -61,12 +63,12 @@ class RankedSearch:
         if options.mode == "lexical":
             if not terms:
                 raise QueryError(f"no words to search for in {_shown(query)}")
-            return lexical.materialise(self._vx.store, self._lexical(terms, k, where), terms)
+            return lexical.hits(self._vx.store, self._lexical(terms, k, where), terms)
         depth = options.depth(k)
         try:
             if unknown:
                 raise self._unknown_words(query)
-            dense, dense_error = self._dense(query, depth, where, vector=vector, knobs=knobs), None
+            dense, dense_error = self._dense(query, depth, where, vector=vector, knobs=knobs, light=True), None
         except QueryError as exc:
             dense, dense_error = [], exc
         words = self._lexical(terms, depth, where) if terms else []
@@ -75,8 +77,9 @@ class RankedSearch:
         return self._fused(dense, words, options, k, terms)
 
     def _dense(self, query: str, k: int, where: Any, exclude_document: int | None = None,
-               vector: np.ndarray | None = None, knobs: dict[str, int | None] | None = None) -> list[Hit]:
-        knobs = knobs or {}
+               vector: np.ndarray | None = None, knobs: dict[str, int | None] | None = None,
+               light: bool = False) -> list[Hit]:
+        knobs = {**(knobs or {}), "light": light}
         if vector is not None:
             return self.search_vector(vector, k, where, exclude_document=exclude_document, **knobs)
         # A refit (new embedder state, new index generation) between embedding the
@@ -92,22 +95,24 @@ class RankedSearch:
                  exclude_document: int | None = None) -> list[lexical.LexicalHit]:
         return lexical.search(self._vx.lexical, self.info.id, terms, k, where, exclude_document=exclude_document)
 
-    def _fused(self, dense: list[Hit], words: list[lexical.LexicalHit], options: Ranking, k: int,
+    def _fused(self, dense: list[DenseCandidate], words: list[lexical.LexicalHit], options: Ranking, k: int,
                terms: list[str]) -> list[Hit]:
-        """The top k of both rankings; lexical-only hits get their metadata and
-        snippet here, for the few that are returned (a document both sides
-        found keeps the dense hit: its snippet is the best-matching chunk)."""
+        """The top k of both rankings, made into hits only now: snippets and metadata
+        for the k returned, not the 2 x 50 fused (a document both sides found
+        keeps the dense hit: its snippet is the best-matching chunk)."""
         fused = fuse(dense, words, key=_key, score=_score, ranking=options, k=k)
         light = [h for h, _ in fused if isinstance(h, lexical.LexicalHit)]
-        built = {h.id: h for h in lexical.materialise(self._vx.store, light, terms)} if light else {}
+        built = lexical.materialise(self._vx.store, light, terms) if light else {}
         out = []
         for hit, score in fused:
             if isinstance(hit, lexical.LexicalHit):
-                full = built.get(hit.ext_id)
+                full = built.get(hit.document_id)
                 if full is None:
                     continue  # deleted meanwhile
-                hit = full
-            out.append(Hit(hit.id, score, hit.snippet, hit.metadata, len(out) + 1, hit.span))
+                full.score, full.rank = score, len(out) + 1
+                out.append(full)
+            else:
+                out.append(dense_hit(hit.row, score, len(out) + 1))
         return out
 
     def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None, *,
@@ -154,7 +159,7 @@ class RankedSearch:
                 centroid = vectors.mean(axis=0)
                 centroid /= np.linalg.norm(centroid) or 1.0
                 dense = self.search_vector(centroid, depth, where, exclude_document=document_row,
-                                           nprobe=nprobe, ef=ef)
+                                           nprobe=nprobe, ef=ef, light=options.mode == "hybrid")
             if options.mode == "dense":
                 return dense
         document = self._vx.store.get_document(self.info.id, str(doc_id)) or {"text": ""}
@@ -163,7 +168,7 @@ class RankedSearch:
         if options.mode == "lexical":
             if not terms:
                 raise QueryError(f"document {doc_id!r} shares no indexed word with other documents")
-            return lexical.materialise(self._vx.store, words, terms)
+            return lexical.hits(self._vx.store, words, terms)
         if not dense and not words and len(vectors) == 0 and not terms:
             raise QueryError(f"document {doc_id!r} has neither a vector nor words shared with other documents")
         return self._fused(dense, words, options, k, terms)
@@ -172,9 +177,5 @@ class RankedSearch:
 def _shown(query: str) -> str:
     return repr(query if len(query) < 60 else query[:57] + "...")
 
-def _key(hit: Hit | lexical.LexicalHit) -> str:
-    return hit.id if isinstance(hit, Hit) else hit.ext_id
-
-
-def _score(hit: Hit | lexical.LexicalHit) -> float:
-    return hit.score
+_key = operator.attrgetter("document_id")  # the store's row id: DenseCandidate and LexicalHit alike
+_score = operator.attrgetter("score")

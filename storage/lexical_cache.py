@@ -200,8 +200,8 @@ class LexicalCache:
             writer.delete_all_documents()
             seq, count, blocks = document_log.scan_documents(self.store, collection_id)
             for block in blocks:
-                for row in block:
-                    writer.add_document(lexical_query.make_document(row.id, row.text, row.metadata_json))
+                for document_id, text, metadata_json in block:
+                    writer.add_document(lexical_query.make_document(document_id, text, metadata_json))
             self.last_action = "rebuilt"
         writer.delete_documents_by_term("doc", MARKER_ID)
         marker = {"format": FORMAT, "store": self.store_id, "collection": collection_id, "seq": seq,

@@ -26,6 +26,7 @@ checked against the store instead (:func:`filter_query` says which).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -33,6 +34,8 @@ import unicodedata
 from typing import Any, Iterable
 
 import tantivy
+
+from .store import as_number as vx_num
 
 #: Bumped whenever what is indexed changes: an index of another format is rebuilt.
 FORMAT = 1
@@ -84,8 +87,6 @@ def analyse(text: str) -> list[str]:
 def as_number(value: Any) -> float | None:
     """A JSON value as ``vx_num(json_extract(...))`` sees it: SQLite hands booleans
     over as 1/0, objects and arrays as JSON text (never a number)."""
-    from .store import as_number as vx_num
-
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     if isinstance(value, (dict, list)):
@@ -94,8 +95,13 @@ def as_number(value: Any) -> float | None:
     return None if number is None else number + 0.0  # -0.0 -> 0.0 (tantivy orders them)
 
 
+@functools.lru_cache(maxsize=4096)
+def _path_key(path: tuple[str, ...]) -> str:
+    return json.dumps(list(path), ensure_ascii=False)
+
+
 def _term(path: list[str], kind: str, value: str) -> str:
-    return json.dumps(path, ensure_ascii=False) + _SEP + kind + _SEP + value
+    return _path_key(tuple(path)) + _SEP + kind + _SEP + value
 
 
 def _scalar_terms(path: list[str], value: Any) -> Iterable[str]:
@@ -197,8 +203,6 @@ def _equality(path: list[str], value: Any) -> tantivy.Query | None:
 
 
 def _range(index: tantivy.Index, path: list[str], op: str, value: Any) -> tantivy.Query | None:
-    from .store import as_number as vx_num
-
     number = vx_num(value)
     if number is None or not all(_IDENT.match(p) for p in path):
         return None

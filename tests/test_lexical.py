@@ -26,8 +26,8 @@ DOCS = [
 
 def indexed(vx, collection, word: str) -> set[str]:
     """External ids of the documents the collection's lexical index finds for ``word``."""
-    hits = lexical.search(vx.lexical, collection.info.id, [word], 10_000)
-    return {h.ext_id for h in hits}
+    found = lexical.search(vx.lexical, collection.info.id, [word], 10_000)
+    return {h.id for h in lexical.hits(vx.store, found, [word])}
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ def test_an_fts5_store_is_upgraded_and_its_documents_searchable(tmp_path):
     assert not {t for t in tables if "fts" in t}
     store.close()
     with Vecdex(path) as vx:
-        assert [h.ext_id for h in lexical.search(vx.lexical, 1, ["volcanoes"], 5)] == ["a"]
+        assert [h.id for h in lexical.hits(vx.store, lexical.search(vx.lexical, 1, ["volcanoes"], 5), [])] == ["a"]
 
 
 def test_segments_are_merged_after_many_small_commits(vx):

@@ -64,7 +64,8 @@ def test_killed_mid_commit_the_next_query_is_right_and_complete(tmp_path):
         with Vecdex(db) as vx:
             coll = vx.collection("c")
             ids = stored_ids(vx)
-            found = {h.ext_id for h in lexical.search(vx.lexical, coll.info.id, ["storm"], len(ids) + 10)}
+            found = lexical.search(vx.lexical, coll.info.id, ["storm"], len(ids) + 10)
+            found = {h.id for h in lexical.hits(vx.store, found, ["storm"])}
             assert found == ids
             probe = sorted(ids)[len(ids) // 2]
             assert [h.id for h in coll.search(f"number{probe}", 1, mode="lexical")] == [probe]
