@@ -429,7 +429,8 @@ def info(ctx, collection, as_json):
         ("documents", f"{stats['documents']:,}"),
         ("chunks", f"{stats['chunks']:,}"),
         ("model", f"{stats['model']} ({spec.get('kind')}, {stats['dimension']}d, {fingerprint}…)"),
-        ("pooling", f"{_pooling_text(spec)}; chunks of ≤{stats['chunking'].get('max_tokens')} tokens "
+        ("pooling", f"{_pooling_text(spec)}; chunks of ≤{stats['chunking'].get('max_tokens')} "
+                    f"{'word pieces' if stats['chunking'].get('tokens') == 'model' else 'tokens'} "
                     f"({stats['chunking'].get('unit')})"),
         ("index", f"{stats.get('index_description') or _spec_text(stats['index'])}; "
                   + (f"{index_file.rsplit('/', 1)[-1]} ({_size(stats['index_file_bytes'])}"
@@ -450,6 +451,8 @@ def _pooling_text(spec: dict[str, Any]) -> str:
         fitted = (spec.get("fitted") or {}).get("components")
         text += f", {spec['components']} component(s) removed, fitted on {spec.get('fit')}"
         text += "" if fitted else " (not yet: too few chunks)"
+    if spec.get("window"):
+        text += f", L2-normalised, window {spec['window']} word pieces"
     return text
 
 
