@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import QueryError
 from . import lexical
+from .filters import Where, normalise_filters
 from .hits import Hit, make_snippet
 from .hybrid import Ranking, fuse
 
@@ -46,9 +47,10 @@ class RankedSearch:
         ``nprobe`` (IVF lists probed) and ``ef`` (HNSW efSearch) trade speed for
         recall of the dense side on this call only.
         """
-        return self._search(query, k, where, Ranking.of(mode, **ranking), knobs={"nprobe": nprobe, "ef": ef})
+        return self._search(query, k, normalise_filters(where), Ranking.of(mode, **ranking),
+                            knobs={"nprobe": nprobe, "ef": ef})
 
-    def _search(self, query: str, k: int, where: Any, options: Ranking, vector: np.ndarray | None = None,
+    def _search(self, query: str, k: int, where: Where, options: Ranking, vector: np.ndarray | None = None,
                 unknown: bool = False, knobs: dict[str, int | None] | None = None) -> list[Hit]:
         """One query; ``vector`` (or ``unknown``) when the caller embedded it already."""
         if k < 1:
@@ -74,7 +76,7 @@ class RankedSearch:
             raise dense_error
         return _fused(dense, words, options, k)
 
-    def _dense(self, query: str, k: int, where: Any, exclude_document: int | None = None,
+    def _dense(self, query: str, k: int, where: Where, exclude_document: int | None = None,
                vector: np.ndarray | None = None, knobs: dict[str, int | None] | None = None) -> list[Hit]:
         knobs = knobs or {}
         if vector is not None:
@@ -88,7 +90,7 @@ class RankedSearch:
                 break
         return hits
 
-    def _lexical(self, terms: list[str], k: int, where: Any, exclude_document: int | None = None) -> list[Hit]:
+    def _lexical(self, terms: list[str], k: int, where: Where, exclude_document: int | None = None) -> list[Hit]:
         found = lexical.search(self._vx.store, self.info.id, terms, k, where, exclude_document=exclude_document)
         return [Hit(h.ext_id, h.score, make_snippet(h.snippet), h.metadata, i) for i, h in enumerate(found, 1)]
 
@@ -100,6 +102,7 @@ class RankedSearch:
         The queries are embedded together: a contextual model (ELMo) batches them.
         """
         options = Ranking.of(mode, **ranking)
+        where = normalise_filters(where)  # parsed once for all the queries
         queries = list(queries)
         embedded = self.embedder.embed(queries) if queries and options.mode != "lexical" else None
         results: list[list[Hit] | QueryError] = []
@@ -121,6 +124,7 @@ class RankedSearch:
         distinctive words (tf-idf); hybrid: both, fused.
         """
         options = Ranking.of(mode, **ranking)
+        where = normalise_filters(where)
         if k < 1:
             raise QueryError("k must be at least 1")
         found = self._vx.store.document_vectors(self._refresh(), str(doc_id))

@@ -7,7 +7,6 @@ FAISS files (see :mod:`storage.index_cache`) are derived from what is here.
 from __future__ import annotations
 
 import functools
-import math
 import os
 
 # Imported here, before anything can import TensorFlow: TF ships its own SQLite
@@ -26,7 +25,9 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 
 from ..errors import StoreError
 from . import schema
+from .filters import Filter, filter_clause
 from .migrations import LATEST_VERSION, MIGRATIONS
+from .sqlite import as_number, register_functions  # noqa: F401  (as_number: re-exported)
 
 SQL_PARAM_CHUNK = 500  # stay well under SQLite's bound-parameter limit
 
@@ -76,6 +77,14 @@ class ChunkHit(NamedTuple):
     end: int
 
 
+class DocumentSample(NamedTuple):
+    """A document as a map shows it."""
+
+    ext_id: str
+    text: str  # the first characters only
+    metadata: dict[str, Any]
+
+
 @dataclass
 class WriteResult:
     seq: int
@@ -111,20 +120,6 @@ def _chunk_hits_sql(n_ids: int) -> str:
 def _batched(items: Sequence[Any], size: int = SQL_PARAM_CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def as_number(value: Any) -> float | None:
-    """A metadata value as a number, or None. Registered as the SQL function
-    ``vx_num`` so filters compare numbers the same way in Python and in SQL."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 class Store:
@@ -178,7 +173,7 @@ class Store:
             cursor.execute("PRAGMA mmap_size = 1073741824")
             cursor.execute("PRAGMA cache_size = -65536")
             cursor.close()
-            dbapi_connection.create_function("vx_num", 1, as_number, deterministic=True)
+            register_functions(dbapi_connection)  # vx_num, for metadata filters
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
@@ -595,15 +590,41 @@ class Store:
             blobs = [r[0] for r in conn.execute(select(ch.c.vector).where(ch.c.document_id == doc_id).order_by(ch.c.ordinal))]
         return int(doc_id), blobs_to_matrix(blobs, int(collection.embedder["dimension"]))
 
-    def filtered_chunk_ids(self, collection_id: int, where_sql: str, params: dict[str, Any]) -> np.ndarray:
-        """Chunk ids of documents whose metadata matches a compiled filter."""
-        sql = text(
-            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
-            f"WHERE d.collection_id = :vx_collection AND ({where_sql})"
-        )
+    def filtered_chunk_ids(self, collection_id: int, filters: Sequence[Filter]) -> np.ndarray:
+        """Chunk ids of documents whose metadata matches all ``filters``."""
+        docs, ch = schema.documents, schema.chunks
+        query = (select(ch.c.id).select_from(ch.join(docs, docs.c.id == ch.c.document_id))
+                 .where(docs.c.collection_id == collection_id, filter_clause(filters, docs.c.metadata)))
         with self.reading() as conn:
-            ids = [r[0] for r in conn.execute(sql, {"vx_collection": collection_id, **params})]
+            ids = [r[0] for r in conn.execute(query)]
         return np.asarray(ids, dtype=np.int64)
+
+    def document_centroids(
+        self, collection_id: int, dimension: int, pick: Callable[[np.ndarray], np.ndarray], text_chars: int
+    ) -> tuple[int, list[DocumentSample], np.ndarray]:
+        """Documents that have vectors, for a map: from one snapshot, their count and,
+        for the row ids ``pick(all their row ids)`` keeps, each one's id, first
+        ``text_chars`` characters and metadata, and the sum of its chunk vectors
+        (float64, one row per picked document, in picked order)."""
+        docs, ch = schema.documents, schema.chunks
+        with self.reading() as conn:
+            ids = np.asarray(conn.execute(
+                select(docs.c.id).where(docs.c.collection_id == collection_id,
+                                        docs.c.id.in_(select(ch.c.document_id).where(ch.c.collection_id == collection_id)))
+                .order_by(docs.c.id)).scalars().all(), dtype=np.int64)
+            total = len(ids)
+            ids = pick(ids)
+            position = {int(d): i for i, d in enumerate(ids.tolist())}
+            found: dict[int, DocumentSample] = {}
+            sums = np.zeros((len(ids), dimension), dtype=np.float64)
+            for part in _batched(ids.tolist()):
+                meta = select(docs.c.id, docs.c.ext_id, func.substr(docs.c.text, 1, text_chars), docs.c.metadata)
+                for doc_id, ext_id, prefix, metadata in conn.execute(meta.where(docs.c.id.in_(part))):
+                    found[doc_id] = DocumentSample(ext_id, prefix, metadata)
+                blobs = conn.execute(select(ch.c.document_id, ch.c.vector).where(ch.c.document_id.in_(part))
+                                     .order_by(ch.c.document_id, ch.c.ordinal)).all()
+                np.add.at(sums, [position[d] for d, _ in blobs], blobs_to_matrix([b for _, b in blobs], dimension))
+        return total, [found[int(d)] for d in ids.tolist()], sums
 
     def counts(self, collection_id: int) -> tuple[int, int]:
         """(documents, chunks) in a collection."""
