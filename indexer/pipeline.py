@@ -216,7 +216,7 @@ class Indexer:
         self._check_store = self.store.counts(self.collection.id)[0] > 0
         in_flight: deque[tuple[list[Record], Future | list]] = deque()
         try:
-            batch_bytes = getattr(self.embedder, "batch_bytes", None) or BATCH_BYTES
+            batch_bytes = self.embedder.batch_bytes or BATCH_BYTES
             for n_batch, batch in enumerate(_batches(items, report, strict, batch_bytes)):
                 todo = self._prepare(batch, seen, report)
                 if not todo:

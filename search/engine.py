@@ -50,21 +50,6 @@ def default_db_path() -> str:
 
 
 
-# layers/pooling: an ELMo collection pooled another way holds incomparable vectors.
-_MODEL_KEYS = ("kind", "model", "fingerprint", "dimension", "layers", "pooling")
-
-
-def _same_model(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return all(a.get(k) == b.get(k) for k in _MODEL_KEYS)
-
-
-def _model_difference(wanted: dict[str, Any], stored: dict[str, Any]) -> str:
-    """What differs, e.g. "pooling max (collection: mean)"."""
-    diffs = [f"{k} {wanted.get(k)} (collection: {stored.get(k)})" for k in _MODEL_KEYS
-             if k != "fingerprint" and wanted.get(k) != stored.get(k)]
-    return "; ".join(diffs) or "the model files changed (fingerprint differs)"
-
-
 #: Pooling options of an embedder spec that change its vectors (static embedder).
 POOLING_KEYS = ("pooling", "sif_a", "word_freq", "components", "fit")
 
@@ -267,7 +252,7 @@ class Collection(RankedSearch, DenseSearch):
         """
         info = self._refresh()
         base = embedder_from_spec(info.embedder)
-        if not getattr(base, "needs_collection_fit", False):
+        if not base.needs_collection_fit:
             return {"refitted": False, "reason": f"fit is {info.embedder.get('fit')!r}, not 'collection'"}
 
         def embed(texts: list[str]):
@@ -410,11 +395,11 @@ class Vecdex:
         new_embedder = create_embedder(embedder or "static", model=model, **embedder_options)
         wanted_index = wanted_index or dict(DEFAULT_INDEX_SPEC)
         check_dimension(wanted_index, new_embedder.dimension)
-        chunking = chunking or getattr(new_embedder, "default_chunking", None) or ChunkingSpec()
+        chunking = chunking or new_embedder.default_chunking or ChunkingSpec()
         info = self.store.create_collection(
             name, new_embedder.spec, wanted_index, chunking.to_dict()
         )
-        if not _same_model(new_embedder.spec, info.embedder):  # another process created it first
+        if not new_embedder.same_model(info.embedder):  # another process created it first
             raise ModelMismatchError(f"collection {name!r} was just created with another model")
         collection = Collection(self, info)
         collection._embedder = new_embedder
@@ -434,11 +419,11 @@ class Vecdex:
                 # today's default (a collection built with plain mean stays usable).
                 options.setdefault("pooling", stored["pooling"])
             wanted = create_embedder(kind, model=model, **options)
-            if not _same_model(wanted.spec, stored):
+            if not wanted.same_model(stored):
                 raise ModelMismatchError(
                     f"collection {info.name!r} was built with {stored.get('kind')} model "
                     f"{stored.get('model')} ({stored.get('dimension')}d); {wanted.spec.get('model')} is a "
-                    f"different model [{_model_difference(wanted.spec, stored)}]. Use another --collection "
+                    f"different model [{wanted.model_difference(stored)}]. Use another --collection "
                     "or the model the collection was built with"
                 )
             differs = _pooling_difference(wanted.spec, stored, embedder_options)
