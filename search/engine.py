@@ -30,7 +30,7 @@ from ..storage.ann.spec import (
     parse_index_spec,
 )
 from ..storage.index_cache import IndexCache
-from ..storage.store import CollectionInfo, DocumentWrite, Store, StoreError
+from ..storage.store import CollectionChangedError, CollectionInfo, Store, StoreError
 from .dense import DenseSearch
 from .hit_cache import HitRows
 from .hits import Hit, make_snippet  # noqa: F401  (re-exported: the public Hit)
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DB = "vecdex.db"
 DEFAULT_COLLECTION = "default"
-VECTOR_BATCH = 2048
+REFIT_ATTEMPTS = 3  # a refit redone because the collection changed meanwhile, at most this often
 
 
 
@@ -142,7 +142,10 @@ class Collection(RankedSearch, DenseSearch):
         finally:
             self._sync_index()
         if self._refit_due():
-            self.refit()
+            try:
+                self.refit()
+            except CollectionChangedError:  # other writers are busy: refit on a later add
+                report.notes["refit postponed: the collection kept changing (run vecdex refit)"] = 0
         return report
 
     upsert = add
@@ -180,32 +183,14 @@ class Collection(RankedSearch, DenseSearch):
                              "they must be as many")
         if len(set(ids)) != len(ids):
             raise QueryError("ids must be unique within one call")
-        from ..indexer.pipeline import IndexReport, canonical_metadata, content_hash  # writes only
+        from ..indexer.pipeline import Indexer  # writes only
 
-        report = IndexReport()
-        started = time.perf_counter()
+        records = [Record(ids[i], str(texts[i] or ""), dict(metadata[i] or {}), ids[i]) for i in range(len(ids))]
+        indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=1)
         try:
-            for start in range(0, len(ids), VECTOR_BATCH):
-                part = range(start, min(start + VECTOR_BATCH, len(ids)))
-                writes = []
-                for i in part:
-                    meta = canonical_metadata(dict(metadata[i] or {}))
-                    # The vector is part of the content: a changed vector is an update.
-                    digest = content_hash(texts[i] + "\x00" + matrix[i].astype("<f4").tobytes().hex(), meta)
-                    writes.append(DocumentWrite(ext_id=ids[i], text=texts[i], metadata_json=meta, content_hash=digest,
-                                                source=None, spans=[(0, len(texts[i]))], vectors=matrix[i : i + 1]))
-                stored = self._vx.store.existing_hashes(self.info.id, [w.ext_id for w in writes])
-                changed = [w for w in writes if stored.get(w.ext_id) != w.content_hash]
-                report.unchanged += len(writes) - len(changed)
-                if changed:
-                    result = self._vx.store.write_documents(self.info.id, changed)
-                    report.added += result.added
-                    report.updated += result.updated
-                    report.chunks += len(changed)
+            return indexer.run_vectors(records, matrix)
         finally:
-            report.seconds = time.perf_counter() - started
             self._sync_index()
-        return report
 
     def reindex(self, index: str | dict[str, Any] | None = None) -> dict[str, Any]:
         """Rebuild the vector index, with another spec if given (``"hnsw:M=32"``).
@@ -245,22 +230,31 @@ class Collection(RankedSearch, DenseSearch):
         """Refit a collection-fitted pooling state (word frequencies, common
         components) on the collection's own chunks and re-embed every chunk.
 
-        The new state and all re-embedded vectors are written in one transaction
-        (with a new index generation), so stored vectors always match the stored
-        state, also after a crash. Collections fitted on the model or a named
+        The chunks are read and re-embedded outside any transaction (other writers
+        are not blocked meanwhile); the new state and all re-embedded vectors are
+        then written in one short transaction (with a new index generation), only
+        if nothing was written since the read, else the refit is redone. Stored
+        vectors always match the stored state, also after a crash. Collections fitted on the model or a named
         corpus have nothing to refit (their state does not depend on the documents).
         """
-        info = self._refresh()
-        base = embedder_from_spec(info.embedder)
-        if not base.needs_collection_fit:
-            return {"refitted": False, "reason": f"fit is {info.embedder.get('fit')!r}, not 'collection'"}
-
-        def embed(texts: list[str]):
+        # Read and embed outside any transaction (other writers go on meanwhile), then
+        # swap in one short one, only if nothing was written in between: else redo.
+        for attempt in range(REFIT_ATTEMPTS):
+            info, chunk_ids, texts = self._vx.store.chunk_texts(self.info.id)
+            base = embedder_from_spec(info.embedder)
+            if not base.needs_collection_fit:
+                return {"refitted": False, "reason": f"fit is {info.embedder.get('fit')!r}, not 'collection'"}
             fitted = base.fitted_on(texts)
             out = fitted.embed(texts)
-            return fitted.spec, [out.vectors[i] if out.known[i] else None for i in range(len(texts))]
-
-        kept, dropped = self._vx.store.rewrite_vectors(info.id, embed)
+            vectors = [out.vectors[i] if out.known[i] else None for i in range(len(texts))]
+            try:
+                kept, dropped = self._vx.store.replace_vectors(info, fitted.spec, chunk_ids, vectors)
+                break
+            except CollectionChangedError:
+                if attempt == REFIT_ATTEMPTS - 1:
+                    raise CollectionChangedError(
+                        f"collection {self.name!r} kept changing during {REFIT_ATTEMPTS} refit attempts; "
+                        "nothing was refitted: run the refit again when writes pause") from None
         self._sync_index()
         fitted = self.info.embedder.get("fitted") or {}
         return {"refitted": True, "chunks": kept, "dropped": dropped,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
-from sqlalchemy import Connection, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Connection, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 
@@ -35,6 +35,11 @@ SQL_PARAM_CHUNK = 500  # stay well under SQLite's bound-parameter limit
 class StaleEmbedderError(StoreError):
     """Vectors were computed with an embedder state the collection no longer has
     (another process refitted it meanwhile); nothing was written."""
+
+
+class CollectionChangedError(StoreError):
+    """The collection was written to while an operation prepared a change based on
+    its earlier state; nothing was written."""
 
 
 @dataclass
@@ -437,41 +442,46 @@ class Store:
                 "nothing of this batch was written: run the command again"
             )
 
-    def rewrite_vectors(
-        self,
-        collection_id: int,
-        embed: Callable[[list[str]], tuple[dict[str, Any], list[np.ndarray]]],
-    ) -> tuple[int, int]:
-        """Re-embed every chunk of a collection and record the new embedder spec, atomically.
+    def chunk_texts(self, collection_id: int) -> tuple[CollectionInfo, list[int], list[str]]:
+        """From one snapshot: the collection's row and every chunk's id and text, by id
+        (what a refit fits on and re-embeds)."""
+        docs, ch, cols = schema.documents, schema.chunks, schema.collections
+        with self.reading() as conn:
+            row = conn.execute(select(cols).where(cols.c.id == collection_id)).first()
+            if row is None:
+                raise StoreError(f"collection {collection_id} no longer exists")
+            rows = conn.execute(
+                select(ch.c.id, func.substr(docs.c.text, ch.c.start + 1, ch.c.end - ch.c.start))
+                .select_from(ch.join(docs, docs.c.id == ch.c.document_id))
+                .where(ch.c.collection_id == collection_id).order_by(ch.c.id)).all()
+        return self._collection_from_row(row), [r[0] for r in rows], [r[1] for r in rows]
 
-        ``embed(chunk_texts)`` returns (new embedder spec, one vector per chunk
-        text, or None when the chunk no longer has a vector). Reading, embedding
-        and writing happen in one write transaction, so no batch can slip in
-        with the old state, and a crash leaves the old spec with the old vectors.
-        The generation is bumped: FAISS files of the old vectors are retired.
-        Returns (chunks rewritten, chunks dropped).
-        """
+    def replace_vectors(
+        self, state: CollectionInfo, spec: dict[str, Any], chunk_ids: Sequence[int],
+        vectors: Sequence[np.ndarray | None],
+    ) -> tuple[int, int]:
+        """Swap in re-embedded vectors and the embedder spec that made them, in one short
+        write transaction, if the collection is still exactly at ``state`` (its seq and
+        generation): otherwise :class:`CollectionChangedError` and nothing is written,
+        so stored vectors never mix two states. A None vector drops its chunk (no word
+        known any more). The generation is bumped: FAISS files of the old vectors retire.
+        Returns (chunks rewritten, chunks dropped)."""
         cols = schema.collections
         with self.writing() as conn:
-            rows = conn.execute(text(
-                'SELECT c.id, substr(d.text, c.start + 1, c."end" - c.start) FROM chunks c '
-                "JOIN documents d ON d.id = c.document_id WHERE c.collection_id = :cid ORDER BY c.id"
-            ), {"cid": collection_id}).all()
-            spec, vectors = embed([r[1] for r in rows])
-            seq = self._bump_seq(conn, collection_id)
-            kept = [(r[0], v) for r, v in zip(rows, vectors) if v is not None]
-            dropped = [r[0] for r, v in zip(rows, vectors) if v is None]
+            current = conn.execute(select(cols.c.seq, cols.c.generation).where(cols.c.id == state.id)).first()
+            if current is None or (int(current[0]), int(current[1])) != (state.seq, state.generation):
+                raise CollectionChangedError(
+                    f"collection {state.name!r} changed while it was being re-embedded; nothing was written")
+            seq = self._bump_seq(conn, state.id)
+            kept = [(cid, v) for cid, v in zip(chunk_ids, vectors) if v is not None]
+            dropped = [cid for cid, v in zip(chunk_ids, vectors) if v is None]
             if kept:
-                conn.exec_driver_sql(
-                    "UPDATE chunks SET vector = ?, seq = ? WHERE id = ?",
-                    [(vector_to_blob(v), seq, cid) for cid, v in kept],
-                )
+                conn.exec_driver_sql("UPDATE chunks SET vector = ?, seq = ? WHERE id = ?",
+                                     [(vector_to_blob(v), seq, cid) for cid, v in kept])
             if dropped:
-                self._remove_chunk_ids(conn, collection_id, dropped, seq)
-            conn.execute(
-                update(cols).where(cols.c.id == collection_id)
-                .values(embedder=spec, generation=cols.c.generation + 1, updated_at=time.time())
-            )
+                self._remove_chunk_ids(conn, state.id, dropped, seq)
+            conn.execute(update(cols).where(cols.c.id == state.id)
+                         .values(embedder=spec, generation=cols.c.generation + 1, updated_at=time.time()))
         return len(kept), len(dropped)
 
     def _remove_chunk_ids(self, conn: Connection, collection_id: int, chunk_ids: list[int], seq: int) -> None:
@@ -650,6 +660,6 @@ class Store:
                 "content_hash": m["content_hash"], "created_at": m["created_at"], "updated_at": m["updated_at"]}
 
 __all__ = [
-    "CollectionInfo", "ChunkHit", "DocumentWrite", "StaleEmbedderError", "Store", "StoreError", "WriteResult",
+    "CollectionChangedError", "CollectionInfo", "ChunkHit", "DocumentWrite", "StaleEmbedderError", "Store", "StoreError", "WriteResult",
     "blobs_to_matrix", "vector_to_blob", "OperationalError",
 ]
