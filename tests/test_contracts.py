@@ -10,7 +10,7 @@ import pytest
 from vecdex.errors import EmbedderError
 from vecdex.indexer.embedders import factory
 from vecdex.indexer.embedders.base import Embedder
-from vecdex.registry import Registry
+from vecdex.storage.registry import Registry
 from vecdex.storage.ann import factory as ann_factory
 from vecdex.storage.ann.flat import FlatIndex
 from vecdex.storage.ann.spec import IndexSpecError

@@ -15,7 +15,7 @@ from conftest import REPO
 import vecdex
 
 SOURCE_FOLDERS = ("search", "indexer", "storage", "commands")
-ROOT_MODULES = ("__init__.py", "__main__.py", "cli.py", "errors.py", "registry.py")
+ROOT_MODULES = ("__init__.py", "__main__.py", "cli.py", "errors.py")
 
 
 def _tree_packages() -> set[str]:

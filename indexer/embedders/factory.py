@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...registry import Registry
+from ...storage.registry import Registry
 from .base import Embedder, EmbedderError
 
 # kind -> "module:Class"; modules are imported only when that kind is used, so a

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...registry import Registry
+from ..registry import Registry
 from .base import VectorIndex
 from .spec import IndexSpecError, concrete, parse_index_spec, validate_spec
 
