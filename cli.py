@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from .commands.evaluation import eval_command, eval_model
-from .commands.shared import (
+from .search.commands.evaluation import eval_command, eval_model
+from .search.commands.shared import (
     INDEX_SPEC_HELP,
     UserError,
     VecdexGroup,
@@ -31,7 +31,7 @@ from .commands.shared import (
     ranking_options,
     where_option,
 )
-from .commands.workbench import analogy, compare, map_command, train, words
+from .search.commands.workbench import analogy, compare, map_command, train, words
 
 EXAMPLES = """
 \b

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import click
 
-from ..errors import VecdexError
+from ...errors import VecdexError
 
 
 class VecdexGroup(click.Group):
@@ -45,7 +45,7 @@ class UserError(click.ClickException):
 
 
 def open_store(ctx: click.Context, create: bool = False):
-    from ..search import Vecdex
+    from .. import Vecdex
 
     return Vecdex(ctx.obj["db"], create=create)
 
@@ -152,7 +152,7 @@ def ranking_options(fn: Callable) -> Callable:
 
 
 def ranking_from(mode, fusion, dense_weight, lexical_weight):
-    from ..search.hybrid import Ranking
+    from ..hybrid import Ranking
 
     return Ranking.of(mode, fusion=fusion, dense_weight=dense_weight, lexical_weight=lexical_weight)
 

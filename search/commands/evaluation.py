@@ -79,8 +79,8 @@ def _eval_retrieval(ctx, queries_path, qrels_path, corpus, fmt, id_field, text_f
     import os
     import tempfile
 
-    from ..search import QueryError, Vecdex
-    from ..search.workbench.evaluate import evaluate_retrieval, load_qrels, load_queries
+    from .. import QueryError, Vecdex
+    from ..workbench.evaluate import evaluate_retrieval, load_qrels, load_queries
 
     try:
         recall_ks = sorted({int(x) for x in recall_k.split(",") if x.strip()})
@@ -97,7 +97,7 @@ def _eval_retrieval(ctx, queries_path, qrels_path, corpus, fmt, id_field, text_f
     rankings = [ranking_from(m, fusion, dense_weight, lexical_weight) for m in (modes or (None,))]
     with tempfile.TemporaryDirectory() as tmp:
         if corpus:
-            from ..indexer.readers import ReadOptions, read_inputs
+            from ...indexer.readers import ReadOptions, read_inputs
 
             vx = Vecdex(os.path.join(tmp, "eval.db"))
             coll = vx.collection("eval", create=True, model=model, **pooling_given)
@@ -132,8 +132,8 @@ def _eval_retrieval(ctx, queries_path, qrels_path, corpus, fmt, id_field, text_f
 def _eval_pairs(ctx, pairs_path, matrix_path, texts_path, model, collection, pooling_given, as_json):
     import numpy as np
 
-    from ..indexer.embedders.factory import create_embedder
-    from ..search.workbench.evaluate import correlate, load_matrix_pairs, load_pairs
+    from ...indexer.embedders.factory import create_embedder
+    from ..workbench.evaluate import correlate, load_matrix_pairs, load_pairs
 
     if pairs_path:
         left_texts, right_texts, gold = load_pairs(pairs_path)
@@ -207,7 +207,7 @@ def eval_model(ctx, models, collection, restrict_vocab, pair_files, analogy_file
     """
     from pathlib import Path
 
-    from ..search.workbench.model_eval import evaluate_model
+    from ..workbench.model_eval import evaluate_model
 
     if models and collection is not None:
         raise click.UsageError("give --model or --collection, not both")

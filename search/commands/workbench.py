@@ -35,8 +35,8 @@ def compare(sentence1, sentence2, word, embedder, model, layer, pooling, as_json
     A contextual model (--embedder elmo) gives a word a different vector in each
     sentence; a static model gives it one vector everywhere (cosine 1.0).
     """
-    from ..indexer.embedders.factory import create_embedder
-    from ..search.workbench.compare import CompareError, compare_word
+    from ...indexer.embedders.factory import create_embedder
+    from ..workbench.compare import CompareError, compare_word
 
     kind = embedder or "static"
     extras = embedder_extras(kind, layer, pooling)
@@ -58,7 +58,7 @@ def compare(sentence1, sentence2, word, embedder, model, layer, pooling, as_json
 
 def word_space(ctx: click.Context, model: str | None, collection: str | None):
     """The word model from --model, or the one a collection was built with (default: GloVe)."""
-    from ..search.workbench.words import WordSpace, word_space_for_collection
+    from ..workbench.words import WordSpace, word_space_for_collection
 
     if model is not None and collection is not None:
         raise click.UsageError("give --model or --collection, not both")
@@ -131,9 +131,9 @@ def train(paths, out, algorithm, dim, window, min_count, epochs, sg, negative, b
     with gensim and saves a model that `--model` accepts. Reports the vocabulary
     size and the training time.
     """
-    from ..indexer.readers import ReadOptions
-    from ..indexer.training import TrainOptions
-    from ..indexer.training import train as train_model
+    from ...indexer.readers import ReadOptions
+    from ...indexer.training import TrainOptions
+    from ...indexer.training import train as train_model
 
     options = TrainOptions(algorithm=algorithm, dimension=dim, window=window, min_count=min_count, epochs=epochs,
                            sg=sg, negative=negative, lowercase=not keep_case, seed=seed, buckets=buckets)
@@ -272,7 +272,7 @@ Needs scikit-learn and matplotlib: pip install 'vecdex[map]'.
 @click.pass_context
 def map_command(ctx, collection, word_list, model, neighbours, out, method, sample, color_by, labels, seed, as_json):
     """Draw a 2-D map (t-SNE or PCA) of a collection's documents or of words."""
-    from ..search.workbench.mapping import (
+    from ..workbench.mapping import (
         collection_points,
         make_map,
         output_format,
