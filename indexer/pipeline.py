@@ -193,6 +193,7 @@ class Indexer:
             self.workers = 1
         self.progress = progress or (lambda n: None)
         self._pool: ProcessPoolExecutor | None = None
+        self.last_seq = -1  # the collection's seq after this indexer's last write
 
     def _pool_or_none(self) -> ProcessPoolExecutor | None:
         if self.workers < 2:
@@ -307,6 +308,7 @@ class Indexer:
             ))
             report.chunks += len(spans)
         result = self.store.write_documents(self.collection.id, writes, self.embedder.spec)
+        self.last_seq = result.seq
         report.added += result.added
         report.updated += result.updated
         self.progress(n_read)

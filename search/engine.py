@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -93,14 +94,6 @@ class Collection(RankedSearch, DenseSearch):
         self.info = info
         return info
 
-    def _current(self) -> CollectionInfo:
-        """The collection's row, reread only when its generation changed (a reindex
-        or refit by this or another process): one tiny query otherwise."""
-        state = self._vx.store.collection_state(self.info.id)
-        if state is None or state[1] != self.info.generation:
-            self._refresh()
-        return self.info
-
     def index(self):
         """The up-to-date vector index (built or caught up from the store if needed)."""
         # While no connection has committed anything, the index we hold is current:
@@ -108,7 +101,7 @@ class Collection(RankedSearch, DenseSearch):
         version = self._vx.store.data_version()
         if self._index is not None and self._index[0] == version:
             return self._index[1]
-        index = self._vx.indexes.get(self._refresh())
+        index = self._vx.indexes.get(self._refresh())  # the one state this search works on
         n_docs, n_chunks = self._vx.store.counts(self.info.id)
         self._chunks_per_doc = n_chunks / n_docs if n_docs else 1.0
         self._index_state = self._vx.indexes.open_state(self.info.id, index)
@@ -140,7 +133,7 @@ class Collection(RankedSearch, DenseSearch):
         try:
             report = indexer.run((_as_record(d) for d in documents), strict=strict)
         finally:
-            self._sync_index()
+            self._sync_index(indexer.last_seq)
         if self._refit_due():
             try:
                 self.refit()
@@ -152,8 +145,8 @@ class Collection(RankedSearch, DenseSearch):
 
     def delete(self, ids: Sequence[str]) -> list[str]:
         """Delete documents by id; returns the ids that were not found."""
-        missing, _ = self._vx.store.delete_documents(self.info.id, [str(i) for i in ids])
-        self._sync_index()
+        missing, result = self._vx.store.delete_documents(self.info.id, [str(i) for i in ids])
+        self._sync_index(result.seq)
         return missing
 
     def add_vectors(
@@ -190,7 +183,7 @@ class Collection(RankedSearch, DenseSearch):
         try:
             return indexer.run_vectors(records, matrix)
         finally:
-            self._sync_index()
+            self._sync_index(indexer.last_seq)
 
     def reindex(self, index: str | dict[str, Any] | None = None) -> dict[str, Any]:
         """Rebuild the vector index, with another spec if given (``"hnsw:M=32"``).
@@ -204,6 +197,7 @@ class Collection(RankedSearch, DenseSearch):
         started = time.perf_counter()
         self._vx.store.update_index_spec(info.id, spec)  # new generation: old files retire
         self._vx.indexes.forget(info.id)
+        self._refresh()
         self._sync_index()
         return {"collection": self.name, "index": self.info.index_spec, "seconds": time.perf_counter() - started}
 
@@ -255,18 +249,19 @@ class Collection(RankedSearch, DenseSearch):
                     raise CollectionChangedError(
                         f"collection {self.name!r} kept changing during {REFIT_ATTEMPTS} refit attempts; "
                         "nothing was refitted: run the refit again when writes pause") from None
+        self._refresh()  # a new embedder spec and generation
         self._sync_index()
         fitted = self.info.embedder.get("fitted") or {}
         return {"refitted": True, "chunks": kept, "dropped": dropped,
                 "fitted": {k: v for k, v in fitted.items() if k not in ("components", "word_probs")},
                 "components": bool(fitted.get("components")), "corpus_word_freq": bool(fitted.get("word_probs"))}
 
-    def _sync_index(self) -> None:
-        """Bring the FAISS file up to the store's state and forget covered tombstones."""
-        info = self._refresh()
-        self._vx.indexes.get(info)
-        self._vx.store.prune_tombstones(info.id, self._vx.indexes.covered_seq(info))
-        self._refresh()  # auto may just have recorded its choice
+    def _sync_index(self, written_seq: int = -1) -> None:
+        """After this collection wrote (up to ``written_seq``): bring the index and its
+        file up to the store, record auto's choice, forget covered tombstones. The
+        state is the one this operation holds, advanced by its own writes: no re-read."""
+        state = self.info if written_seq <= self.info.seq else dataclasses.replace(self.info, seq=written_seq)
+        _, self.info = self._vx.indexes.sync(state)
 
     # -- reads ---------------------------------------------------------------------------
 

@@ -84,7 +84,8 @@ class RankedSearch:
         # A refit (new embedder state, new index generation) between embedding the
         # query and searching would compare vectors of two states: retry once.
         for _ in range(2):
-            generation = self._current().generation
+            self.index()  # the state this search works on (a PRAGMA while nothing was committed)
+            generation = self.info.generation
             hits = self.search_vector(self.embed_query(query), k, where, exclude_document=exclude_document, **knobs)
             if self.info.generation == generation:  # search_vector rereads it
                 break

@@ -42,9 +42,10 @@ class CollectionChangedError(StoreError):
     its earlier state; nothing was written."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class CollectionInfo:
-    """One row of ``collections``."""
+    """One row of ``collections``: a collection's state as read at one moment
+    (an operation reads it once and hands it on)."""
 
     id: int
     name: str
@@ -287,16 +288,6 @@ class Store:
                 row = c.execute(query).first()
         return self._collection_from_row(row) if row else None
 
-    def collection_state(self, collection_id: int) -> tuple[int, int] | None:
-        """(seq, generation) of a collection: the cheap "has anything changed?" check
-        done before every search."""
-        with self.engine.connect() as conn:
-            row = conn.exec_driver_sql(
-                "SELECT seq, generation FROM collections WHERE id = ?", (collection_id,)
-            ).first()
-            conn.rollback()
-        return (int(row[0]), int(row[1])) if row else None
-
     def list_collections(self) -> list[CollectionInfo]:
         with self.reading() as conn:
             rows = conn.execute(select(schema.collections).order_by(schema.collections.c.name)).all()
@@ -348,12 +339,20 @@ class Store:
                 found.update({r[0]: r[1] for r in rows})
         return found
 
-    def _bump_seq(self, conn: Connection, collection_id: int) -> int:
+    def _bump_seq(self, conn: Connection, collection_id: int, embedder_spec: dict[str, Any] | None = None) -> int:
+        """Count one more write; with ``embedder_spec``, refuse it (the transaction rolls
+        back) unless that is still the collection's spec. One statement."""
         cols = schema.collections
-        conn.execute(
+        row = conn.execute(
             update(cols).where(cols.c.id == collection_id).values(seq=cols.c.seq + 1, updated_at=time.time())
-        )
-        return int(conn.execute(select(cols.c.seq).where(cols.c.id == collection_id)).scalar_one())
+            .returning(cols.c.seq, cols.c.embedder)
+        ).one()
+        if embedder_spec is not None and row[1] != embedder_spec:
+            raise StaleEmbedderError(
+                "the collection's embedder was refitted by another process during this run; "
+                "nothing of this batch was written: run the command again"
+            )
+        return int(row[0])
 
     def _remove_chunks_of(self, conn: Connection, collection_id: int, document_ids: list[int], seq: int) -> np.ndarray:
         """Delete the chunks of these documents and log them as tombstones."""
@@ -384,9 +383,7 @@ class Store:
         docs, ch = schema.documents, schema.chunks
         now = time.time()
         with self.writing() as conn:
-            if embedder_spec is not None:
-                self._check_embedder(conn, collection_id, embedder_spec)
-            seq = self._bump_seq(conn, collection_id)
+            seq = self._bump_seq(conn, collection_id, embedder_spec)
             existing: dict[str, int] = {}
             for part in _batched([d.ext_id for d in batch]):
                 rows = conn.execute(
@@ -431,16 +428,6 @@ class Store:
             seq=seq, added=len(new_rows), updated=len(updates),
             chunk_ids=np.arange(first_chunk, next_chunk, dtype=np.int64), removed_chunk_ids=removed,
         )
-
-    @staticmethod
-    def _check_embedder(conn: Connection, collection_id: int, embedder_spec: dict[str, Any]) -> None:
-        cols = schema.collections
-        current = conn.execute(select(cols.c.embedder).where(cols.c.id == collection_id)).scalar_one()
-        if current != embedder_spec:
-            raise StaleEmbedderError(
-                "the collection's embedder was refitted by another process during this run; "
-                "nothing of this batch was written: run the command again"
-            )
 
     def chunk_texts(self, collection_id: int) -> tuple[CollectionInfo, list[int], list[str]]:
         """From one snapshot: the collection's row and every chunk's id and text, by id
@@ -540,11 +527,35 @@ class Store:
         ids = np.asarray([r[0] for r in rows], dtype=np.int64)
         return seq, removed, ids, blobs_to_matrix([r[1] for r in rows], dim), total
 
-    def prune_tombstones(self, collection_id: int, up_to_seq: int) -> None:
+    def index_synced(self, state: CollectionInfo, covered_seq: int, choice: dict[str, Any] | None) -> CollectionInfo:
+        """What a writer records once its index covers ``covered_seq``, in one write
+        transaction: ``auto``'s new ``choice`` of index type (a new generation of files
+        when the index type changes), and the tombstones the index no longer needs.
+        Only if the collection is still at ``state``'s generation (a reindex or refit
+        in between makes both moot). Returns the collection's state after it."""
+        cols = schema.collections
+        values: dict[str, Any] = {"updated_at": cols.c.updated_at}
+        if choice is not None:
+            spec = state.index_spec
+            previous = spec.get("resolved") or {"type": "flat"}  # what auto built before recording
+            values = {"index_spec": {**spec, "resolved": choice}, "updated_at": time.time(),
+                      "generation": cols.c.generation + (previous != choice)}
+        with self.writing() as conn:
+            row = conn.execute(update(cols).where(cols.c.id == state.id, cols.c.generation == state.generation)
+                               .values(**values).returning(*cols.c)).first()
+            if row is None:  # another generation meanwhile: leave its tombstones and spec alone
+                row = conn.execute(select(cols).where(cols.c.id == state.id)).first()
+                if row is None:
+                    raise StoreError(f"collection {state.name!r} no longer exists")
+            else:
+                self._prune_tombstones(conn, state.id, covered_seq)
+        return self._collection_from_row(row)
+
+    @staticmethod
+    def _prune_tombstones(conn: Connection, collection_id: int, up_to_seq: int) -> None:
         """Forget tombstones an index file already covers."""
         tomb = schema.chunk_tombstones
-        with self.writing() as conn:
-            conn.execute(tomb.delete().where(tomb.c.collection_id == collection_id, tomb.c.seq <= up_to_seq))
+        conn.execute(tomb.delete().where(tomb.c.collection_id == collection_id, tomb.c.seq <= up_to_seq))
 
     # -- reads for search -------------------------------------------------------------------
 
