@@ -31,6 +31,7 @@ from ..storage.ann.spec import (
     parse_index_spec,
 )
 from ..storage.index_cache import IndexCache
+from ..storage.lexical_cache import LexicalCache
 from ..storage.store import CollectionChangedError, CollectionInfo, Store, StoreError
 from .dense import DenseSearch
 from .hit_cache import HitRows
@@ -43,6 +44,10 @@ if TYPE_CHECKING:
 DEFAULT_DB = "vecdex.db"
 DEFAULT_COLLECTION = "default"
 REFIT_ATTEMPTS = 3  # a refit redone because the collection changed meanwhile, at most this often
+#: A write of at least this many documents brings the lexical index up to date
+#: before returning (one tantivy commit, an fsync); smaller writes leave it to the
+#: next lexical or hybrid search, which catches up all of them in one commit.
+LEXICAL_EAGER_DOCS = 1000
 
 
 
@@ -130,10 +135,11 @@ class Collection(RankedSearch, DenseSearch):
         from ..indexer.pipeline import Indexer  # not needed (nor imported) on the query path
 
         indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=workers, progress=progress)
+        report = None
         try:
             report = indexer.run((_as_record(d) for d in documents), strict=strict)
         finally:
-            self._sync_index(indexer.last_seq)
+            self._sync_index(indexer.last_seq, report)
         if self._refit_due():
             try:
                 self.refit()
@@ -180,10 +186,12 @@ class Collection(RankedSearch, DenseSearch):
 
         records = [Record(ids[i], str(texts[i] or ""), dict(metadata[i] or {}), ids[i]) for i in range(len(ids))]
         indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=1)
+        report = None
         try:
-            return indexer.run_vectors(records, matrix)
+            report = indexer.run_vectors(records, matrix)
         finally:
-            self._sync_index(indexer.last_seq)
+            self._sync_index(indexer.last_seq, report)
+        return report
 
     def reindex(self, index: str | dict[str, Any] | None = None) -> dict[str, Any]:
         """Rebuild the vector index, with another spec if given (``"hnsw:M=32"``).
@@ -256,12 +264,16 @@ class Collection(RankedSearch, DenseSearch):
                 "fitted": {k: v for k, v in fitted.items() if k not in ("components", "word_probs")},
                 "components": bool(fitted.get("components")), "corpus_word_freq": bool(fitted.get("word_probs"))}
 
-    def _sync_index(self, written_seq: int = -1) -> None:
+    def _sync_index(self, written_seq: int = -1, report: "IndexReport | None" = None) -> None:
         """After this collection wrote (up to ``written_seq``): bring the index and its
-        file up to the store, record auto's choice, forget covered tombstones. The
-        state is the one this operation holds, advanced by its own writes: no re-read."""
+        file up to the store, record auto's choice, forget covered tombstones; after
+        a large write (``report``), catch the lexical index up too. The state is the
+        one this operation holds, advanced by its own writes: no re-read."""
         state = self.info if written_seq <= self.info.seq else dataclasses.replace(self.info, seq=written_seq)
         _, self.info = self._vx.indexes.sync(state)
+        if report is not None and report.added + report.updated >= LEXICAL_EAGER_DOCS:
+            self._vx.lexical.catch_up(state.id)
+            self._vx.lexical.prune(state.id)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -332,6 +344,7 @@ class Vecdex:
     def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True):
         self.store = Store(path or default_db_path(), create=create)
         self.indexes = IndexCache(self.store)
+        self.lexical = LexicalCache(self.store)
 
     def __enter__(self) -> "Vecdex":
         return self

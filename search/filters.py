@@ -19,9 +19,9 @@ import re
 from typing import Any, Iterable, Mapping
 
 from ..errors import ConfigError
-from ..storage.filters import OPERATORS, Filter, filter_sql_text
+from ..storage.filters import OPERATORS, Filter
 
-__all__ = ["OPERATORS", "Filter", "FilterError", "Where", "compile_filters", "normalise_filters", "parse_filter"]
+__all__ = ["OPERATORS", "Filter", "FilterError", "Where", "normalise_filters", "parse_filter"]
 
 _FILTER_RE = re.compile(r"^\s*([^=!<>]+?)\s*(!=|<=|>=|=|<|>)\s*(.*?)\s*$", re.S)
 
@@ -59,11 +59,3 @@ def normalise_filters(where: str | Iterable[str | Filter] | Mapping[str, Any] | 
         return tuple(_filter(str(k), "=", v, f"{k}={v!r}") for k, v in where.items())
     return tuple(item if isinstance(item, Filter) else parse_filter(str(item)) for item in where)
 
-
-def compile_filters(filters: Iterable[Filter], column: str = "d.metadata") -> tuple[str, dict[str, Any]]:
-    """(SQL text, named parameters) of filters over ``documents AS d`` - only for
-    the FTS5 query in :mod:`search.lexical`, until the lexical index replaces it;
-    everything else passes :class:`Filter` objects to the store."""
-    if column != "d.metadata":
-        raise ValueError("filters compile over documents AS d only")
-    return filter_sql_text(tuple(filters))

@@ -100,15 +100,3 @@ def _equality(flt: Filter, metadata: ColumnElement, path: str, json: JsonAccess)
                .correlate(metadata.table).exists())
     return or_(*scalar, and_(kind == json.ARRAY, in_list))
 
-
-def filter_sql_text(filters: Sequence[Filter]) -> tuple[str, dict[str, Any]]:
-    """Filters over ``documents AS d`` as SQL text with named parameters, for a
-    query still written as text (the FTS5 search). Compiled by SQLAlchemy, so the
-    text is what :func:`filter_clause` means."""
-    from sqlalchemy.dialects import sqlite
-
-    from . import schema
-
-    clause = filter_clause(filters, schema.documents.alias("d").c.metadata)
-    compiled = clause.compile(dialect=sqlite.dialect(paramstyle="named"))
-    return str(compiled), dict(compiled.params)
