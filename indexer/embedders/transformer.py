@@ -164,6 +164,9 @@ class TransformerEmbedder(Embedder):
 
     kind = "transformer"
     parallel_safe = False  # one ORT session already uses every core
+    contextual = True
+    # The tokenizer and the window change the vectors as much as the weights do.
+    model_keys = Embedder.model_keys + ("tokenizer_fingerprint", "window")
     # ~200 KB of text per indexing batch: a few seconds of MiniLM work on 2 cores,
     # so the progress bar moves and a crash loses little; enough texts for
     # length-sorting to find batches of equal length.
