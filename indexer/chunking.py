@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import tokenize
-from .sentences import sentence_spans
+from .sentences import sentence_bounds, sentence_spans  # noqa: F401 (sentence_spans: public here too)
 
 DEFAULT_MAX_TOKENS = 128
 
@@ -64,15 +64,17 @@ def chunk_spans(text: str, spec: ChunkingSpec) -> list[tuple[int, int]]:
     # cannot exceed the budget: don't even tokenise them.
     if spec.unit == "budget" and stripped_end - stripped_start < 2 * spec.max_tokens:
         return [(stripped_start, stripped_end)]
-    if spec.unit == "budget" and tokenize.count(text) <= spec.max_tokens:
+    before = tokenize.tokens_before(text)
+    if spec.unit == "budget" and before[-1] <= spec.max_tokens:
         return [(stripped_start, stripped_end)]
     chunks: list[tuple[int, int]] = []
     current: tuple[int, int] | None = None
     current_tokens = 0
-    for start, end in sentence_spans(text, spec.language):
-        # Sentences are separated by whitespace, which no token holds, so the
-        # tokens of text[start:end] are exactly the text's tokens that start there.
-        tokens = tokenize.count(text, start, end)
+    # Sentences are separated by whitespace, which no token holds, so a
+    # sentence's tokens are the text's tokens that start inside it.
+    starts, ends = sentence_bounds(text, spec.language)
+    counts = before[ends] - before[starts]
+    for start, end, tokens in zip(starts.tolist(), ends.tolist(), counts.tolist()):
         if tokens > spec.max_tokens:
             if current:
                 chunks.append(current)

@@ -63,12 +63,16 @@ def _prefixes(language: str) -> dict[str, int]:
 
 def split(text: str, language: str = "en") -> list[str]:
     """``SentenceSplitter(language).split(text)``, same output, less work."""
-    if not text:
-        return []
+    return _split_text(text, language).split("\n") if text else []
+
+
+def _split_text(text: str, language: str) -> str:
+    """The sentences of a non-empty ``text`` joined by newlines."""
     prefixes = _prefixes(language)
     for pattern in _BREAKS:
         text = pattern.sub("\\1\n\\2", text)
-    words = _SPACES.split(text)
+    # Splitting on runs of spaces is splitting on single ones when no two are adjacent.
+    words = text.split(" ") if "  " not in text else _SPACES.split(text)
     last = len(words) - 1
     # Only a word whose last or second-to-last character is "." can match
     # _ENDS_IN_PERIOD: "(\.+)$", where "$" also matches before a final "\n".
@@ -91,8 +95,7 @@ def split(text: str, language: str = "en") -> list[str]:
                 words[i] = word + "\n"
     # The package rebuilds the text word by word with one space between words and
     # then squeezes runs of spaces; words hold no spaces, so a join is the same text.
-    text = " ".join(words).replace("\n ", "\n").replace(" \n", "\n").strip()
-    return text.split("\n")
+    return " ".join(words).replace("\n ", "\n").replace(" \n", "\n").strip()
 
 
 # str.isspace() is true only below U+3100; one table look-up per character.
@@ -100,28 +103,39 @@ _IS_SPACE = np.zeros(0x110000, dtype=bool)
 _IS_SPACE[[c for c in range(0x3100) if chr(c).isspace()]] = True
 
 
-def _non_space_positions(text: str) -> np.ndarray:
-    """Indices of the characters of ``text`` that are not whitespace (str.isspace)."""
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return np.flatnonzero(~_IS_SPACE[codes])
+def _codes(text: str) -> np.ndarray:
+    """The code points of ``text`` as an array (one byte each when ASCII)."""
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def sentence_bounds(text: str, language: str = "en") -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of the sentences :func:`split` finds in ``text``.
+
+    The splitter changes whitespace but keeps every other character in order, so
+    a sentence is located in the original text by counting non-space characters:
+    the k-th sentence holds the non-space characters numbered from the sum of
+    the sizes before it.
+    """
+    if not text:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    joined = _codes(_split_text(text, language))
+    seen = np.zeros(len(joined) + 1, dtype=np.int64)  # non-space characters before each position
+    np.cumsum(~_IS_SPACE[joined], out=seen[1:])
+    cuts = np.concatenate(([0], np.flatnonzero(joined == 10), [len(joined)]))  # "\n" ends a sentence
+    ends = seen[cuts[1:]]
+    sizes = ends - seen[cuts[:-1]]
+    keep = sizes > 0  # blank lines are no sentences
+    ends, sizes = ends[keep], sizes[keep]
+    positions = np.flatnonzero(~_IS_SPACE[_codes(text)])
+    return positions[ends - sizes], positions[ends - 1] + 1
 
 
 def sentence_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
-    """Character spans of the sentences :func:`split` finds in ``text``.
-
-    The splitter returns sentences with whitespace changed but every other
-    character kept in order, so sentences are mapped back to the original text
-    by counting non-space characters.
-    """
-    sizes = np.fromiter((len("".join(s.split())) for s in split(text, language)), dtype=np.int64)
-    sizes = sizes[sizes > 0]
-    if len(sizes) == 0:
-        return []
-    positions = _non_space_positions(text)
-    ends = np.cumsum(sizes)
-    starts = positions[ends - sizes]
-    stops = positions[ends - 1] + 1
-    return list(zip(starts.tolist(), stops.tolist()))
+    """Character spans of the sentences :func:`split` finds in ``text``."""
+    starts, ends = sentence_bounds(text, language)
+    return list(zip(starts.tolist(), ends.tolist()))
 
 
 def reference_spans(text: str, language: str = "en", splitter: Any = None) -> list[tuple[int, int]]:
@@ -129,7 +143,7 @@ def reference_spans(text: str, language: str = "en", splitter: Any = None) -> li
     from sentence_splitter import SentenceSplitter
 
     splitter = splitter or SentenceSplitter(language)
-    positions = _non_space_positions(text)
+    positions = np.flatnonzero(~_IS_SPACE[_codes(text)])
     spans, consumed = [], 0
     for sentence in splitter.split(text):
         n = len("".join(sentence.split()))

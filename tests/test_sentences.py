@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from real_texts import CORPORA, corpus
 from sentence_splitter import SentenceSplitter
@@ -74,12 +75,25 @@ def test_unknown_language_is_a_clear_error():
         sentences.split("Hello there. Bye.", "xx")
 
 
+def _starts(text: str) -> list[int]:
+    return np.flatnonzero(np.diff(tokenize.tokens_before(text))).tolist()
+
+
 @pytest.mark.parametrize("name", CORPORA)
-def test_ascii_tokeniser_equals_the_unicode_pattern(name):
+def test_ascii_tokeniser_and_token_starts_equal_the_unicode_pattern(name):
     for doc in corpus(name):
         assert tokenize.words(doc) == tokenize._TOKEN_RE.findall(doc)
         lowered = doc.lower()
         assert tokenize.words(lowered) == tokenize._TOKEN_RE.findall(lowered)
+        assert _starts(doc) == [m.start() for m in tokenize._TOKEN_RE.finditer(doc)]
+
+
+def test_token_starts_on_generated_ascii_texts():
+    rng = random.Random(7)
+    alphabet = "ab19'-.,  \n"
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert _starts(text) == [m.start() for m in tokenize._TOKEN_RE.finditer(text)], text
 
 
 def test_ascii_tokeniser_on_joins():
@@ -87,4 +101,5 @@ def test_ascii_tokeniser_on_joins():
     assert text.isascii()
     assert tokenize.words(text) == tokenize._TOKEN_RE.findall(text)
     assert tokenize.words(text)[:4] == ["don't", "well-known", "3.5", "1,000"]
-    assert tokenize.count(text, 0, 17) == 2
+    before = tokenize.tokens_before(text)
+    assert before[17] - before[0] == 2 and before[-1] == len(tokenize.words(text))

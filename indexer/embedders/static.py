@@ -19,7 +19,7 @@ Defaults were chosen by measurement: see ``bench/quality.py``.
 
 from __future__ import annotations
 
-from itertools import chain
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -231,26 +231,23 @@ class StaticEmbedder(Embedder):
         token_lists = [words(t.lower()) for t in texts] if self._lowercase else [words(t) for t in texts]
         counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
         tokens = list(chain.from_iterable(token_lists))
-        found = list(map(self._vocab.get, tokens))
-        if None not in found:
-            return np.array(found, dtype=np.int64), counts
-        return self._resolve_missing(tokens, found, counts, extra, extra_vectors)
+        rows = np.array(list(map(self._vocab.get, tokens, repeat(-1))), dtype=np.int64)
+        missing = np.flatnonzero(rows < 0)
+        if len(missing) == 0:
+            return rows, counts
+        return self._resolve_missing(tokens, rows, missing, counts, extra, extra_vectors)
 
-    def _resolve_missing(self, tokens: list[str], found: list[int | None], counts: np.ndarray,
+    def _resolve_missing(self, tokens: list[str], rows: np.ndarray, missing: np.ndarray, counts: np.ndarray,
                          extra: dict[str, int], extra_vectors: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Rows when some tokens miss the vocabulary: a miss becomes 0, 1 or more rows."""
-        found_array = np.array(found, dtype=object)
-        missing = np.flatnonzero(found_array == None)  # noqa: E711 (element-wise)
+        """Rows when some tokens (at ``missing``) miss the vocabulary: each becomes 0, 1 or more rows."""
         resolved: dict[str, list[int]] = {}
         missing_rows = []
         for position in missing.tolist():
             token = tokens[position]
-            rows = resolved.get(token)
-            if rows is None:
-                rows = resolved[token] = self._token_rows(token, extra, extra_vectors)
-            missing_rows.append(rows)
-        found_array[missing] = -1
-        rows = found_array.astype(np.int64)
+            found = resolved.get(token)
+            if found is None:
+                found = resolved[token] = self._token_rows(token, extra, extra_vectors)
+            missing_rows.append(found)
         repeats = np.ones(len(rows), dtype=np.int64)
         repeats[missing] = [len(r) for r in missing_rows]
         if all(len(r) == 1 for r in missing_rows):
