@@ -7,7 +7,7 @@ sentence splitter, which is the slowest step of indexing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 from . import tokenize
 from .sentences import sentence_bounds, sentence_spans  # noqa: F401 (sentence_spans: public here too)
@@ -54,27 +54,40 @@ def _rstrip(text: str, start: int, end: int) -> int:
     return end
 
 
-def chunk_spans(text: str, spec: ChunkingSpec) -> list[tuple[int, int]]:
-    """Chunks of ``text`` as (start, end) character spans, in order."""
-    stripped_start = len(text) - len(text.lstrip())
-    stripped_end = len(text.rstrip())
-    if stripped_end <= stripped_start:
-        return []
+def whole_text(text: str, spec: ChunkingSpec) -> tuple[list[tuple[int, int]] | None, tuple[int, int]]:
+    """(the chunks when they need no tokenising, else None; the text's stripped span)."""
+    stripped = (len(text) - len(text.lstrip()), len(text.rstrip()))
+    if stripped[1] <= stripped[0]:
+        return [], stripped
     # A token and its separator take at least two characters, so short texts
     # cannot exceed the budget: don't even tokenise them.
-    if spec.unit == "budget" and stripped_end - stripped_start < 2 * spec.max_tokens:
-        return [(stripped_start, stripped_end)]
+    if spec.unit == "budget" and stripped[1] - stripped[0] < 2 * spec.max_tokens:
+        return [stripped], stripped
+    return None, stripped
+
+
+def chunk_spans(text: str, spec: ChunkingSpec) -> list[tuple[int, int]]:
+    """Chunks of ``text`` as (start, end) character spans, in order."""
+    chunks, stripped = whole_text(text, spec)
+    if chunks is not None:
+        return chunks
     before = tokenize.tokens_before(text)
     if spec.unit == "budget" and before[-1] <= spec.max_tokens:
-        return [(stripped_start, stripped_end)]
-    chunks: list[tuple[int, int]] = []
-    current: tuple[int, int] | None = None
-    current_tokens = 0
+        return [stripped]
     # Sentences are separated by whitespace, which no token holds, so a
     # sentence's tokens are the text's tokens that start inside it.
     starts, ends = sentence_bounds(text, spec.language)
     counts = before[ends] - before[starts]
-    for start, end, tokens in zip(starts.tolist(), ends.tolist(), counts.tolist()):
+    return pack_sentences(text, zip(starts.tolist(), ends.tolist(), counts.tolist()), spec)
+
+
+def pack_sentences(text: str, sentences: Iterable[tuple[int, int, int]], spec: ChunkingSpec) -> list[tuple[int, int]]:
+    """Chunks from (start, end, tokens) sentences: packed up to the budget, or one
+    per sentence; a sentence over the budget is cut at word boundaries."""
+    chunks: list[tuple[int, int]] = []
+    current: tuple[int, int] | None = None
+    current_tokens = 0
+    for start, end, tokens in sentences:
         if tokens > spec.max_tokens:
             if current:
                 chunks.append(current)

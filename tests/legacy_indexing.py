@@ -5,7 +5,8 @@ current one and requires the same chunks, vectors and search results. The code
 is the old code: the stock ``sentence-splitter`` (the old path ran the same
 splitter on precompiled patterns, same output), token starts found with
 ``finditer`` and counted with ``bisect``, and vocabulary rows looked up one text
-and one token at a time.
+and one token at a time. What did not change (the whole-text shortcuts,
+packing sentences into chunks) is shared.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 from vecdex.indexer import tokenize
-from vecdex.indexer.chunking import ChunkingSpec, _cut_long
+from vecdex.indexer.chunking import ChunkingSpec, pack_sentences, whole_text
 from vecdex.indexer.sentences import reference_spans
 
 _splitters: dict = {}
@@ -38,39 +39,16 @@ def sentence_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
 
 
 def chunk_spans(text: str, spec: ChunkingSpec) -> list[tuple[int, int]]:
-    stripped_start = len(text) - len(text.lstrip())
-    stripped_end = len(text.rstrip())
-    if stripped_end <= stripped_start:
-        return []
-    if spec.unit == "budget" and stripped_end - stripped_start < 2 * spec.max_tokens:
-        return [(stripped_start, stripped_end)]
+    chunks, stripped = whole_text(text, spec)
+    if chunks is not None:
+        return chunks
     token_starts = [start for start, _ in _word_spans(text)]
     if spec.unit == "budget" and len(token_starts) <= spec.max_tokens:
-        return [(stripped_start, stripped_end)]
-    chunks: list[tuple[int, int]] = []
-    current: tuple[int, int] | None = None
-    current_tokens = 0
-    for start, end in sentence_spans(text, spec.language):
-        tokens = bisect.bisect_left(token_starts, end) - bisect.bisect_left(token_starts, start)
-        if tokens > spec.max_tokens:
-            if current:
-                chunks.append(current)
-                current, current_tokens = None, 0
-            chunks.extend(_cut_long(text, start, end, spec.max_tokens))
-            continue
-        if spec.unit == "sentence":
-            chunks.append((start, end))
-            continue
-        if current and current_tokens + tokens <= spec.max_tokens:
-            current = (current[0], end)
-            current_tokens += tokens
-        else:
-            if current:
-                chunks.append(current)
-            current, current_tokens = (start, end), tokens
-    if current:
-        chunks.append(current)
-    return chunks
+        return [stripped]
+    # Packing sentences into chunks did not change: the shared code does it.
+    sentences = ((start, end, bisect.bisect_left(token_starts, end) - bisect.bisect_left(token_starts, start))
+                 for start, end in sentence_spans(text, spec.language))
+    return pack_sentences(text, sentences, spec)
 
 
 def text_rows(embedder, text: str, extra: dict[str, int], extra_vectors: list[np.ndarray]) -> list[int]:

@@ -231,7 +231,7 @@ class StaticEmbedder(Embedder):
         token_lists = [words(t.lower()) for t in texts] if self._lowercase else [words(t) for t in texts]
         counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
         tokens = list(chain.from_iterable(token_lists))
-        rows = np.array(list(map(self._vocab.get, tokens, repeat(-1))), dtype=np.int64)
+        rows = np.fromiter(map(self._vocab.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
         missing = np.flatnonzero(rows < 0)
         if len(missing) == 0:
             return rows, counts
