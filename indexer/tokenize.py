@@ -39,6 +39,11 @@ def parts(token: str) -> list[str]:
     return [p for p in _PART_RE.split(token) if p]
 
 
+def iter_word_spans(text: str, pos: int = 0):
+    """Lazily, the (start, end) of each token of :func:`words` from ``pos`` on
+    (a snippet needs the tokens near one place, not all of a long text)."""
+    return (m.span() for m in _TOKEN_RE.finditer(text, pos))
+
 
 # Character classes of the ASCII pattern, as bit flags per byte.
 _ALNUM, _DIGIT, _INNER_JOIN, _NUMBER_JOIN = 1, 2, 4, 8
