@@ -242,6 +242,7 @@ def query(ctx, text, queries, vector, k, collection, where, nprobe, ef, mode, fu
     ranking = ranking_from(mode, fusion, dense_weight, lexical_weight)
     with open_store(ctx) as vx:
         coll = vx.collection(collection)
+        ranking = coll.ranking(mode, fusion=fusion, dense_weight=dense_weight, lexical_weight=lexical_weight)
         if vector is not None:
             _print_hits(coll.search_vector(_parse_vector(vector), k, where, nprobe=nprobe, ef=ef), None, as_json)
             return
@@ -297,7 +298,9 @@ def similar(ctx, doc_id, k, collection, where, nprobe, ef, mode, fusion, dense_w
     """Documents most like the stored document DOC_ID (itself excluded)."""
     ranking = ranking_from(mode, fusion, dense_weight, lexical_weight)
     with open_store(ctx) as vx:
-        _print_hits(vx.collection(collection).similar(doc_id, k, where, mode=ranking, nprobe=nprobe, ef=ef), None, as_json)
+        coll = vx.collection(collection)
+        ranking = coll.ranking(mode, fusion=fusion, dense_weight=dense_weight, lexical_weight=lexical_weight)
+        _print_hits(coll.similar(doc_id, k, where, mode=ranking, nprobe=nprobe, ef=ef), None, as_json)
 
 
 def _parse_vector(text: str) -> list[float]:

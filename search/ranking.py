@@ -36,6 +36,17 @@ class RankedSearch:
             "try other words"
         )
 
+    def ranking(self, mode: str | Ranking | None = None, **options: Any) -> Ranking:
+        """The ranking a search uses: ``mode`` and the options given, then this
+        collection's embedder's defaults (a transformer collection fuses with less
+        BM25 than a GloVe one), then the global ones. A :class:`Ranking` is used as is."""
+        if isinstance(mode, Ranking):
+            return Ranking.of(mode, **options)
+        from ..indexer.embedders.factory import embedders  # the class only: no model is loaded
+
+        defaults = embedders.get(self.info.embedder.get("kind", "static")).default_ranking
+        return Ranking.of(mode, **{**defaults, **{k: v for k, v in options.items() if v is not None}})
+
     def search(self, query: str, k: int = 10, where: Any = None, *, mode: str | Ranking | None = None,
                nprobe: int | None = None, ef: int | None = None, **ranking: Any) -> list[Hit]:
         """The k best documents for ``query``.
@@ -49,7 +60,7 @@ class RankedSearch:
         ``nprobe`` (IVF lists probed) and ``ef`` (HNSW efSearch) trade speed for
         recall of the dense side on this call only.
         """
-        return self._search(query, k, normalise_filters(where), Ranking.of(mode, **ranking),
+        return self._search(query, k, normalise_filters(where), self.ranking(mode, **ranking),
                             knobs={"nprobe": nprobe, "ef": ef})
 
     def _search(self, query: str, k: int, where: Where, options: Ranking, vector: np.ndarray | None = None,
@@ -125,7 +136,7 @@ class RankedSearch:
 
         The queries are embedded together: a contextual model (ELMo) batches them.
         """
-        options = Ranking.of(mode, **ranking)
+        options = self.ranking(mode, **ranking)
         where = normalise_filters(where)  # parsed once for all the queries
         queries = list(queries)
         embedded = self.embedder.embed(queries) if queries and options.mode != "lexical" else None
@@ -147,7 +158,7 @@ class RankedSearch:
         Dense: the centroid of its chunk vectors; lexical: BM25 for its most
         distinctive words (tf-idf); hybrid: both, fused.
         """
-        options = Ranking.of(mode, **ranking)
+        options = self.ranking(mode, **ranking)
         where = normalise_filters(where)
         if k < 1:
             raise QueryError("k must be at least 1")

@@ -28,6 +28,7 @@ from vecdex.indexer.chunking import ChunkingSpec, chunk_spans, sentence_spans  #
 from vecdex.indexer.embedders.factory import create_embedder  # noqa: E402
 from vecdex.indexer.embedders.transformer import length_batches  # noqa: E402
 from vecdex.indexer.embedders.transformer_files import default_files  # noqa: E402
+from vecdex.search.hybrid import Ranking  # noqa: E402
 
 SENTENCES = [
     "The cat sat on the mat.",
@@ -292,6 +293,16 @@ def test_api_end_to_end(vx, lee_lines):
     assert coll.add(docs).unchanged == 40  # nothing re-embedded
     coll.delete([hits[0].id])
     assert hits[0].id not in [h.id for h in coll.search("bushfires threaten homes near Sydney", k=5, mode="dense")]
+    # Hybrid fuses with BM25 weighted 1:1 here (measured best for MiniLM), 3:1 for GloVe;
+    # what the caller sets wins.
+    assert (coll.ranking().fusion, coll.ranking().lexical_weight) == ("score", 1.0)
+    assert coll.ranking("hybrid", lexical_weight=2.5).lexical_weight == 2.5
+    assert coll.ranking(fusion="rrf").lexical_weight == 1.0
+    glove = vx.collection("glove", create=True)
+    assert glove.ranking().lexical_weight == 3.0
+    one_to_one = coll.search("bushfires threaten homes near Sydney", k=5,
+                             mode=Ranking(mode="hybrid", fusion="score", lexical_weight=1.0))
+    assert [h.id for h in coll.search("bushfires threaten homes near Sydney", k=5)] == [h.id for h in one_to_one]
     # Opening it again reuses the recorded model; asking for another is refused.
     assert vx.collection("mini", embedder="transformer").embedder.spec == coll.embedder.spec
     with pytest.raises(ModelMismatchError):

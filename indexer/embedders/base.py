@@ -49,6 +49,9 @@ class Embedder(ABC):
     default_chunking: ClassVar["ChunkingSpec | None"] = None
     #: Text per indexing batch (None: the pipeline's default); slow models ask for less.
     batch_bytes: ClassVar[int | None] = None
+    #: Hybrid ranking options a collection of this embedder uses where the caller sets
+    #: none (fusion, weights): the best fusion depends on how the model's cosines spread.
+    default_ranking: ClassVar[dict[str, Any]] = {}
     #: True when a word's vector depends on its sentence (then :meth:`word_vectors` works).
     contextual: ClassVar[bool] = False
     #: Spec keys that decide whether two specs give comparable vectors: vectors

@@ -110,6 +110,9 @@ def _eval_retrieval(ctx, queries_path, qrels_path, corpus, fmt, id_field, text_f
             vx = open_store(ctx)
             coll = vx.collection(collection)
         with vx:
+            # the collection's own defaults (a transformer collection fuses differently)
+            rankings = [coll.ranking(m, fusion=fusion, dense_weight=dense_weight, lexical_weight=lexical_weight)
+                        for m in (modes or (None,))]
             for ranking in rankings:
                 result = evaluate_retrieval(lambda text, k: [h.id for h in coll.search(text, k, mode=ranking)],
                                             queries, qrels, recall_ks, on_error=QueryError)

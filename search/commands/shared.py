@@ -149,12 +149,14 @@ def ranking_options(fn: Callable) -> Callable:
                      help="dense = by meaning (vectors), lexical = by words (BM25), hybrid = both fused "
                           "[default: hybrid, chosen by measurement: bench/quality.py]."),
         click.option("--fusion", type=click.Choice(["score", "rrf", "minmax"]), default=None,
-                     help="How hybrid fuses: score = cosine + weighted BM25/best BM25 (default), rrf = "
-                          "reciprocal rank fusion, minmax = min-max normalised scores."),
+                     help="How hybrid fuses: score = cosine + weighted BM25/best BM25 (default; "
+                          "transformer collections: score), rrf = reciprocal rank fusion, minmax = min-max "
+                          "normalised scores."),
         click.option("--dense-weight", type=click.FloatRange(min=0), default=None, metavar="W",
                      help="Weight of the dense ranking in hybrid mode [default: 1]."),
         click.option("--lexical-weight", type=click.FloatRange(min=0), default=None, metavar="W",
-                     help="Weight of the lexical ranking in hybrid mode [default: 3]."),
+                     help="Weight of the lexical ranking in hybrid mode [default: 3; transformer "
+                          "collections: 1]."),
     ]
     for option in reversed(options):
         fn = option(fn)
