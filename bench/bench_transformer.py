@@ -74,7 +74,10 @@ def cli_index(corpus: Path, db: Path, embedder: str) -> tuple[float, float, floa
     """Index in a fresh process; (wall, CPU of the child, peak RSS MB of the child, report)."""
     code = ("import resource, sys; from vecdex.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "r = resource.getrusage(resource.RUSAGE_SELF); print('RUSAGE', r.ru_utime + r.ru_stime, r.ru_maxrss)")
+            "r = resource.getrusage(resource.RUSAGE_SELF)\n"
+            # VmHWM: this process's own peak (ru_maxrss would carry the parent's over the fork)
+            "hwm = int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])\n"
+            "print('RUSAGE', r.ru_utime + r.ru_stime, hwm)")
     args = ["--db", str(db), "index", str(corpus), "--json", "-c", embedder, "--embedder", embedder]
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)

@@ -116,8 +116,10 @@ def embed_records(texts: list[str], embedder: Embedder, chunking: ChunkingSpec) 
 
     Chunks with no word the model knows are dropped (they would be zero vectors).
     """
-    token_spans = embedder.token_spans if chunking.tokens == "model" else None
-    spans_per_text = [chunk_spans(text, chunking, token_spans) for text in texts]
+    if chunking.tokens == "model":  # budgets in the model's own tokens (a transformer's word pieces)
+        spans_per_text = [chunk_spans(text, chunking, embedder.token_spans) for text in texts]
+    else:
+        spans_per_text = [chunk_spans(text, chunking) for text in texts]
     pieces = [text[s:e] for text, spans in zip(texts, spans_per_text) for s, e in spans]
     embedded = embedder.embed(pieces) if pieces else None
     out = []
