@@ -51,8 +51,8 @@ Examples:
 
 
 @click.group(cls=VecdexGroup, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", envvar="VECDEX_DB", default="vecdex.db", show_default=True, metavar="PATH",
-              help="The store (SQLite file); also $VECDEX_DB.")
+@click.option("--db", envvar="VECDEX_DB", default="vecdex.db", show_default=True, metavar="PATH|URL",
+              help="The store: a SQLite file, or postgresql+psycopg://user@host/dbname; also $VECDEX_DB.")
 @click.version_option(package_name="vecdex", message="vecdex %(version)s")
 @click.pass_context
 def main(ctx: click.Context, db: str) -> None:

@@ -52,11 +52,7 @@ class LexicalIndexError(StoreError):
 
 def cache_folder(store: Store) -> Path:
     """Where a store's lexical indexes live: beside the file, or in the cache folder."""
-    path = getattr(store, "path", None)
-    if path is not None:
-        return Path(str(path) + ".lexical")
-    base = Path(os.environ.get("VECDEX_CACHE_DIR") or Path.home() / ".cache" / "vecdex")
-    return base / document_log.store_id(store) / "lexical"
+    return store.cache_folder("lexical")
 
 
 @dataclass
