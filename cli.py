@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from .search.commands.copy import copy_command
 from .search.commands.evaluation import eval_command, eval_model
 from .search.commands.inspect import collections, get, info
 from .search.commands.shared import (
@@ -414,7 +415,8 @@ def refit(ctx, collection, as_json):
         click.echo(f"nothing to refit: {result['reason']}")
 
 
-for command in (info, collections, get, compare, eval_command, train, words, analogy, map_command, eval_model):
+for command in (info, collections, get, compare, eval_command, train, words, analogy, map_command, eval_model,
+                copy_command):
     main.add_command(command)
 
 

@@ -385,7 +385,7 @@ class Store(StoreReads):
         unless it is still the collection's spec: stored vectors always match the
         stored pooling state, even when another process refits meanwhile.
         """
-        docs, ch = schema.documents, schema.chunks
+        docs = schema.documents
         now = time.time()
         with self.writing() as conn:
             seq = self._bump_seq(conn, collection_id, embedder_spec)
