@@ -146,7 +146,7 @@ class PostgresStore(Store):
         self._write_engine = self.engine.execution_options(isolation_level="READ COMMITTED")
         self._read_engine = self.engine.execution_options(isolation_level="REPEATABLE READ")
         try:
-            self._migrate_postgres(create)
+            self._migrate(create)
         except BaseException:
             self.engine.dispose()
             raise
@@ -229,28 +229,12 @@ class PostgresStore(Store):
 
     # -- migrations ---------------------------------------------------------------------------
 
-    def _migrate_postgres(self, create: bool) -> None:
-        with self.reading() as conn:
-            version = self._version(conn)
-            foreign = version == 0 and self._has_foreign_tables(conn)
-        if foreign:
-            raise StoreError(f"the database at {self.location} holds other tables: not a vecdex store")
-        if version > POSTGRES_LATEST_VERSION:
-            raise StoreError(f"{self.location} was written by a newer vecdex (schema {version}); upgrade vecdex")
-        if version == POSTGRES_LATEST_VERSION:
-            return
-        if version == 0 and not create:
-            raise StoreError(f"no vecdex store at {self.location} (index something first)")
-        with self.writing() as conn:
-            # One migrator at a time (two processes opening a new database together).
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7424563)")
-            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS vecdex_meta (key VARCHAR PRIMARY KEY, value TEXT NOT NULL)")
-            for number in sorted(n for n in POSTGRES_MIGRATIONS if n > self._version(conn)):
-                for statement in POSTGRES_MIGRATIONS[number]:
-                    conn.exec_driver_sql(statement)
-                conn.exec_driver_sql(
-                    "INSERT INTO vecdex_meta (key, value) VALUES ('schema_version', ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(number),))
+    migrations, latest_version = POSTGRES_MIGRATIONS, POSTGRES_LATEST_VERSION
+    foreign_message = "the database at {location} holds other tables: not a vecdex store"
+
+    def _lock_migrations(self, conn: Connection) -> None:
+        # Two processes opening a new database together: one migrates, the other waits.
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7424563)")
 
     @staticmethod
     def _version(conn: Connection) -> int:

@@ -166,26 +166,36 @@ class Store(StoreReads):
         """A read transaction (one consistent snapshot)."""
         return self.engine.begin()
 
-    def _migrate(self) -> None:
+    # This dialect's numbered migrations, and what a database of other tables is called.
+    migrations, latest_version = MIGRATIONS, LATEST_VERSION
+    foreign_message = "{location} is an SQLite database but not a vecdex store"
+
+    def _migrate(self, create: bool = True) -> None:
         """Apply pending numbered migrations. Readers never take the write lock:
         the version is checked in a read transaction first."""
         with self.reading() as conn:
             version = self._version(conn)
             foreign = version == 0 and self._has_foreign_tables(conn)
         if foreign:
-            raise StoreError(f"{self.path} is an SQLite database but not a vecdex store")
-        if version > LATEST_VERSION:
-            raise StoreError(f"{self.path} was written by a newer vecdex (schema {version}); upgrade vecdex")
-        if version == LATEST_VERSION:
+            raise StoreError(self.foreign_message.format(location=self.location))
+        if version > self.latest_version:
+            raise StoreError(f"{self.location} was written by a newer vecdex (schema {version}); upgrade vecdex")
+        if version == self.latest_version:
             return
+        if version == 0 and not create:
+            raise StoreError(f"no vecdex store at {self.location} (index something first)")
         with self.writing() as conn:
+            self._lock_migrations(conn)
             conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS vecdex_meta (key VARCHAR PRIMARY KEY, value TEXT NOT NULL)")
-            for number in sorted(n for n in MIGRATIONS if n > self._version(conn)):
-                for statement in MIGRATIONS[number]:
+            for number in sorted(n for n in self.migrations if n > self._version(conn)):
+                for statement in self.migrations[number]:
                     conn.exec_driver_sql(statement)
                 conn.exec_driver_sql(
-                    "INSERT OR REPLACE INTO vecdex_meta (key, value) VALUES ('schema_version', ?)", (str(number),)
-                )
+                    "INSERT INTO vecdex_meta (key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(number),))
+
+    def _lock_migrations(self, conn: Connection) -> None:
+        """One migrator at a time (SQLite: the write transaction's lock already is)."""
 
     @staticmethod
     def _version(conn: Connection) -> int:

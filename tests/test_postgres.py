@@ -13,6 +13,7 @@ from conftest import run_vecdex
 from vecdex.errors import StoreError
 from vecdex.storage.backends import open_store
 from vecdex.storage.migrations import POSTGRES_LATEST_VERSION
+from test_store import doc as store_doc
 from vecdex.storage.store import DocumentWrite
 
 TEXTS = [
@@ -25,11 +26,9 @@ TEXTS = [
 ]
 
 
-def doc(ext_id: str, n_chunks: int = 2, seed: int = 0) -> DocumentWrite:
-    rng = np.random.default_rng(seed)
-    text = f"text of {ext_id}"
-    return DocumentWrite(ext_id, text, f'{{"k": "{ext_id}"}}', f"hash-{ext_id}-{seed}", None,
-                         [(0, len(text))] * n_chunks, rng.standard_normal((n_chunks, 4)).astype(np.float32))
+def doc(ext_id: str, text: str = "some text here") -> DocumentWrite:
+    """A two-chunk document (test_store's, with its seeded vectors)."""
+    return store_doc(ext_id, 2, text)
 
 
 @pytest.fixture
@@ -68,14 +67,14 @@ def test_a_database_with_other_tables_is_refused_and_left_alone(pg_url):
 def test_chunk_ids_come_from_the_sequence_and_upserts_log_tombstones(pg_store):
     coll = pg_store.create_collection("c", {"kind": "fake", "dimension": 4}, {"type": "flat"}, {})
     first = pg_store.write_documents(coll.id, [doc("a"), doc("b")])
-    second = pg_store.write_documents(coll.id, [doc("a", seed=1)])  # an update: new chunks, old ones tombstoned
+    second = pg_store.write_documents(coll.id, [doc("a", "other text")])  # an update: new chunks, old ones tombstoned
     assert (first.seq, second.seq) == (1, 2) and (second.added, second.updated) == (0, 1)
     assert set(second.removed_chunk_ids) <= set(first.chunk_ids)
     assert not set(second.chunk_ids) & set(first.chunk_ids)
     seq, removed, ids, vectors, total = pg_store.vector_state(pg_store.get_collection("c"), 1)
     assert seq == 2 and sorted(removed) == sorted(second.removed_chunk_ids) and total == 4
     assert np.array_equal(ids, np.sort(second.chunk_ids))
-    np.testing.assert_array_equal(vectors, doc("a", seed=1).vectors)  # float32 round trip through bytea
+    np.testing.assert_array_equal(vectors, doc("a", "other text").vectors)  # float32 round trip through bytea
     missing, result = pg_store.delete_documents(coll.id, ["b", "nope"])
     assert missing == ["nope"] and result.seq == 3 and pg_store.counts(coll.id) == (1, 2)
 
@@ -192,3 +191,44 @@ def test_the_cli_runs_on_a_url_from_the_environment(pg_url, tmp_path):
     assert info.returncode == 0, info.stderr
     line = next(x for x in info.stdout.decode().splitlines() if x.startswith("store"))
     assert "postgresql: postgresql+psycopg://postgres" in line and "vecdex_test_" in line
+
+
+KILLED_WRITER = """
+import sys, time
+import numpy as np
+from sqlalchemy import event
+from vecdex.storage.backends import open_store
+from vecdex.storage.store import DocumentWrite
+
+store = open_store(sys.argv[1])
+coll = store.get_collection("c")
+
+def stall(conn, cursor, statement, *_):
+    if statement.startswith("INSERT INTO chunks"):  # documents written, the seq bumped: mid-transaction
+        print("READY", flush=True)
+        time.sleep(120)
+
+event.listen(store.engine, "before_cursor_execute", stall)
+store.write_documents(coll.id, [DocumentWrite(f"half{i}", "t", "{}", "h", None, [(0, 1)],
+                                              np.ones((1, 4), np.float32)) for i in range(50)])
+"""
+
+
+def test_a_writer_killed_mid_transaction_leaves_nothing_half_written(pg_store, pg_url):
+    import signal
+    import subprocess
+    import sys
+
+    coll = pg_store.create_collection("c", {"kind": "fake", "dimension": 4}, {"type": "flat"}, {})
+    pg_store.write_documents(coll.id, [doc("kept")])
+    child = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, pg_url], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline().strip() == b"READY"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        child.kill()
+    assert pg_store.counts(coll.id) == (1, 2) and pg_store.get_collection("c").seq == 1
+    # The dead writer's lock on the collection row went with its connection.
+    assert pg_store.write_documents(coll.id, [doc("next")]).seq == 2
+    assert pg_store.counts(coll.id) == (2, 4)
