@@ -14,6 +14,7 @@ from typing import Any, Callable
 import click
 
 from .errors import VecdexError
+from .interrupts import exit_interrupted
 
 EXAMPLES = """
 \b
@@ -41,8 +42,7 @@ class VecdexGroup(click.Group):
         except click.ClickException:
             raise
         except KeyboardInterrupt:
-            click.echo("vecdex: interrupted (everything committed so far is kept; run the command again to finish)", err=True)
-            sys.exit(130)
+            exit_interrupted()
         except Exception as exc:
             if isinstance(exc, VecdexError):
                 raise UserError(str(exc)) from None
@@ -50,6 +50,8 @@ class VecdexGroup(click.Group):
 
             if isinstance(exc, OperationalError):
                 raise UserError(f"database error: {exc.orig}") from None
+            if isinstance(exc, OverflowError):  # a number beyond what numpy/FAISS/SQLite hold
+                raise UserError(f"a number is too large ({exc})") from None
             raise
 
 
@@ -75,7 +77,7 @@ def json_option(fn: Callable) -> Callable:
 
 
 def k_option(fn: Callable) -> Callable:
-    return click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True,
+    return click.option("-k", "k", type=click.IntRange(min=1, max=2**31 - 1), default=10, show_default=True,
                         help="How many documents to return.")(fn)
 
 
@@ -215,6 +217,15 @@ def main(ctx: click.Context, db: str) -> None:
     ctx.obj = {"db": db}
 
 
+def run() -> None:
+    """The ``vecdex`` console script (and ``python -m vecdex``): the command line
+    plus the process-level interrupt handling of :mod:`vecdex.interrupts`."""
+    from .interrupts import install
+
+    install()
+    main(prog_name="vecdex")
+
+
 # -- index --------------------------------------------------------------------------------
 
 
@@ -259,6 +270,7 @@ def index(ctx, paths, collection, model, embedder, layer, pooling, fmt, id_field
     first = next(items, None)
     vx = _open(ctx, create=True)
     with vx:
+        existed = vx.store.get_collection(collection) is not None
         # ELMo reads one sentence at a time: its chunks stay sentences, --chunk-tokens only caps them.
         unit = "sentence" if embedder == "elmo" else "budget"
         chunking = ChunkingSpec(max_tokens=chunk_tokens, unit=unit) if chunk_tokens else None
@@ -269,9 +281,15 @@ def index(ctx, paths, collection, model, embedder, layer, pooling, fmt, id_field
         try:
             report = coll.add(_chain(first, items), strict=strict, workers=workers,
                               progress=progress.update if progress is not None else None)
+        except VecdexError:
+            if not existed:
+                vx.drop_if_empty(coll.name)  # a failed run into a new collection leaves nothing behind
+            raise
         finally:
             if progress is not None:
                 progress.close()
+        if not existed and report.added == 0:
+            vx.drop_if_empty(coll.name)
         for ext, count in sorted(options.skipped_extensions.items()):
             kind = "without an extension" if ext == "(no extension)" else f"with extension {ext}"
             report.notes[f"{_plural(count, 'file')} {kind} not indexed (--format text indexes them)"] = 0

@@ -154,8 +154,12 @@ class Collection(RankedSearch, DenseSearch):
         indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=workers, progress=progress)
         try:
             report = indexer.run((_as_record(d) for d in documents), strict=strict)
-        finally:
+        except KeyboardInterrupt:
+            raise  # no more work after an interrupt: committed batches are safe, the index catches up later
+        except BaseException:
             self._sync_index()
+            raise
+        self._sync_index()
         if self._refit_due():
             self.refit()
         return report
@@ -313,7 +317,7 @@ class Collection(RankedSearch, DenseSearch):
             "index_description": format_spec(info.index_spec),
             "index_file": str(index_file) if index_file else None,
             "index_file_bytes": index_file.stat().st_size if index_file else 0,
-            "index_up_to_date": bool(index_file) and index_file.name.endswith(f"-s{info.seq}.faiss"),
+            "index_up_to_date": bool(index_file) and self._vx.indexes.covered_by(index_file)[1] == info.seq,
             "db_path": str(self._vx.store.path),
             "db_bytes": _db_bytes(self._vx.store.path),
             # Hit rows this process holds in memory (search/hit_cache.py); 0 until
@@ -367,6 +371,17 @@ class Vecdex:
 
     def close(self) -> None:
         self.store.close()
+
+    def drop_if_empty(self, name: str) -> bool:
+        """Remove a collection that was never written to (a run that indexed
+        nothing leaves nothing behind); returns whether it was removed."""
+        info = self.store.get_collection(name)
+        if info is None or not self.store.drop_collection_if_empty(info.id):
+            return False
+        self.indexes.forget(info.id)
+        for path in self.indexes.stray_files(info):
+            path.unlink(missing_ok=True)
+        return True
 
     def collections(self) -> list[CollectionInfo]:
         return self.store.list_collections()

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import QueryError
 from . import lexical
-from .hits import Hit, make_snippet
+from .hits import Hit, check_k, make_snippet
 from .hybrid import Ranking, fuse
 
 
@@ -51,8 +51,7 @@ class RankedSearch:
     def _search(self, query: str, k: int, where: Any, options: Ranking, vector: np.ndarray | None = None,
                 unknown: bool = False, knobs: dict[str, int | None] | None = None) -> list[Hit]:
         """One query; ``vector`` (or ``unknown``) when the caller embedded it already."""
-        if k < 1:
-            raise QueryError("k must be at least 1")
+        check_k(k)
         if options.mode == "dense":
             if unknown:
                 raise self._unknown_words(query)
@@ -121,8 +120,7 @@ class RankedSearch:
         distinctive words (tf-idf); hybrid: both, fused.
         """
         options = Ranking.of(mode, **ranking)
-        if k < 1:
-            raise QueryError("k must be at least 1")
+        check_k(k)
         found = self._vx.store.document_vectors(self._refresh(), str(doc_id))
         if found is None:
             raise QueryError(f"no document with id {doc_id!r} in collection {self.name!r}")

@@ -73,6 +73,16 @@ MIGRATIONS: dict[int, list[str]] = {
         # Existing stores: index the documents they already hold.
         "INSERT INTO documents_fts (documents_fts) VALUES ('rebuild')",
     ],
+    # Identity and tombstone age. Every store gets a random id: each cache file
+    # records the id (and collection) it was built from, so a file from another
+    # store, or from a store deleted and re-created at the same path, is never
+    # used. Tombstones record when they were written: they are kept for a while
+    # after the writer's own index has covered them, so other processes holding
+    # older indexes catch up instead of rebuilding (storage/tombstones.py).
+    3: [
+        "INSERT OR IGNORE INTO vecdex_meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))))",
+        "ALTER TABLE chunk_tombstones ADD COLUMN created_at FLOAT NOT NULL DEFAULT 0",
+    ],
 }
 
 LATEST_VERSION = max(MIGRATIONS)

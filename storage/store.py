@@ -23,12 +23,45 @@ import numpy as np
 from sqlalchemy import Connection, create_engine, event, func, insert, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.pool import QueuePool
 
 from ..errors import StoreError
-from . import schema
+from . import opening, schema
 from .migrations import LATEST_VERSION, MIGRATIONS
 
 SQL_PARAM_CHUNK = 500  # stay well under SQLite's bound-parameter limit
+BUSY_TIMEOUT_MS = 60000  # how long one statement waits for another process's lock
+# Writers queue for the write lock (BEGIN IMMEDIATE) this long in all, retrying
+# when SQLite answers "busy" without waiting (it does, e.g. during WAL recovery).
+WRITE_LOCK_WAIT_S = 600.0
+# Tombstones outlive the writer's own catch-up by this long, so that every other
+# process holding an index of the collection can catch up from them too.
+TOMBSTONE_KEEP_SECONDS = float(os.environ.get("VECDEX_TOMBSTONE_SECONDS", 3600))
+
+
+def durability(durable: bool | None) -> bool:
+    """Durable commits unless asked otherwise (``durable=False`` or
+    ``$VECDEX_SYNCHRONOUS=normal``, the bulk-load opt-out)."""
+    if durable is not None:
+        return durable
+    return os.environ.get("VECDEX_SYNCHRONOUS", "full").strip().lower() not in ("normal", "off", "0")
+
+
+def begin_immediate(conn: Connection) -> None:
+    """Take the write lock up front, so two writers queue instead of one failing
+    halfway with "database is locked"; retried until ``WRITE_LOCK_WAIT_S``."""
+    deadline = time.monotonic() + WRITE_LOCK_WAIT_S
+    pause = 0.005
+    while True:
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            message = str(exc.orig).lower()
+            if ("locked" not in message and "busy" not in message) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
 
 
 class StaleEmbedderError(StoreError):
@@ -130,16 +163,13 @@ def as_number(value: Any) -> float | None:
 class Store:
     """A vecdex database file. Cheap to open; safe for several processes."""
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True):
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, durable: bool | None = None):
         self.path = Path(path)
-        if not create and not self.path.exists():
-            raise StoreError(f"no vecdex store at {self.path} (index something first, or pass --db)")
-        if self.path.exists() and self.path.is_dir():
-            raise StoreError(f"{self.path} is a folder, not a vecdex database file")
-        if create:
-            parent = self.path.parent
-            if not parent.exists():
-                raise StoreError(f"folder {parent} does not exist (for the store {self.path})")
+        # Nothing is written before the file is recognised as a vecdex store (or a
+        # writing command asked for a new one): see storage/opening.py.
+        self.file = opening.inspect(self.path, create=create)
+        self.read_only = self.file.read_only
+        self.durable = durability(durable)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -156,22 +186,30 @@ class Store:
                     "vecdex? its bundled SQLite lacks FTS5: import vecdex first)"
                 ) from exc
             raise StoreError(f"{self.path} is not a vecdex store (SQLite said: {exc.orig})") from exc
+        self.store_id = self._store_id()
 
     # -- connection setup ---------------------------------------------------------
 
     def _make_engine(self) -> Engine:
-        engine = create_engine(f"sqlite:///{self.path}", future=True)
+        uri = self.file.uri()
+        # A URI (read-only and immutable opens need one); "sqlite://" alone would
+        # mean an in-memory database and a one-connection pool.
+        engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+                               poolclass=QueuePool, future=True)
+        read_only, synchronous = self.read_only, "FULL" if self.durable else "NORMAL"
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record) -> None:
             # Let SQLAlchemy's "begin" event decide how transactions start.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA busy_timeout = 60000")
-            cursor.execute("PRAGMA journal_mode = WAL")
-            # NORMAL in WAL mode: a killed process loses nothing committed; a power
-            # cut may lose the last transactions but never corrupts the file.
-            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if not read_only:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                # FULL in WAL mode: a commit returns only once the log is on disk, so
+                # an acknowledged batch survives a power cut. NORMAL (the bulk-load
+                # opt-out) never corrupts the file but may lose the last commits.
+                cursor.execute(f"PRAGMA synchronous = {synchronous}")
             cursor.execute("PRAGMA foreign_keys = ON")
             # Searches read a few random rows of big tables: serve them from a
             # memory map and a larger page cache instead of one read() per page.
@@ -184,13 +222,18 @@ class Store:
         def _on_begin(conn: Connection) -> None:
             # Writers take the lock up front (BEGIN IMMEDIATE) so two writers queue
             # instead of failing halfway with "database is locked".
-            mode = "BEGIN IMMEDIATE" if conn.get_execution_options().get("vx_write") else "BEGIN"
-            conn.exec_driver_sql(mode)
+            if conn.get_execution_options().get("vx_write"):
+                begin_immediate(conn)
+            else:
+                conn.exec_driver_sql("BEGIN")
 
         return engine
 
     def writing(self):
         """A write transaction: ``with store.writing() as conn: ...``."""
+        if self.read_only:
+            raise StoreError(f"{self.path} is read-only (a read-only file, folder or mount): it can be "
+                             "searched but not changed")
         return self._write_engine.begin()
 
     def reading(self):
@@ -200,15 +243,16 @@ class Store:
     def _migrate(self) -> None:
         """Apply pending numbered migrations. Readers never take the write lock:
         the version is checked in a read transaction first."""
-        with self.reading() as conn:
-            version = self._version(conn)
-            foreign = version == 0 and self._has_foreign_tables(conn)
-        if foreign:
-            raise StoreError(f"{self.path} is an SQLite database but not a vecdex store")
+        version = self.file.version
         if version > LATEST_VERSION:
             raise StoreError(f"{self.path} was written by a newer vecdex (schema {version}); upgrade vecdex")
         if version == LATEST_VERSION:
             return
+        if self.read_only and version >= 2:
+            return  # searchable as it is; what the newer schema adds is only needed to write
+        if self.read_only:
+            raise StoreError(f"{self.path} needs an upgrade to schema {LATEST_VERSION} (it has {version}) but "
+                             "is read-only: open it once where it can be written")
         with self.writing() as conn:
             conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS vecdex_meta (key VARCHAR PRIMARY KEY, value TEXT NOT NULL)")
             for number in sorted(n for n in MIGRATIONS if n > self._version(conn)):
@@ -226,12 +270,19 @@ class Store:
         if not has_meta:
             return 0
         row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first()
-        return int(row[0]) if row else 0
+        try:
+            return int(row[0]) if row else 0
+        except ValueError:
+            raise StoreError(f"schema version {row[0]!r} is not a number") from None
 
-    @staticmethod
-    def _has_foreign_tables(conn: Connection) -> bool:
-        names = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
-        return bool(names - {"vecdex_meta"})
+    def _store_id(self) -> str:
+        """The random id written when the store was made: cache files record it, so a
+        file built from another store (or a store re-created at this path) is never used."""
+        with self.reading() as conn:
+            row = conn.exec_driver_sql("SELECT value FROM vecdex_meta WHERE key = 'store_id'").first()
+        if row is None:  # only a read-only store too old to have one
+            return "unidentified-" + str(self.path.resolve())
+        return str(row[0])
 
     def schema_version(self) -> int:
         with self.reading() as conn:
@@ -253,8 +304,8 @@ class Store:
     def _reader(self) -> sqlite3.Connection:
         connection = getattr(self._local, "reader", None)
         if connection is None:
-            connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            connection.execute("PRAGMA busy_timeout = 60000")
+            connection = sqlite3.connect(self.file.uri(), uri=True, check_same_thread=False, isolation_level=None)
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             # Reads by memory map: no read() per page on the search path.
             connection.execute("PRAGMA mmap_size = 1073741824")
             self._local.reader = connection
@@ -268,7 +319,8 @@ class Store:
         (One probe connection for all threads: the counter is per connection.)"""
         with self._readers_lock:
             if self._probe is None:
-                self._probe = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                self._probe = sqlite3.connect(self.file.uri(), uri=True, check_same_thread=False,
+                                              isolation_level=None)
                 self._readers.append(self._probe)
             return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
 
@@ -332,6 +384,14 @@ class Store:
                 .values(index_spec=index_spec, generation=generation, updated_at=time.time())
             )
 
+    def drop_collection_if_empty(self, collection_id: int) -> bool:
+        """Delete a collection nothing was ever written to (seq 0, no documents)."""
+        with self.writing() as conn:
+            gone = conn.exec_driver_sql(
+                "DELETE FROM collections WHERE id = ? AND seq = 0 AND NOT EXISTS "
+                "(SELECT 1 FROM documents WHERE collection_id = ?)", (collection_id, collection_id)).rowcount
+        return bool(gone)
+
     # -- writes -----------------------------------------------------------------------
 
     def existing_hashes(self, collection_id: int, ext_ids: Sequence[str]) -> dict[str, str]:
@@ -364,7 +424,8 @@ class Store:
         if removed:
             conn.execute(
                 insert(schema.chunk_tombstones),
-                [{"collection_id": collection_id, "chunk_id": cid, "seq": seq} for cid in removed],
+                [{"collection_id": collection_id, "chunk_id": cid, "seq": seq, "created_at": time.time()}
+                 for cid in removed],
             )
             for part in _batched(removed):
                 conn.execute(ch.delete().where(ch.c.id.in_(part)))
@@ -482,7 +543,8 @@ class Store:
     def _remove_chunk_ids(self, conn: Connection, collection_id: int, chunk_ids: list[int], seq: int) -> None:
         conn.execute(
             insert(schema.chunk_tombstones),
-            [{"collection_id": collection_id, "chunk_id": cid, "seq": seq} for cid in chunk_ids],
+            [{"collection_id": collection_id, "chunk_id": cid, "seq": seq, "created_at": time.time()}
+             for cid in chunk_ids],
         )
         for part in _batched(chunk_ids):
             conn.execute(schema.chunks.delete().where(schema.chunks.c.id.in_(part)))
@@ -515,6 +577,8 @@ class Store:
 
         Returns (seq, removed chunk ids since ``since_seq``, added chunk ids, their
         vectors, total chunk count). ``since_seq=None`` means everything (a rebuild).
+        Removed is None when tombstones after ``since_seq`` were already pruned:
+        such an index cannot be caught up and must be rebuilt.
         """
         ch, tomb, cols = schema.chunks, schema.chunk_tombstones, schema.collections
         dim = int(collection.embedder["dimension"])
@@ -522,6 +586,8 @@ class Store:
             seq = int(conn.execute(select(cols.c.seq).where(cols.c.id == collection.id)).scalar_one())
             query = select(ch.c.id, ch.c.vector).where(ch.c.collection_id == collection.id)
             removed = np.zeros(0, dtype=np.int64)
+            if since_seq is not None and since_seq < self._tombstone_floor(conn, collection.id):
+                return seq, None, np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32), -1
             if since_seq is not None:
                 query = query.where(ch.c.seq > since_seq)
                 removed = np.asarray(
@@ -535,11 +601,36 @@ class Store:
         ids = np.asarray([r[0] for r in rows], dtype=np.int64)
         return seq, removed, ids, blobs_to_matrix([r[1] for r in rows], dim), total
 
-    def prune_tombstones(self, collection_id: int, up_to_seq: int) -> None:
-        """Forget tombstones an index file already covers."""
+    def prune_tombstones(self, collection_id: int, up_to_seq: int, keep_seconds: float | None = None) -> int:
+        """Forget tombstones this process's index covers once they are ``keep_seconds``
+        old: meanwhile, other processes holding older indexes catch up from them
+        instead of rebuilding. Records the highest seq forgotten (the floor below
+        which no index can be caught up). Returns how many were forgotten."""
         tomb = schema.chunk_tombstones
+        keep = TOMBSTONE_KEEP_SECONDS if keep_seconds is None else keep_seconds
+        if self.read_only:
+            return 0
+        condition = (tomb.c.collection_id == collection_id, tomb.c.seq <= up_to_seq,
+                     tomb.c.created_at <= time.time() - keep)
+        with self.reading() as conn:  # the common case, nothing old enough, takes no write lock
+            if conn.execute(select(func.max(tomb.c.seq)).where(*condition)).scalar() is None:
+                return 0
         with self.writing() as conn:
-            conn.execute(tomb.delete().where(tomb.c.collection_id == collection_id, tomb.c.seq <= up_to_seq))
+            floor = conn.execute(select(func.max(tomb.c.seq)).where(*condition)).scalar()
+            if floor is None:
+                return 0
+            gone = conn.execute(tomb.delete().where(*condition)).rowcount
+            conn.exec_driver_sql(
+                "INSERT INTO vecdex_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                "value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                (f"tombstone_floor:{collection_id}", str(int(floor))))
+        return int(gone)
+
+    @staticmethod
+    def _tombstone_floor(conn: Connection, collection_id: int) -> int:
+        row = conn.exec_driver_sql("SELECT value FROM vecdex_meta WHERE key = ?",
+                                   (f"tombstone_floor:{collection_id}",)).first()
+        return int(row[0]) if row else -1
 
     # -- reads for search -------------------------------------------------------------------
 
