@@ -1252,5 +1252,13 @@ def _short_model_name(name: str) -> str:
     return name if "/" not in name else Path(name).name
 
 
+def _register_commands() -> None:
+    from .cli_check import check
+
+    main.add_command(check)
+
+
+_register_commands()
+
 if __name__ == "__main__":
     main()

@@ -296,6 +296,11 @@ class Collection(RankedSearch, DenseSearch):
     # -- reads ---------------------------------------------------------------------------
 
 
+    def check(self, *, repair: bool = False):
+        """Verify this collection (documents, chunks, vectors, its index file); see
+        :meth:`Vecdex.check`."""
+        return self._vx.check(repair=repair, collection=self.name)
+
     def get(self, doc_id: str) -> dict[str, Any] | None:
         return self._vx.store.get_document(self.info.id, str(doc_id))
 
@@ -371,6 +376,19 @@ class Vecdex:
 
     def close(self) -> None:
         self.store.close()
+
+    def check(self, *, repair: bool = False, collection: str | None = None):
+        """Verify the store and its caches (``vecdex check``); with ``repair``, rebuild
+        caches and remove stray files first. Returns a :class:`~vecdex.storage.check.CheckReport`."""
+        from ..storage.check import check_store
+
+        chosen = None
+        if collection is not None:
+            info = self.store.get_collection(collection)
+            if info is None:
+                raise StoreError(f"no collection named {collection!r} in {self.store.path}")
+            chosen = [info]
+        return check_store(self.store, self.indexes, chosen, repair=repair)
 
     def drop_if_empty(self, name: str) -> bool:
         """Remove a collection that was never written to (a run that indexed
