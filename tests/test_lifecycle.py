@@ -19,7 +19,7 @@ import pytest
 from conftest import TESTS
 from processes import alive, descendants, wait_until
 
-from vecdex.interrupts import MESSAGE
+from vecdex.search.commands.interrupts import MESSAGE
 
 N_DOCS = 3000
 

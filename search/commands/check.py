@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .errors import StoreError
+from ...errors import StoreError
 
 
 @click.command(epilog="""
@@ -21,8 +21,8 @@ Examples:
 def check(ctx: click.Context, collection: str | None, repair: bool, as_json: bool) -> None:
     """Verify the store: SQLite integrity, documents and their chunks, vectors,
     index files and stray files. Exit 1 when a problem remains."""
-    from .search import Vecdex
-    from .storage.check import format_report
+    from ...storage.check import format_report
+    from .. import Vecdex
 
     with Vecdex(ctx.obj["db"], create=False) as vx:
         if repair and vx.store.read_only:
