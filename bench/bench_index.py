@@ -8,7 +8,8 @@ as ``vecdex index`` (reader -> chunking -> embedding -> SQLite -> FAISS file).
 Baselines measured on the same documents in the same process (CPU time, one core):
 - sentence-splitter alone, as installed (the cost floor of splitting news text);
 - embedding alone (tokenise + average GloVe vectors, no storage).
-Wall-clock rates drift with whatever else runs on the machine, so the CPU time
+Then the cost of durable commits (the default) against the bulk-load opt-out
+(``--durability-only`` runs just that). Wall-clock rates drift with whatever else runs on the machine, so the CPU time
 per document (main process and workers) and the rate it allows on free cores
 are printed too.
 """
@@ -81,12 +82,58 @@ def embedding_alone(texts: list[str]) -> float:
     return sum(cpu_seconds()) - started
 
 
+def durability_cost(lines: list[str], rounds: int = 3) -> None:
+    """Durable commits (synchronous=FULL, the default) against the bulk-load opt-out
+    (NORMAL), interleaved A/B, best of ``rounds``: a bulk load (one commit per
+    4,096 lines) and single-document commits (one fsync each)."""
+    import numpy as np
+
+    from vecdex.search import Vecdex
+
+    def bulk(durable: bool) -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            with Vecdex(Path(tmp) / "d.db", durable=durable) as vx:
+                coll = vx.collection("d", create=True)
+                started = time.perf_counter()
+                coll.add(((str(i), t) for i, t in enumerate(lines)), workers=1)
+                return time.perf_counter() - started
+
+    def singles(durable: bool, n: int = 200) -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            with Vecdex(Path(tmp) / "d.db", durable=durable) as vx:
+                coll = vx.collection("d", create=True, embedder="precomputed", dimension=8)
+                vectors = np.random.default_rng(0).standard_normal((n, 8)).astype(np.float32)
+                started = time.perf_counter()
+                for i in range(n):
+                    coll.add_vectors([str(i)], vectors[i : i + 1])
+                return (time.perf_counter() - started) / n
+
+    best: dict[tuple[str, bool], float] = {}
+    for _ in range(rounds):
+        for durable in (True, False):
+            for name, run in (("bulk", bulk), ("single", singles)):
+                t = run(durable)
+                best[(name, durable)] = min(best.get((name, durable), float("inf")), t)
+    print(f"\ndurability (synchronous FULL, the default, vs NORMAL, the opt-out; best of {rounds}, interleaved):")
+    print(f"  bulk load {len(lines):,} lines   FULL {len(lines) / best[('bulk', True)]:8,.0f} docs/s   "
+          f"NORMAL {len(lines) / best[('bulk', False)]:8,.0f} docs/s   "
+          f"FULL/NORMAL time = {best[('bulk', True)] / best[('bulk', False)]:.2f}x")
+    print(f"  one document per commit    FULL {best[('single', True)] * 1000:8.2f} ms     "
+          f"NORMAL {best[('single', False)] * 1000:8.2f} ms     "
+          f"FULL/NORMAL time = {best[('single', True)] / best[('single', False)]:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--news", type=int, default=3000, help="news-length documents")
     parser.add_argument("--lines", type=int, default=100_000, help="one-line documents")
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--durability-only", action="store_true",
+                        help="only the cost of durable commits (FULL vs NORMAL)")
     args = parser.parse_args()
+    if args.durability_only:
+        durability_cost(one_line_documents(min(args.lines, 20_000)))
+        return
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
     from vecdex.indexer.embedders import create_embedder
 
@@ -117,6 +164,7 @@ def main() -> None:
         print(f"  embedding alone     {n / embed_s:8,.0f} docs/s per core (CPU time)"
               f"  -> vecdex wall / embedding = {embed_s / seconds:.2f}x")
         print(f"  target >= 20,000 docs/s: {'met' if n / seconds >= 20000 else 'NOT met'}")
+    durability_cost(lines[:20_000])
 
 
 if __name__ == "__main__":

@@ -364,8 +364,11 @@ def _as_record(doc: Any) -> Record | Problem:
 class Vecdex:
     """A vecdex store on disk: one SQLite file plus its FAISS cache folder."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True):
-        self.store = Store(path or default_db_path(), create=create)
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True,
+                 durable: bool | None = None):
+        # durable=False (or $VECDEX_SYNCHRONOUS=normal): commits skip the fsync that
+        # makes them survive a power cut; for bulk loads that can simply be re-run.
+        self.store = Store(path or default_db_path(), create=create, durable=durable)
         self.indexes = IndexCache(self.store)
 
     def __enter__(self) -> "Vecdex":
