@@ -30,6 +30,7 @@ from ..storage.ann.spec import (
     parse_index_spec,
 )
 from ..storage.index_cache import IndexCache
+from ..storage.lexical_cache import LexicalCache
 from ..storage.store import CollectionInfo, DocumentWrite, Store, StoreError
 from .dense import DenseSearch
 from .hit_cache import HitRows
@@ -42,6 +43,10 @@ if TYPE_CHECKING:
 DEFAULT_DB = "vecdex.db"
 DEFAULT_COLLECTION = "default"
 VECTOR_BATCH = 2048
+#: A write of at least this many documents brings the lexical index up to date
+#: before returning (one tantivy commit, an fsync); smaller writes leave it to the
+#: next lexical or hybrid search, which catches up all of them in one commit.
+LEXICAL_EAGER_DOCS = 1000
 
 
 
@@ -152,14 +157,15 @@ class Collection(RankedSearch, DenseSearch):
         from ..indexer.pipeline import Indexer  # not needed (nor imported) on the query path
 
         indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=workers, progress=progress)
+        report = None
         try:
             report = indexer.run((_as_record(d) for d in documents), strict=strict)
         except KeyboardInterrupt:
             raise  # no more work after an interrupt: committed batches are safe, the index catches up later
         except BaseException:
-            self._sync_index()
+            self._sync_index(report)
             raise
-        self._sync_index()
+        self._sync_index(report)
         if self._refit_due():
             self.refit()
         return report
@@ -223,7 +229,7 @@ class Collection(RankedSearch, DenseSearch):
                     report.chunks += len(changed)
         finally:
             report.seconds = time.perf_counter() - started
-            self._sync_index()
+            self._sync_index(report)
         return report
 
     def reindex(self, index: str | dict[str, Any] | None = None) -> dict[str, Any]:
@@ -286,11 +292,15 @@ class Collection(RankedSearch, DenseSearch):
                 "fitted": {k: v for k, v in fitted.items() if k not in ("components", "word_probs")},
                 "components": bool(fitted.get("components")), "corpus_word_freq": bool(fitted.get("word_probs"))}
 
-    def _sync_index(self) -> None:
-        """Bring the FAISS file up to the store's state and forget covered tombstones."""
+    def _sync_index(self, report: "IndexReport | None" = None) -> None:
+        """Bring the FAISS file up to the store's state and forget covered tombstones;
+        after a large write (``report``), the lexical index too."""
         info = self._refresh()
         self._vx.indexes.get(info)
         self._vx.store.prune_tombstones(info.id, self._vx.indexes.covered_seq(info))
+        if report is not None and report.added + report.updated >= LEXICAL_EAGER_DOCS:
+            self._vx.lexical.catch_up(info.id)
+            self._vx.lexical.prune(info.id)
         self._refresh()  # auto may just have recorded its choice
 
     # -- reads ---------------------------------------------------------------------------
@@ -370,6 +380,7 @@ class Vecdex:
         # makes them survive a power cut; for bulk loads that can simply be re-run.
         self.store = Store(path or default_db_path(), create=create, durable=durable)
         self.indexes = IndexCache(self.store)
+        self.lexical = LexicalCache(self.store)
 
     def __enter__(self) -> "Vecdex":
         return self

@@ -1,7 +1,7 @@
 """``vecdex check``: verify a store and its caches, and repair what can be rebuilt.
 
 What is checked, per store and per collection:
-- SQLite's own integrity check and foreign keys, the full-text index;
+- SQLite's own integrity check and foreign keys;
 - every chunk has its document (same collection), a document's chunks are
   numbered 0..n-1 and lie inside its text, no chunk or tombstone is newer than
   the collection's write counter;
@@ -80,13 +80,6 @@ def _store_problems(store: Store) -> list[str]:
             problems.extend(f"SQLite integrity: {line}" for line in integrity[:20])
         for table, rowid, parent, _ in conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()[:20]:
             problems.append(f"row {rowid} of {table} points to a missing {parent} row")
-    if not store.read_only:
-        # FTS5's own check is an INSERT command: it needs the write lock, writes nothing.
-        try:
-            with store.writing() as conn:
-                conn.exec_driver_sql("INSERT INTO documents_fts (documents_fts) VALUES ('integrity-check')")
-        except Exception as exc:  # noqa: BLE001 - any failure is the finding
-            problems.append(f"full-text index: {getattr(exc, 'orig', exc)} (--repair rebuilds it)")
     return problems
 
 
@@ -202,13 +195,6 @@ def _repair(store: Store, indexes: IndexCache, collections: list[CollectionInfo]
     for path in indexes.stray_files(None if whole else collections[0]) if (whole or len(collections) == 1) else []:
         path.unlink(missing_ok=True)
         report.repaired.append(f"removed stray file {path}")
-    try:
-        with store.writing() as conn:
-            conn.exec_driver_sql("INSERT INTO documents_fts (documents_fts) VALUES ('integrity-check')")
-    except Exception:  # noqa: BLE001 - damaged: rebuilt from the documents (the source of truth)
-        with store.writing() as conn:
-            conn.exec_driver_sql("INSERT INTO documents_fts (documents_fts) VALUES ('rebuild')")
-        report.repaired.append("rebuilt the full-text index")
     for collection in collections:
         with store.writing() as conn:
             gone = conn.exec_driver_sql(

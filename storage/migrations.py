@@ -73,15 +73,39 @@ MIGRATIONS: dict[int, list[str]] = {
         # Existing stores: index the documents they already hold.
         "INSERT INTO documents_fts (documents_fts) VALUES ('rebuild')",
     ],
-    # Identity and tombstone age. Every store gets a random id: each cache file
-    # records the id (and collection) it was built from, so a file from another
-    # store, or from a store deleted and re-created at the same path, is never
-    # used. Tombstones record when they were written: they are kept for a while
-    # after the writer's own index has covered them, so other processes holding
-    # older indexes catch up instead of rebuilding (storage/tombstones.py).
+    # The document-level change log the lexical (tantivy) index catches up from
+    # (storage/lexical_cache.py): which batch wrote a document (documents.seq)
+    # and which batch removed which document (document_tombstones). A store
+    # identifier lets a cache folder tell its own store from a copy or another
+    # one. Existing documents get seq 0: any lexical index is built afresh.
     3: [
+        "ALTER TABLE documents ADD COLUMN seq INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX ix_documents_collection_seq ON documents (collection_id, seq)",
+        """CREATE TABLE document_tombstones (
+            collection_id INTEGER NOT NULL,
+            document_id INTEGER NOT NULL,
+            seq INTEGER NOT NULL
+        )""",
+        "CREATE INDEX ix_document_tombstones_collection_seq ON document_tombstones (collection_id, seq)",
+        # Tombstones up to this seq were pruned: a lexical index covering less is rebuilt.
+        "ALTER TABLE collections ADD COLUMN documents_pruned_seq INTEGER NOT NULL DEFAULT 0",
         "INSERT OR IGNORE INTO vecdex_meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))))",
+    ],
+    # The FTS5 index (migration 2) is replaced by the tantivy cache: drop it.
+    4: [
+        "DROP TRIGGER IF EXISTS documents_fts_delete",
+        "DROP TRIGGER IF EXISTS documents_fts_update",
+        "DROP TABLE IF EXISTS documents_fts_terms",
+        "DROP TABLE IF EXISTS documents_fts",
+    ],
+    # Tombstones record when they were written: they are kept for a while after
+    # the writer's own caches have covered them, so other processes holding older
+    # indexes catch up instead of rebuilding (Store.prune_tombstones,
+    # document_log.prune_tombstones). (The store id, recorded by every cache file,
+    # is written by migration 3.)
+    5: [
         "ALTER TABLE chunk_tombstones ADD COLUMN created_at FLOAT NOT NULL DEFAULT 0",
+        "ALTER TABLE document_tombstones ADD COLUMN created_at FLOAT NOT NULL DEFAULT 0",
     ],
 }
 

@@ -8,6 +8,8 @@
   chunk id is the FAISS id. ``seq`` says which batch wrote the chunk.
 - ``chunk_tombstones``: chunk ids removed by batch ``seq``, so a FAISS file that
   covers an older ``seq`` can be caught up instead of rebuilt.
+- ``documents.seq`` and ``document_tombstones``: the same log at document level
+  (which batch wrote or removed a document), for the lexical index.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ collections = Table(
     Column("chunking", JSON, nullable=False),
     Column("seq", Integer, nullable=False, default=0),
     Column("generation", Integer, nullable=False, default=0),
+    Column("documents_pruned_seq", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
@@ -62,6 +65,7 @@ documents = Table(
     Column("source", String),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("seq", Integer, nullable=False, default=0),
     UniqueConstraint("collection_id", "ext_id", name="uq_documents_collection_ext_id"),
 )
 
@@ -88,4 +92,13 @@ chunk_tombstones = Table(
     Column("seq", Integer, nullable=False),
     Column("created_at", Float, nullable=False, default=0),
     Index("ix_tombstones_collection_seq", "collection_id", "seq"),
+)
+
+document_tombstones = Table(
+    "document_tombstones",
+    metadata_obj,
+    Column("collection_id", Integer, nullable=False),
+    Column("document_id", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Index("ix_document_tombstones_collection_seq", "collection_id", "seq"),
 )
