@@ -402,7 +402,7 @@ class Vecdex:
             if info is None:
                 raise StoreError(f"no collection named {collection!r} in {self.store.path}")
             chosen = [info]
-        return check_store(self.store, self.indexes, chosen, repair=repair)
+        return check_store(self.store, self.indexes, chosen, repair=repair, lexical=self.lexical)
 
     def drop_if_empty(self, name: str) -> bool:
         """Remove a collection that was never written to (a run that indexed

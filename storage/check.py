@@ -9,6 +9,7 @@ What is checked, per store and per collection:
 - the FAISS file (the newest one the store would load) covers a state the store
   has, can be brought up to date, then holds exactly the store's chunk ids and
   finds each row by its own vector;
+- the lexical (tantivy) index, brought up to date, holds every document;
 - no stray files: another store's or a retired generation's index files, temp
   files of saves killed midway.
 
@@ -19,6 +20,7 @@ index), removes stray files and chunks that lost their document.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,18 +52,27 @@ class CheckReport:
 
 
 def check_store(store: Store, indexes: IndexCache, collections: list[CollectionInfo] | None = None,
-                *, repair: bool = False) -> CheckReport:
+                *, repair: bool = False, lexical=None) -> CheckReport:
     """Check the whole store (or some of its collections); repair first if asked,
-    then report what is still wrong."""
+    then report what is still wrong. ``lexical``: the store's lexical cache."""
     report = CheckReport()
     whole = collections is None
     collections = store.list_collections() if whole else collections
     if repair and not store.read_only:
         _repair(store, indexes, collections, whole, report)
+        if lexical is not None:
+            for collection in collections:
+                if _lexical_problems(store, lexical, collection):
+                    lexical.forget(collection.id)
+                    shutil.rmtree(lexical.path_for(collection.id), ignore_errors=True)
+                    lexical.get(collection.id)
+                    report.repaired.append(f"{collection.name}: rebuilt the lexical index from the store")
     report.problems.extend(_store_problems(store))
     for collection in collections:
         report.problems.extend(f"{collection.name}: {p}" for p in _collection_problems(store, collection))
         report.problems.extend(f"{collection.name}: {p}" for p in _cache_problems(store, indexes, collection))
+        if lexical is not None:
+            report.problems.extend(f"{collection.name}: {p}" for p in _lexical_problems(store, lexical, collection))
     strays = indexes.stray_files(None if whole else collections[0]) if (whole or len(collections) == 1) else []
     report.problems.extend(f"stray file {p} (not used by this store; --repair removes it)" for p in strays)
     report.problems.extend(f"stray temp file {p} (left by a killed save; --repair removes it)"
@@ -165,6 +176,18 @@ def _cache_problems(store: Store, indexes: IndexCache, collection: CollectionInf
         missing = [str(c) for c in sample_ids[~hits][:5]]
         return [f"index file {path.name} does not find {int((~hits).sum())} of {len(sample_ids)} rows by their own "
                 f"vector (chunks {', '.join(missing)}) (--repair rebuilds it)"]
+    return []
+
+
+def _lexical_problems(store: Store, lexical, collection: CollectionInfo) -> list[str]:
+    """The lexical index, brought up to the store's state, holds every document."""
+    try:
+        index = lexical.get(collection.id)
+    except Exception as exc:  # noqa: BLE001 - a failure to open or catch up is the finding
+        return [f"lexical index: {exc} (--repair rebuilds it)"]
+    documents = store.counts(collection.id)[0]
+    if index.documents != documents:
+        return [f"lexical index holds {index.documents} documents, the store {documents} (--repair rebuilds it)"]
     return []
 
 

@@ -9,7 +9,6 @@ rebuilt from every document. Hits read only the rows they return.
 from __future__ import annotations
 
 import functools
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any, Iterator, NamedTuple, Sequence
@@ -71,7 +70,7 @@ def scan_documents(store: Store, collection_id: int) -> tuple[int, int, Iterator
     exhausted or closed, so every block belongs to the state ``seq`` names
     (plain sqlite3: SQLAlchemy's row handling doubled the cost of a rebuild).
     """
-    conn = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
+    conn = store.connect_raw()  # read-only stores: opened read-only, as the store is
     try:
         conn.execute("PRAGMA busy_timeout = 60000")
         conn.execute("BEGIN")

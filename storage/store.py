@@ -304,7 +304,7 @@ class Store:
     def _reader(self) -> sqlite3.Connection:
         connection = getattr(self._local, "reader", None)
         if connection is None:
-            connection = sqlite3.connect(self.file.uri(), uri=True, check_same_thread=False, isolation_level=None)
+            connection = self.connect_raw()
             connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             # Reads by memory map: no read() per page on the search path.
             connection.execute("PRAGMA mmap_size = 1073741824")
@@ -313,14 +313,18 @@ class Store:
                 self._readers.append(connection)
         return connection
 
+    def connect_raw(self) -> sqlite3.Connection:
+        """A plain sqlite3 connection to the store, opened as the store is (read-only
+        or immutable on read-only media); autocommit, any thread."""
+        return sqlite3.connect(self.file.uri(), uri=True, check_same_thread=False, isolation_level=None)
+
     def data_version(self) -> int:
         """Changes whenever any other connection (any process) commits to the store:
         lets a searcher skip re-reading the collection row while nothing changed.
         (One probe connection for all threads: the counter is per connection.)"""
         with self._readers_lock:
             if self._probe is None:
-                self._probe = sqlite3.connect(self.file.uri(), uri=True, check_same_thread=False,
-                                              isolation_level=None)
+                self._probe = self.connect_raw()
                 self._readers.append(self._probe)
             return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
 

@@ -138,3 +138,19 @@ def test_check_never_creates_a_store(tmp_path):
     db = tmp_path / "none.db"
     code, _, err = check(db)
     assert code == 1 and "no vecdex store" in err and not os.path.exists(db)
+
+
+def test_a_lexical_index_missing_a_document_is_reported_then_rebuilt(store):
+    with Vecdex(store) as vx:
+        vx.collection("c").search("river", k=1, mode="lexical")  # the lexical index on disk
+    with sqlite3.connect(store) as raw:  # a row its log never announced (written behind vecdex's back)
+        raw.execute("INSERT INTO documents (id, collection_id, ext_id, text, metadata, content_hash, source, "
+                    "created_at, updated_at, seq) VALUES (99, 1, 'sneaky', 'volcano ash cloud', '{}', 'h', NULL, "
+                    "0, 0, 0)")
+    raw.close()
+    code, lines, _ = check(store)
+    assert code == 1 and any("lexical index holds 5 documents, the store 6" in line for line in lines), lines
+    code, lines, _ = check(store, "--repair")
+    assert "repaired: c: rebuilt the lexical index from the store" in lines and code == 0, lines
+    with Vecdex(store) as vx:
+        assert [h.id for h in vx.collection("c").search("volcano", k=1, mode="lexical")] == ["sneaky"]

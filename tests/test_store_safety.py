@@ -121,15 +121,18 @@ def test_a_store_on_a_read_only_mount_can_be_queried(tmp_path):
     vecdex = f"VECDEX_CACHE_DIR={cache} {sys.executable} -m vecdex --db {db}"
     script = (f"mount --bind {media} {media} && mount -o remount,ro,bind {media} {media} && "
               f"{vecdex} query 'flooding river' -k 2 --mode dense --json; echo rc=$?; "
+              f"{vecdex} query 'bushfire hills' -k 1 --json; echo rc=$?; "  # hybrid: the lexical index too
               f"{vecdex} delete 1; echo rc=$?")
     result = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True)
     out = result.stdout.decode().splitlines()
-    assert out[-2:] == ["rc=0", "rc=1"], result.stderr.decode()
+    assert [line for line in out if line.startswith("rc=")] == ["rc=0", "rc=0", "rc=1"], result.stderr.decode()
     assert '"id": "1"' in out[0]
-    assert all('"id": "2"' not in line for line in out[:-2])
+    assert all('"id": "2"' not in line for line in out)
+    assert '"id": "3"' in out[-3]
     assert result.stderr.decode().strip().splitlines() == [
         f"vecdex: error: {db} is read-only (a read-only file, folder or mount): it can be searched but not changed"]
     assert list(cache.glob("stores/*.faiss/*.faiss")), "the index was not kept in the user cache"
+    assert list(cache.glob("stores/*.lexical/*")), "the lexical index was not kept in the user cache"
 
 
 # -- caches belong to one store ------------------------------------------------------------------
