@@ -74,8 +74,11 @@ class Log:
         self.handle.flush()
 
 
-def run_worker(db: str, worker: int, kind: str, log_path: str, seed: int) -> None:
+def run_worker(db: str, worker: int, kind: str, log_path: str, seed: int, parent: int) -> None:
+    from vecdex.indexer.lifeline import die_with_parent
     from vecdex.search import Vecdex
+
+    die_with_parent(parent)  # a soak that is stopped takes its workers along
 
     rng = random.Random(seed)
     log = Log(Path(log_path))
@@ -301,7 +304,7 @@ def soak(folder: Path, seconds: float, vector_workers: int, text_workers: int, s
             log_path = logs / f"{kind}-{n}.log"
             procs.append(subprocess.Popen(
                 [sys.executable, __file__, "--worker", str(n), "--kind", kind, "--db", str(db),
-                 "--log", str(log_path), "--seed", str(rng.randrange(2**31))],
+                 "--log", str(log_path), "--seed", str(rng.randrange(2**31)), "--parent", str(os.getpid())],
                 start_new_session=True, stderr=subprocess.PIPE))
         time.sleep(rng.uniform(0.8, 3.0))  # imports take ~0.5 s: most kills land mid-work
         pool_pids = [c for p in procs for c in _children(p.pid)]
@@ -337,9 +340,10 @@ def main() -> None:
     parser.add_argument("--kind", default="vector", help=argparse.SUPPRESS)
     parser.add_argument("--db", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--log", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--parent", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:
-        run_worker(args.db, args.worker, args.kind, args.log, args.seed)
+        run_worker(args.db, args.worker, args.kind, args.log, args.seed, args.parent)
         return
     import tempfile
 

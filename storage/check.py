@@ -10,8 +10,8 @@ What is checked, per store and per collection:
   has, can be brought up to date, then holds exactly the store's chunk ids and
   finds each row by its own vector;
 - the lexical (tantivy) index, brought up to date, holds every document;
-- no stray files: another store's or a retired generation's index files, temp
-  files of saves killed midway.
+- no stray files: another store's index files, temp files of saves killed
+  midway (files of a retired generation are removed by --repair, or the next save).
 
 Repair never touches a document: it rebuilds caches (FAISS files, the full-text
 index), removes stray files and chunks that lost their document.
@@ -73,7 +73,10 @@ def check_store(store: Store, indexes: IndexCache, collections: list[CollectionI
         report.problems.extend(f"{collection.name}: {p}" for p in _cache_problems(store, indexes, collection))
         if lexical is not None:
             report.problems.extend(f"{collection.name}: {p}" for p in _lexical_problems(store, lexical, collection))
-    strays = indexes.stray_files(None if whole else collections[0]) if (whole or len(collections) == 1) else []
+    # Files of a retired generation are not problems: harmless (never loaded) and
+    # removed by the next save; --repair removes them at once.
+    strays = (indexes.stray_files(None if whole else collections[0], retired=False)
+              if (whole or len(collections) == 1) else [])
     report.problems.extend(f"stray file {p} (not used by this store; --repair removes it)" for p in strays)
     report.problems.extend(f"stray temp file {p} (left by a killed save; --repair removes it)"
                            for p in stale_temp_files(indexes.folder))

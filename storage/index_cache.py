@@ -93,10 +93,12 @@ class IndexCache:
                 found.append((int(m.group(2)), int(m.group(3)), Path(entry.path)))
         return found
 
-    def stray_files(self, collection: CollectionInfo | None = None) -> list[Path]:
+    def stray_files(self, collection: CollectionInfo | None = None, *, retired: bool = True) -> list[Path]:
         """Files in the folder this store would never load: another store's (or
-        collection's), unnamed by owner, or of a retired generation. With no
-        collection: every FAISS file no current collection of the store owns."""
+        collection's), unnamed by owner, or (``retired``) of a retired generation,
+        which a process that still held the old generation may save after a
+        reindex; the next save removes those. With no collection: every FAISS
+        file no current collection of the store owns."""
         collections = [collection] if collection else self.store.list_collections()
         owners = {c.id: (owner_tag(self.store, c), c.generation) for c in collections}
         stray = []
@@ -110,7 +112,9 @@ class IndexCache:
                 cid = int(m.group(1))
                 if collection is not None and cid != collection.id:
                     continue
-                if cid not in owners or owners[cid][0] != m.group(4) or int(m.group(2)) < owners[cid][1]:
+                if cid not in owners or owners[cid][0] != m.group(4):
+                    stray.append(Path(entry.path))
+                elif retired and int(m.group(2)) < owners[cid][1]:
                     stray.append(Path(entry.path))
             elif _ANY_FILE_RE.match(entry.name):
                 cid = int(_ANY_FILE_RE.match(entry.name).group(1))
