@@ -129,24 +129,14 @@ def _replay_own(path: Path) -> tuple[dict[str, int], set[str]]:
     bigger of both outcomes' numbers, so a new version never repeats an old one)."""
     versions: dict[str, int] = {}
     uncertain: set[str] = set()
-    pending = None
-
-    def unresolved(event) -> None:
-        for doc, version in event["ids"].items():
-            versions[doc] = max(abs(versions.get(doc, 0)), abs(version)) * (1 if version > 0 else -1)
-            uncertain.add(doc)
-
-    for event in _events(path):
-        if event["ev"] == "intent":
-            if pending:
-                unresolved(pending)
-            pending = event
-        elif event["ev"] == "done" and pending:
-            versions.update(pending["ids"])
-            uncertain.difference_update(pending["ids"])
-            pending = None
-    if pending:
-        unresolved(pending)
+    for ids, acknowledged in _operations(path):
+        for doc, version in ids.items():
+            if acknowledged:
+                versions[doc] = version
+                uncertain.discard(doc)
+            else:
+                versions[doc] = max(abs(versions.get(doc, 0)), abs(version)) * (1 if version > 0 else -1)
+                uncertain.add(doc)
     return versions, uncertain
 
 
@@ -160,6 +150,23 @@ def _events(path: Path):
             return  # a line cut by the kill: the operation was not acknowledged
 
 
+def _operations(path: Path):
+    """(ids -> state each operation sets, acknowledged?) of a worker's log, in order:
+    an intent followed by its done line is acknowledged; one followed by another
+    intent (or nothing) was cut by a kill."""
+    pending = None
+    for event in _events(path):
+        if event["ev"] == "intent":
+            if pending:
+                yield pending["ids"], False
+            pending = event
+        elif event["ev"] == "done" and pending:
+            yield pending["ids"], True
+            pending = None
+    if pending:
+        yield pending["ids"], False
+
+
 # -- the model and the checks ---------------------------------------------------------------
 
 
@@ -168,25 +175,14 @@ def expected(log_paths: list[Path]) -> tuple[dict[str, int], dict[str, set[int]]
     operation was never acknowledged -> every state they may be in)."""
     state: dict[str, int] = {}
     maybe: dict[str, set[int]] = {}
-
-    def unresolved(event) -> None:
-        for doc, version in event["ids"].items():
-            maybe.setdefault(doc, {state.get(doc, 0)}).add(version)
-
     for path in log_paths:
-        pending = None
-        for event in _events(path):
-            if event["ev"] == "intent":
-                if pending:
-                    unresolved(pending)
-                pending = event
-            elif event["ev"] == "done" and pending:
-                for doc, version in pending["ids"].items():
+        for ids, acknowledged in _operations(path):
+            for doc, version in ids.items():
+                if acknowledged:
                     state[doc] = version
                     maybe.pop(doc, None)
-                pending = None
-        if pending:
-            unresolved(pending)
+                else:
+                    maybe.setdefault(doc, {state.get(doc, 0)}).add(version)
     return state, maybe
 
 
