@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpora import one_line_documents  # noqa: E402
 
 
-def reader(db: str, queries: list[str], seconds: float, start_at: float, out) -> None:
+def reader(db: str, queries: list[str], seconds: float, go, out) -> None:
     from vecdex.search import Vecdex
 
     with Vecdex(db, create=False) as vx:
@@ -45,9 +45,9 @@ def reader(db: str, queries: list[str], seconds: float, start_at: float, out) ->
 
         vx.indexes.get = counted_get
         latencies = []
-        while time.time() < start_at:
-            time.sleep(0.001)
-        deadline = start_at + seconds
+        out.put(("ready",))
+        go.wait()
+        deadline = time.time() + seconds
         i = 0
         while time.time() < deadline:
             started = time.perf_counter()
@@ -57,15 +57,16 @@ def reader(db: str, queries: list[str], seconds: float, start_at: float, out) ->
     out.put(("reader", latencies, actions))
 
 
-def writer(db: str, texts: list[str], seconds: float, start_at: float, out) -> None:
+def writer(db: str, texts: list[str], seconds: float, go, out) -> None:
     from vecdex.search import Vecdex
 
     commits = 0
     with Vecdex(db, create=False) as vx:
         coll = vx.collection("c")
-        while time.time() < start_at:
-            time.sleep(0.001)
-        deadline = start_at + seconds
+        coll.add([("w-warm", texts[0])], workers=1)  # model loaded before the clock starts
+        out.put(("ready",))
+        go.wait()
+        deadline = time.time() + seconds
         n = 0
         while time.time() < deadline:
             batch = [(f"w{n + j}", texts[(n + j) % len(texts)]) for j in range(100)]
@@ -78,13 +79,15 @@ def writer(db: str, texts: list[str], seconds: float, start_at: float, out) -> N
 
 def run(db: str, queries: list[str], texts: list[str], readers: int, with_writer: bool, seconds: float) -> dict:
     ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    start_at = time.time() + 4.0 + 0.5 * readers  # every process imported and warm before the clock starts
-    procs = [ctx.Process(target=reader, args=(db, queries, seconds, start_at, out)) for _ in range(readers)]
+    out, go = ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=reader, args=(db, queries, seconds, go, out)) for _ in range(readers)]
     if with_writer:
-        procs.append(ctx.Process(target=writer, args=(db, texts, seconds, start_at, out)))
+        procs.append(ctx.Process(target=writer, args=(db, texts, seconds, go, out)))
     for p in procs:
         p.start()
+    for _ in procs:  # every process imported and warm before the clock starts
+        assert out.get(timeout=600) == ("ready",)
+    go.set()
     results = [out.get(timeout=seconds + 300) for _ in procs]
     for p in procs:
         p.join()
