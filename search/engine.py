@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -41,6 +42,7 @@ from .ranking import RankedSearch
 if TYPE_CHECKING:
     from ..indexer.pipeline import IndexReport
 
+_log = logging.getLogger(__name__)
 DEFAULT_DB = "vecdex.db"
 DEFAULT_COLLECTION = "default"
 REFIT_ATTEMPTS = 3  # a refit redone because the collection changed meanwhile, at most this often
@@ -276,8 +278,15 @@ class Collection(RankedSearch, DenseSearch):
         state = self.info if written_seq <= self.info.seq else dataclasses.replace(self.info, seq=written_seq)
         _, self.info = self._vx.indexes.sync(state)
         if report is not None and report.added + report.updated >= LEXICAL_EAGER_DOCS:
-            self._vx.lexical.catch_up(state.id)
-            self._vx.lexical.prune(state.id)
+            try:
+                self._vx.lexical.catch_up(state.id)
+                self._vx.lexical.prune(state.id)
+            except (ValueError, OSError, StoreError) as exc:
+                # The write is committed; this catch-up only saves the next search the
+                # work. Another process writing the same tantivy index can make it fail
+                # (measured: two `vecdex index` runs into one collection): the next
+                # search catches up (or rebuilds) instead of the run failing here.
+                _log.info("lexical index of %s not caught up now (%s): the next search will", self.name, exc)
 
     # -- reads ---------------------------------------------------------------------------
 
