@@ -33,7 +33,8 @@ from ..storage.ann.spec import (
 )
 from ..storage.index_cache import IndexCache
 from ..storage.lexical_cache import LexicalCache
-from ..storage.store import CollectionChangedError, CollectionInfo, Store, StoreError
+from ..storage.backends import open_store
+from ..storage.store import CollectionChangedError, CollectionInfo, Store, StoreError  # noqa: F401
 from .dense import DenseSearch
 from .hit_cache import HitRows
 from .hits import Hit, make_snippet  # noqa: F401  (re-exported: the public Hit)
@@ -318,8 +319,9 @@ class Collection(RankedSearch, DenseSearch):
             "index_file": str(index_file) if index_file else None,
             "index_file_bytes": index_file.stat().st_size if index_file else 0,
             "index_up_to_date": bool(index_file) and self._vx.indexes.covered_by(index_file)[1] == info.seq,
-            "db_path": str(self._vx.store.path),
-            "db_bytes": _db_bytes(self._vx.store.path),
+            "store": self._vx.store.kind,
+            "db_path": self._vx.store.location,
+            "db_bytes": self._vx.store.size_bytes(),
             # Hit rows this process holds in memory (search/hit_cache.py); 0 until
             # the collection has been searched often enough.
             "hit_cache_bytes": self._hit_rows.cache.nbytes if self._hit_rows.cache is not None else 0,
@@ -328,16 +330,6 @@ class Collection(RankedSearch, DenseSearch):
             "updated_at": info.updated_at,
         }
 
-
-
-def _db_bytes(path) -> int:
-    total = 0
-    for suffix in ("", "-wal", "-shm"):
-        try:
-            total += os.path.getsize(f"{path}{suffix}")
-        except OSError:
-            pass
-    return total
 
 
 def _as_record(doc: Any) -> Record | Problem:
@@ -363,7 +355,7 @@ class Vecdex:
                  durable: bool | None = None):
         # durable=False (or $VECDEX_SYNCHRONOUS=normal): commits skip the fsync that
         # makes them survive a power cut; for bulk loads that can simply be re-run.
-        self.store = Store(path or default_db_path(), create=create, durable=durable)
+        self.store = open_store(path or default_db_path(), create=create, durable=durable)
         self.indexes = IndexCache(self.store)
         self.lexical = LexicalCache(self.store)
 
@@ -436,7 +428,7 @@ class Vecdex:
             return Collection(self, info)
         if not create:
             raise StoreError(
-                f"no collection named {name!r} in {self.store.path} "
+                f"no collection named {name!r} in {self.store.location} "
                 f"(collections: {', '.join(c.name for c in self.collections()) or 'none yet'})"
             )
         new_embedder = create_embedder(embedder or "static", model=model, **embedder_options)

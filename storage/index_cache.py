@@ -36,24 +36,8 @@ _ANY_FILE_RE = re.compile(r"^c(\d+)-.*\.faiss$")
 def owner_tag(store: Store, collection: CollectionInfo) -> str:
     """Who a cache file belongs to: this store (its random id) and this collection
     (its id and creation time, so a collection re-made under a reused id differs)."""
-    key = f"{store.store_id}|{collection.id}|{collection.created_at!r}"
+    key = f"{store.store_id()}|{collection.id}|{collection.created_at!r}"
     return hashlib.blake2b(key.encode(), digest_size=6).hexdigest()
-
-
-def cache_folder(store: Store, suffix: str) -> Path:
-    """Where a store's derived files go: ``<db><suffix>`` beside it, or, when that
-    cannot be written (a store on read-only media), a folder of the user cache."""
-    beside = Path(str(store.path) + suffix)
-    writable = os.access(beside, os.W_OK) if beside.exists() else os.access(store.path.parent, os.W_OK)
-    if writable and not store.read_only:
-        return beside
-    from ..indexer.cache import cache_dir
-
-    root = cache_dir()
-    if root is None:
-        return beside  # nowhere to write: indexes live in memory only
-    digest = hashlib.blake2b(str(store.path.resolve()).encode(), digest_size=8).hexdigest()
-    return root / "stores" / f"{store.path.name}-{digest}{suffix}"
 
 
 class IndexCache:
@@ -61,10 +45,10 @@ class IndexCache:
 
     def __init__(self, store: Store):
         self.store = store
-        self.beside = Path(str(store.path) + ".faiss")
-        self.folder = cache_folder(store, ".faiss")
+        self.folder = store.cache_folder("faiss")
+        beside = Path(f"{store.path}.faiss") if getattr(store, "path", None) else self.folder
         # Files shipped beside a read-only store are still read (never written).
-        self.folders = [self.folder] if self.folder == self.beside else [self.folder, self.beside]
+        self.folders = [self.folder] if self.folder == beside else [self.folder, beside]
         if self.folder.is_dir() and not store.read_only:
             remove_stale_temp_files(self.folder)  # saves interrupted by a kill
         self._open: dict[tuple[int, int], tuple[VectorIndex, int]] = {}

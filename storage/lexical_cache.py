@@ -51,10 +51,8 @@ class LexicalIndexError(StoreError):
 
 def cache_folder(store: Store) -> Path:
     """Where a store's lexical indexes live: beside the file, or (a store on
-    read-only media) in the user cache folder."""
-    from .index_cache import cache_folder as derived_folder
-
-    return derived_folder(store, ".lexical")
+    read-only media, PostgreSQL) in the user cache folder."""
+    return store.cache_folder("lexical")
 
 
 @dataclass
