@@ -42,10 +42,11 @@ if TYPE_CHECKING:
 
 DEFAULT_DB = "vecdex.db"
 DEFAULT_COLLECTION = "default"
-VECTOR_BATCH = 2048
-#: A write of at least this many documents brings the lexical index up to date
-#: before returning (one tantivy commit, an fsync); smaller writes leave it to the
-#: next lexical or hybrid search, which catches up all of them in one commit.
+#: Documents of add_vectors per transaction (per-transaction costs vanish at this size).
+VECTOR_BATCH = 8192
+#: A write of at least this many documents starts bringing the lexical index up
+#: to date in the background (one tantivy commit, an fsync); smaller writes leave
+#: it to the next lexical or hybrid search, which catches up all of them at once.
 LEXICAL_EAGER_DOCS = 1000
 
 
@@ -205,17 +206,21 @@ class Collection(RankedSearch, DenseSearch):
 
         report = IndexReport()
         started = time.perf_counter()
+        # A collection empty when the call starts can hold only this call's ids, which
+        # are unique: nothing to compare hashes with (saves a lookup per batch).
+        check_store = self._vx.store.counts(self.info.id)[0] > 0
+        blobs = matrix.astype("<f4", copy=False)
         try:
             for start in range(0, len(ids), VECTOR_BATCH):
                 part = range(start, min(start + VECTOR_BATCH, len(ids)))
                 writes = []
                 for i in part:
-                    meta = canonical_metadata(dict(metadata[i] or {}))
+                    meta = canonical_metadata(dict(metadata[i])) if metadata[i] else "{}"
                     # The vector is part of the content: a changed vector is an update.
-                    digest = content_hash(texts[i] + "\x00" + matrix[i].astype("<f4").tobytes().hex(), meta)
+                    digest = content_hash(texts[i] + "\x00" + blobs[i].tobytes().hex(), meta)
                     writes.append(DocumentWrite(ext_id=ids[i], text=texts[i], metadata_json=meta, content_hash=digest,
                                                 source=None, spans=[(0, len(texts[i]))], vectors=matrix[i : i + 1]))
-                stored = self._vx.store.existing_hashes(self.info.id, [w.ext_id for w in writes])
+                stored = self._vx.store.existing_hashes(self.info.id, [w.ext_id for w in writes]) if check_store else {}
                 changed = [w for w in writes if stored.get(w.ext_id) != w.content_hash]
                 report.unchanged += len(writes) - len(changed)
                 if changed:
@@ -295,8 +300,7 @@ class Collection(RankedSearch, DenseSearch):
         self._vx.indexes.get(info)
         self._vx.store.prune_tombstones(info.id, self._vx.indexes.covered_seq(info))
         if report is not None and report.added + report.updated >= LEXICAL_EAGER_DOCS:
-            self._vx.lexical.catch_up(info.id)
-            self._vx.lexical.prune(info.id)
+            self._vx.lexical.catch_up_soon(info.id)
         self._refresh()  # auto may just have recorded its choice
 
     # -- reads ---------------------------------------------------------------------------
@@ -377,6 +381,7 @@ class Vecdex:
         self.close()
 
     def close(self) -> None:
+        self.lexical.wait()  # a background catch-up finishes its commit first
         self.store.close()
 
     def collections(self) -> list[CollectionInfo]:
