@@ -96,7 +96,11 @@ class IndexCache:
         dimension = int(collection.embedder["dimension"])
         if index is not None:
             seq, removed, ids, vectors, total = self.store.vector_state(collection, covered)
-            if self._wanted_spec(collection, total) != self._built_spec(collection):
+            wanted = self._wanted_spec(collection, total)
+            if _only_ef_differs(wanted, self._built_spec(collection)):
+                index.set_ef_search(int(wanted["efSearch"]))  # auto widens the search as it grows
+                collection = self._record_choice(collection, wanted, same_files=True)
+            if wanted != self._built_spec(collection):
                 index = None  # auto wants another index type for this many rows
             elif seq != covered:
                 index.remove(removed)
@@ -150,14 +154,14 @@ class IndexCache:
     def _wanted_spec(collection: CollectionInfo, n_rows: int) -> dict:
         return concrete(collection.index_spec, n_rows, int(collection.embedder["dimension"]))
 
-    def _record_choice(self, collection: CollectionInfo, built: dict) -> CollectionInfo:
+    def _record_choice(self, collection: CollectionInfo, built: dict, *, same_files: bool = False) -> CollectionInfo:
         """Write auto's choice into the collection's spec (a new generation of files)."""
         spec = collection.index_spec
         if spec.get("type") != "auto" or spec.get("resolved") == built:
             return collection
         try:
             # Same effective index as before (auto's first record: exact, as it was): same files.
-            same = self._built_spec(collection) == built
+            same = same_files or self._built_spec(collection) == built
             self.store.update_index_spec(collection.id, {**spec, "resolved": built}, new_generation=not same)
         except Exception as exc:  # a read-only store still answers queries
             log.warning("could not record the index choice: %s", exc)
@@ -187,3 +191,9 @@ class IndexCache:
         for key in list(self._open):
             if collection_id is None or key[0] == collection_id:
                 del self._open[key]
+
+
+def _only_ef_differs(wanted: dict, built: dict) -> bool:
+    """Two HNSW specs that differ in efSearch only (a search setting: same graph)."""
+    return (wanted.get("type") == built.get("type") == "hnsw" and wanted.get("efSearch") != built.get("efSearch")
+            and {k: v for k, v in wanted.items() if k != "efSearch"} == {k: v for k, v in built.items() if k != "efSearch"})
