@@ -27,6 +27,7 @@ from ..storage.store import CollectionInfo, DocumentWrite, Store
 from .chunking import ChunkingSpec, chunk_spans
 from .embedders.base import Embedder
 from .embedders.factory import embedder_from_spec
+from .lifeline import die_with_parent
 from .readers import Problem, Record
 
 # A batch is one transaction and one unit of work for a worker: big enough that
@@ -107,7 +108,8 @@ class IndexReport:
 _worker_state: dict[str, Any] = {}
 
 
-def _init_worker(embedder_spec: dict[str, Any], chunking: dict[str, Any]) -> None:
+def _init_worker(parent: int, embedder_spec: dict[str, Any], chunking: dict[str, Any]) -> None:
+    die_with_parent(parent)
     _worker_state["embedder"] = embedder_from_spec(embedder_spec)
     _worker_state["chunking"] = ChunkingSpec.from_dict(chunking)
 
@@ -192,7 +194,7 @@ def shared_pool(workers: int, embedder_spec: dict[str, Any], chunking: dict[str,
                 max_workers=workers,
                 mp_context=multiprocessing.get_context(method),
                 initializer=_init_worker,
-                initargs=(embedder_spec, chunking),
+                initargs=(os.getpid(), embedder_spec, chunking),
             )
             _shared.update(pool=pool, key=key, pid=os.getpid())
         return pool
@@ -208,7 +210,8 @@ def shutdown_pool() -> None:
 
 
 def _broken(pool: ProcessPoolExecutor) -> bool:
-    return bool(getattr(pool, "_broken", False))
+    """Unusable: a worker died, or it was stopped (after an error or Ctrl-C)."""
+    return bool(getattr(pool, "_broken", False) or getattr(pool, "_shutdown_thread", False))
 
 
 def _with_lookahead(batches: Iterator[list[Record]]) -> Iterator[tuple[list[Record], bool]]:
@@ -293,6 +296,9 @@ class Indexer:
                     self._write(*in_flight.popleft(), report)
             while in_flight:
                 self._write(*in_flight.popleft(), report)
+        except BaseException:
+            self._stop_pool(now=True)  # Ctrl-C or an error: no waiting for work nobody will write
+            raise
         finally:
             # The pool stays up for the next run (an app adding 100 documents at a
             # time pays for starting workers and loading the model once); work
@@ -303,6 +309,17 @@ class Indexer:
             self._pool = None
             report.seconds = time.perf_counter() - started
         return report
+
+    def _stop_pool(self, *, now: bool) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if now:
+            # The executor offers no "stop now": end the workers, then let it
+            # notice (its manager thread joins them; nothing is left behind).
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
 
     def run_vectors(self, records: Sequence[Record], matrix: np.ndarray) -> IndexReport:
         """Index records with their own vectors (one per record, rows of ``matrix``):
