@@ -215,17 +215,22 @@ def _print_index_report(report, collection: str, quiet: bool, as_json: bool) -> 
 
 
 def _print_hits(hits, query: str | None, as_json: bool) -> None:
+    lines = _hit_lines(hits, query, as_json)
+    if lines:
+        click.echo("\n".join(lines))
+
+
+def _hit_lines(hits, query: str | None, as_json: bool) -> list[str]:
     if as_json:
-        for hit in hits:
-            click.echo(json.dumps(hit.as_dict(query), ensure_ascii=False))
-        return
+        return [json.dumps(hit.as_dict(query), ensure_ascii=False) for hit in hits]
     if not hits:
-        click.echo("no matching documents")
-        return
+        return ["no matching documents"]
+    lines = []
     for hit in hits:
         meta = f"  {json.dumps(hit.metadata, ensure_ascii=False)}" if hit.metadata else ""
-        click.echo(f"{hit.rank:>3}. {hit.score:.3f}  {hit.id}{meta}")
-        click.echo(f"     {hit.snippet}")
+        lines.append(f"{hit.rank:>3}. {hit.score:.3f}  {hit.id}{meta}")
+        lines.append(f"     {hit.snippet}")
+    return lines
 
 
 @main.command(epilog="""
@@ -273,14 +278,22 @@ def query(ctx, text, queries, vector, k, collection, where, nprobe, ef, mode, fu
         # printed in file order as each group is done.
         size = 1 if queries.isatty() else QUERY_GROUP  # typed queries are answered one by one
         for group in _groups((line.strip() for line in queries if line.strip()), size):
+            # One write per group, not two per hit: at ~0.5 ms a query, a flushed
+            # echo per line cost as much as the search (bench/bench_ann_cli.py).
+            out: list[str] = []
             for line, hits in zip(group, coll.search_many(group, k, where, mode=ranking, nprobe=nprobe, ef=ef)):
                 if not as_json:
-                    click.echo(f"== {line}")
+                    out.append(f"== {line}")
                 if isinstance(hits, QueryError):
                     failed += 1
+                    if out:
+                        click.echo("\n".join(out))
+                        out = []
                     click.echo(f"vecdex: error: {hits}", err=True)
                     continue
-                _print_hits(hits, line, as_json)
+                out.extend(_hit_lines(hits, line, as_json))
+            if out:
+                click.echo("\n".join(out))
         if failed:
             sys.exit(1)
 

@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -176,6 +177,46 @@ def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: boo
         yield batch
 
 
+_shared: dict[str, Any] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_pool(workers: int, embedder_spec: dict[str, Any], chunking: dict[str, Any]) -> ProcessPoolExecutor:
+    """The process's worker pool for this embedder, chunking and size, made on first
+    use and reused by later runs; a pool for anything else is shut down first
+    (one pool at a time: workers hold a model each)."""
+    key = json.dumps([workers, embedder_spec, chunking], sort_keys=True, default=str)
+    with _shared_lock:
+        pool = _shared.get("pool")
+        if pool is not None and (_shared.get("key") != key or _shared.get("pid") != os.getpid() or _broken(pool)):
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool = None
+        if pool is None:
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin" else "spawn"
+            pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context(method),
+                initializer=_init_worker,
+                initargs=(os.getpid(), embedder_spec, chunking),
+            )
+            _shared.update(pool=pool, key=key, pid=os.getpid())
+        return pool
+
+
+def shutdown_pool() -> None:
+    """Stop the shared pool (its workers exit; the next run starts a new one)."""
+    with _shared_lock:
+        pool = _shared.pop("pool", None)
+        _shared.clear()
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _broken(pool: ProcessPoolExecutor) -> bool:
+    """Unusable: a worker died, or it was stopped (after an error or Ctrl-C)."""
+    return bool(getattr(pool, "_broken", False) or getattr(pool, "_shutdown_thread", False))
+
+
 def _with_lookahead(batches: Iterator[list[Record]]) -> Iterator[tuple[list[Record], bool]]:
     """Each batch with whether another one follows (read one batch ahead).
 
@@ -230,13 +271,7 @@ class Indexer:
         if self.workers < 2:
             return None
         if self._pool is None:
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin" else "spawn"
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context(method),
-                initializer=_init_worker,
-                initargs=(os.getpid(), self.embedder.spec, self.chunking.to_dict()),
-            )
+            self._pool = shared_pool(self.workers, self.embedder.spec, self.chunking.to_dict())
         return self._pool
 
     def run(self, items: Iterable[Record | Problem], *, strict: bool = False) -> IndexReport:
@@ -271,7 +306,13 @@ class Indexer:
             self._stop_pool(now=True)  # Ctrl-C or an error: no waiting for work nobody will write
             raise
         finally:
-            self._stop_pool(now=False)
+            # The pool stays up for the next run (an app adding 100 documents at a
+            # time pays for starting workers and loading the model once); work
+            # still queued after an error is dropped.
+            for _, work, _ in in_flight:
+                if isinstance(work, Future):
+                    work.cancel()
+            self._pool = None
             report.seconds = time.perf_counter() - started
         return report
 

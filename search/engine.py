@@ -47,9 +47,9 @@ _log = logging.getLogger(__name__)
 DEFAULT_DB = "vecdex.db"
 DEFAULT_COLLECTION = "default"
 REFIT_ATTEMPTS = 3  # a refit redone because the collection changed meanwhile, at most this often
-#: A write of at least this many documents brings the lexical index up to date
-#: before returning (one tantivy commit, an fsync); smaller writes leave it to the
-#: next lexical or hybrid search, which catches up all of them in one commit.
+#: A write of at least this many documents starts bringing the lexical index up
+#: to date in the background (one tantivy commit, an fsync); smaller writes leave
+#: it to the next lexical or hybrid search, which catches up all of them at once.
 LEXICAL_EAGER_DOCS = 1000
 
 
@@ -296,15 +296,9 @@ class Collection(RankedSearch, DenseSearch):
         state = self.info if written_seq <= self.info.seq else dataclasses.replace(self.info, seq=written_seq)
         _, self.info = self._vx.indexes.sync(state)
         if report is not None and report.added + report.updated >= LEXICAL_EAGER_DOCS:
-            try:
-                self._vx.lexical.catch_up(state.id)
-                self._vx.lexical.prune(state.id)
-            except (ValueError, OSError, StoreError) as exc:
-                # The write is committed; this catch-up only saves the next search the
-                # work. Another process writing the same tantivy index can make it fail
-                # (measured: two `vecdex index` runs into one collection): the next
-                # search catches up (or rebuilds) instead of the run failing here.
-                _log.info("lexical index of %s not caught up now (%s): the next search will", self.name, exc)
+            # In a background thread that logs what fails: the write is committed,
+            # and the next search catches up (or rebuilds) if this could not.
+            self._vx.lexical.catch_up_soon(state.id)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -383,6 +377,7 @@ class Vecdex:
         self.close()
 
     def close(self) -> None:
+        self.lexical.wait()  # a background catch-up finishes its commit first
         self.store.close()
 
     def check(self, *, repair: bool = False, collection: str | None = None):

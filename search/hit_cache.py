@@ -8,8 +8,9 @@ server, a benchmark) gets those rows from memory instead: after
 ``HIT_CACHE_AFTER`` dense searches of an unchanged collection, every chunk's row
 is read from one snapshot into memory (~400 bytes a chunk plus its text),
 unless that would pass ``HIT_CACHE_MAX_BYTES``: bigger collections keep reading
-SQLite. A one-shot ``vecdex query`` never builds it; the build is one pass over
-the collection in the searching thread (~1.7 s for 400k one-word documents).
+SQLite. A one-shot ``vecdex query`` never builds it. The build is one pass over
+the collection (~1.7 s for 400k one-word documents) in a background thread:
+searches keep reading SQLite meanwhile, none of them waits for it.
 
 The copy is of one store state (generation, seq) and is used only while the
 collection's open index covers exactly that state: any write makes it stale, and
@@ -19,11 +20,15 @@ stays the source of truth: a chunk the copy lacks is read from the store.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from dataclasses import dataclass
 from typing import Iterator
 
 from ..storage.store import ChunkHit, Store
+
+log = logging.getLogger(__name__)
 
 HIT_CACHE_AFTER = 64
 HIT_CACHE_MAX_BYTES = 256 * 2**20  # $VECDEX_HIT_CACHE_MB overrides; 0 turns the cache off
@@ -96,6 +101,8 @@ class HitRows:
         self._counting: tuple[int, int] | None = None  # the state searches are counted for
         self._searches = 0
         self._too_big: tuple[int, int] | None = None
+        self._builder: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def source(self, state: tuple[int, int] | None) -> HitCache | None:
         """The cache to read for one search of an index covering ``state``
@@ -110,14 +117,33 @@ class HitRows:
         self._searches += 1
         if self._searches < self.after or state == self._too_big or self.max_bytes <= 0:
             return None
-        cache = HitCache.read(self.store, self.collection_id, self.max_bytes)
-        if cache is None:
-            self._too_big = state
-        elif cache.state == state:
-            self.cache = cache
-            return cache
-        self._searches = 0  # the store moved on while we read: count again
+        with self._lock:
+            if self._builder is None:  # off the query path: this search reads SQLite
+                self._builder = threading.Thread(target=self._build, args=(state,), daemon=True,
+                                                 name=f"vecdex-hit-rows-{self.collection_id}")
+                self._builder.start()
         return None
+
+    def _build(self, state: tuple[int, int]) -> None:
+        try:
+            cache = HitCache.read(self.store, self.collection_id, self.max_bytes)
+        except Exception as exc:  # the store was closed or changed under us: count again later
+            log.debug("hit rows not cached: %s", exc)
+            cache = state = None
+        with self._lock:
+            if cache is None and state is not None:
+                self._too_big = state
+            elif cache is not None and cache.state == self._counting:
+                self.cache = cache
+            else:
+                self._searches = 0  # the store moved on while we read: count again
+            self._builder = None
+
+    def wait(self) -> None:
+        """Wait for a build under way (tests, benchmarks)."""
+        builder = self._builder
+        if builder is not None:
+            builder.join()
 
     def read(self, chunk_ids: list[int], cache: HitCache | None) -> dict[int, ChunkHit]:
         """Rows for chunk ids: from ``cache`` when given, the rest from the store."""

@@ -179,14 +179,20 @@ class IndexCache:
             index, covered = self._load_file(collection)
         dimension = int(collection.embedder["dimension"])
         seq = covered
+        widened = None
         if index is not None:
             seq, removed, ids, vectors, total = self.store.vector_state(collection, covered)
+            wanted = self._wanted_spec(collection, total)
             if removed is None:
                 log.info("index for %s is older than the kept tombstones: rebuilding", collection.name)
                 index = None
-            elif self._wanted_spec(collection, total) != self._built_spec(collection):
+            elif _only_ef_differs(wanted, self._built_spec(collection)):
+                # auto widens an HNSW search as the collection grows: same graph, same files
+                index.set_ef_search(int(wanted["efSearch"]))
+                widened = self._choice_to_record(collection, wanted)
+            elif wanted != self._built_spec(collection):
                 index = None  # auto wants another index type for this many rows
-            elif seq != covered:
+            if index is not None and seq != covered:
                 index.remove(removed)
                 index.add(ids, vectors)
                 self.last_action = "caught-up"
@@ -198,7 +204,7 @@ class IndexCache:
                 log.info("index for %s is due for a rebuild (%s)", collection.name, index.describe())
                 index = None
         if index is not None:
-            return index, seq, None
+            return index, seq, widened
         seq, _, ids, vectors, total = self.store.vector_state(collection, None)
         spec = self._wanted_spec(collection, total)
         index = create_index(spec, dimension, len(ids))
@@ -276,3 +282,9 @@ class IndexCache:
         for key in list(self._open):
             if collection_id is None or key[0] == collection_id:
                 del self._open[key]
+
+
+def _only_ef_differs(wanted: dict, built: dict) -> bool:
+    """Two HNSW specs that differ in efSearch only (a search setting: same graph)."""
+    return (wanted.get("type") == built.get("type") == "hnsw" and wanted.get("efSearch") != built.get("efSearch")
+            and {k: v for k, v in wanted.items() if k != "efSearch"} == {k: v for k, v in built.items() if k != "efSearch"})

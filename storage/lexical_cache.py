@@ -88,6 +88,9 @@ class LexicalCache:
         self._open: dict[int, LexicalIndex] = {}
         self._lock = threading.RLock()
         self._store_id: str | None = None
+        self._pending: set[int] = set()
+        self._pending_lock = threading.Lock()
+        self._worker: threading.Thread | None = None
         #: What the last get() did: "memory", "file", "caught-up" or "rebuilt" (tests, bench).
         self.last_action = ""
 
@@ -120,12 +123,42 @@ class LexicalCache:
             return self._update(collection_id, version, state[0])
 
     def catch_up(self, collection_id: int) -> None:
-        """Bring the index up to date now (after a large write: the next query
-        should not pay for it)."""
+        """Bring the index up to date now and forget the document tombstones it covers."""
         self.get(collection_id)
+        self.prune(collection_id)
+
+    def catch_up_soon(self, collection_id: int) -> None:
+        """Catch up in a background thread (after a large write: neither the writer
+        nor the next query should wait for it; a search meanwhile waits only for
+        what is left). One thread per cache; a request while it runs is queued."""
+        with self._pending_lock:
+            self._pending.add(collection_id)
+            if self._worker is not None and self._worker.is_alive():
+                return
+            self._worker = threading.Thread(target=self._work, daemon=True, name="vecdex-lexical-catch-up")
+            self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._pending_lock:
+                if not self._pending:
+                    self._worker = None
+                    return
+                collection_id = self._pending.pop()
+            try:
+                self.catch_up(collection_id)
+            except Exception as exc:  # the store closed or the collection went: a search will retry
+                log.debug("background lexical catch-up of collection %s: %s", collection_id, exc)
+
+    def wait(self) -> None:
+        """Wait for background catch-ups (tests, benchmarks, closing)."""
+        worker = self._worker
+        if worker is not None:
+            worker.join()
 
     def prune(self, collection_id: int) -> None:
-        """Forget document tombstones the open index covers."""
+        """Forget document tombstones the open index covers (other processes' indexes
+        that cover less rebuild instead of catching up)."""
         current = self._open.get(collection_id)
         if current is not None:
             document_log.prune_tombstones(self.store, collection_id, current.seq)
@@ -147,6 +180,7 @@ class LexicalCache:
                 return self._remember(collection_id, index, marker, version)
         self.last_action = ""
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        rebuilt = False
         while True:
             if index is None:
                 index = self._create_index(collection_id)
@@ -168,11 +202,21 @@ class LexicalCache:
                     return self._remember(collection_id, index, marker, version)
                 continue
             try:
+                # Files a killed writer left behind (a commit that never reached
+                # meta.json) would collide with this commit's names: remove them.
+                writer.garbage_collect_files()
                 index.reload()  # whatever another process committed before we got the lock
                 marker = self._marker(index, collection_id)
                 marker = self._write(collection_id, index, writer, marker)
-            finally:
-                del writer  # releases tantivy's lock (wait_merging_threads consumed it on success)
+            except ValueError as exc:  # tantivy could not write: start over from the store, once
+                del writer
+                if rebuilt:
+                    raise LexicalIndexError(f"the lexical index of collection {collection_id} cannot be "
+                                            f"written: {exc}") from exc
+                log.warning("lexical index of collection %s failed to commit (%s): rebuilding", collection_id, exc)
+                index, rebuilt = self._create_index(collection_id, fresh=True), True
+                continue
+            del writer  # releases tantivy's lock (wait_merging_threads consumed it already)
             return self._remember(collection_id, index, marker, version)
 
     def _write(self, collection_id: int, index: tantivy.Index, writer: tantivy.IndexWriter,

@@ -145,12 +145,19 @@ def metadata_fields(metadata: Any) -> tuple[list[str], dict[str, Any]]:
     return terms, numbers
 
 
+@functools.lru_cache(maxsize=1024)
+def _metadata_fields(metadata_json: str) -> tuple[list[str], dict[str, Any]]:
+    # Documents often share their metadata exactly ({"lang": "en"}): parsed once.
+    return metadata_fields(json.loads(metadata_json))
+
+
 def make_document(document_id: int, text: str, metadata_json: str) -> tantivy.Document:
     doc = tantivy.Document()
     doc.add_integer("doc", document_id)
     doc.add_text("text", normal_text(text))
     if metadata_json and metadata_json != "{}":
-        terms, numbers = metadata_fields(json.loads(metadata_json))
+        terms, numbers = _metadata_fields(metadata_json) if len(metadata_json) < 256 else metadata_fields(
+            json.loads(metadata_json))
         for term in terms:
             doc.add_text("mkey", term)
         if numbers:

@@ -602,8 +602,11 @@ class Store(StoreReads):
         if choice is not None:
             spec = state.index_spec
             previous = spec.get("resolved") or {"type": "flat"}  # what auto built before recording
+            # efSearch alone is a search setting: the same files stay valid.
+            same_files = {k: v for k, v in previous.items() if k != "efSearch"} == {
+                k: v for k, v in choice.items() if k != "efSearch"}
             values = {"index_spec": {**spec, "resolved": choice}, "updated_at": time.time(),
-                      "generation": cols.c.generation + int(previous != choice)}
+                      "generation": cols.c.generation + int(not same_files)}
         with self.writing() as conn:
             row = conn.execute(update(cols).where(cols.c.id == state.id, cols.c.generation == state.generation)
                                .values(**values).returning(*cols.c)).first()

@@ -25,6 +25,17 @@ def fake_embedder():
         yield
 
 
+@pytest.fixture(autouse=True)
+def fresh_worker_pool():
+    """The indexing worker pool outlives one add() (indexer.pipeline.shared_pool):
+    each test stops the one it made, so a later test's monkeypatching is seen by
+    workers forked after it."""
+    yield
+    from vecdex.indexer import pipeline
+
+    pipeline.shutdown_pool()
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "store.db"

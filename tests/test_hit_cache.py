@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from vecdex.indexer.chunking import ChunkingSpec
@@ -37,6 +39,7 @@ def test_cached_rows_give_the_answers_sqlite_gives(soon, db_path, lee_lines, mon
         coll.add(_docs(lee_lines))
         vectors = [coll.embed_query(line[:120]) for line in lee_lines[:30]]
         warm = _all_ways(coll, vectors)
+        coll._hit_rows.wait()  # built off the query path
         cache = coll._hit_rows.cache
         assert cache is not None and len(cache.rows) == coll.stats()["chunks"] > coll.stats()["documents"]
         cached = _all_ways(coll, vectors)
@@ -57,6 +60,7 @@ def test_a_write_makes_the_cache_stale_and_it_is_rebuilt_later(soon, db_path, le
         probe = coll.embed_query(docs[3]["text"])
         for _ in range(4):
             assert coll.search_vector(probe, k=3)[0].metadata == {"n": 3, "even": False}
+        coll._hit_rows.wait()
         old = coll._hit_rows.cache
         assert old is not None
         # Same text, new metadata (an upsert writes new chunks), and a delete.
@@ -68,6 +72,7 @@ def test_a_write_makes_the_cache_stale_and_it_is_rebuilt_later(soon, db_path, le
         assert neighbours[1] not in [h.id for h in hits]
         for _ in range(4):
             assert coll.search_vector(probe, k=10)[0].metadata == {"n": 3, "changed": True}
+        coll._hit_rows.wait()
         new = coll._hit_rows.cache
         assert new is not None and new is not old and new.state != old.state
         assert neighbours[1] not in {row.ext_id for row in new.rows.values()}
@@ -81,6 +86,7 @@ def test_a_write_through_another_connection_is_seen(soon, db_path, lee_lines):
         probe = coll.embed_query(docs[5]["text"])
         for _ in range(4):
             coll.search_vector(probe, k=3)
+        coll._hit_rows.wait()
         assert coll._hit_rows.cache is not None
         writer.collection("c").add([{"id": "d5", "text": docs[5]["text"], "metadata": {"by": "writer"}}])
         assert coll.search_vector(probe, k=3)[0].metadata == {"by": "writer"}
@@ -93,5 +99,32 @@ def test_a_collection_over_the_memory_budget_keeps_reading_sqlite(soon, db_path,
         coll.add(_docs(lee_lines, 60))
         probe = coll.embed_query(lee_lines[7])
         answers = [[h.id for h in coll.search_vector(probe, k=5)] for _ in range(6)]
+        coll._hit_rows.wait()
+        answers += [[h.id for h in coll.search_vector(probe, k=5)] for _ in range(3)]
         assert coll._hit_rows.cache is None and coll._hit_rows._too_big is not None
         assert answers[0][0] == "d7" and all(a == answers[0] for a in answers)
+
+
+def test_the_build_never_runs_in_a_searching_thread(soon, db_path, lee_lines, monkeypatch):
+    """The search that makes the cache due returns at once; the copy arrives later."""
+    with Vecdex(db_path) as vx:
+        coll = vx.collection("c", create=True, embedder="fake")
+        coll.add(_docs(lee_lines, 30))
+        probe = coll.embed_query(lee_lines[2])
+        release = threading.Event()
+        real_read = hit_cache.HitCache.read
+        threads = []
+
+        def slow_read(*args, **kwargs):
+            threads.append(threading.current_thread())
+            release.wait(30)
+            return real_read(*args, **kwargs)
+
+        monkeypatch.setattr(hit_cache.HitCache, "read", staticmethod(slow_read))
+        for _ in range(5):  # the build is due at the 3rd and blocked: searches go on from SQLite
+            assert coll.search_vector(probe, k=3)[0].id == "d2"
+        assert coll._hit_rows.cache is None
+        release.set()
+        coll._hit_rows.wait()
+        assert threads and all(t is not threading.main_thread() for t in threads)
+        assert coll.search_vector(probe, k=3)[0].id == "d2" and coll._hit_rows.cache is not None

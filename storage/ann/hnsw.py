@@ -71,6 +71,11 @@ class HNSWIndex(VectorIndex):
             self.n_dead += int(hit.sum())
             self._alive = None
 
+    def set_ef_search(self, ef: int) -> None:
+        """A new default efSearch (auto, as the collection grows); per-call values still win."""
+        self.index.hnsw.efSearch = int(ef)
+        self.ef_search = int(ef)
+
     def needs_rebuild(self) -> bool:
         return self.n_dead > 0 and self.n_dead >= self.compact_at * max(len(self.labels), 1)
 

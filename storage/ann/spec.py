@@ -145,6 +145,10 @@ def concrete(spec: dict[str, Any], n_vectors: int, dimension: int) -> dict[str, 
     chosen = auto_choice(spec, n_vectors, dimension)
     previous = spec.get("resolved")
     if previous and auto_rank(previous["type"]) >= auto_rank(chosen["type"]):
+        if previous["type"] == chosen["type"] == "hnsw" and chosen["efSearch"] > previous.get("efSearch", 0):
+            # Grown past a step of the efSearch ladder: the graph is kept (efSearch
+            # is a search setting), the search widened, so recall holds as it grows.
+            return {**previous, "efSearch": chosen["efSearch"]}
         return previous
     return chosen
 
