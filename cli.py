@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from .search.commands.copy import copy_command
 from .search.commands.evaluation import eval_command, eval_model
 from .search.commands.inspect import collections, get, info
 from .search.commands.shared import (
@@ -51,8 +52,8 @@ Examples:
 
 
 @click.group(cls=VecdexGroup, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", envvar="VECDEX_DB", default="vecdex.db", show_default=True, metavar="PATH",
-              help="The store (SQLite file); also $VECDEX_DB.")
+@click.option("--db", envvar="VECDEX_DB", default="vecdex.db", show_default=True, metavar="PATH|URL",
+              help="The store: a SQLite file, or postgresql+psycopg://user@host/dbname; also $VECDEX_DB.")
 @click.version_option(package_name="vecdex", message="vecdex %(version)s")
 @click.pass_context
 def main(ctx: click.Context, db: str) -> None:
@@ -414,7 +415,8 @@ def refit(ctx, collection, as_json):
         click.echo(f"nothing to refit: {result['reason']}")
 
 
-for command in (info, collections, get, compare, eval_command, train, words, analogy, map_command, eval_model):
+for command in (info, collections, get, compare, eval_command, train, words, analogy, map_command, eval_model,
+                copy_command):
     main.add_command(command)
 
 

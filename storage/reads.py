@@ -172,7 +172,7 @@ class StoreReads:
         """Chunk ids of documents whose metadata matches all ``filters``."""
         docs, ch = schema.documents, schema.chunks
         query = (select(ch.c.id).select_from(ch.join(docs, docs.c.id == ch.c.document_id))
-                 .where(docs.c.collection_id == collection_id, filter_clause(filters, docs.c.metadata)))
+                 .where(docs.c.collection_id == collection_id, filter_clause(filters, docs.c.metadata, self.json)))
         with self.reading() as conn:
             ids = [r[0] for r in conn.execute(query)]
         return np.asarray(ids, dtype=np.int64)

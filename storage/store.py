@@ -33,7 +33,7 @@ from .reads import (  # noqa: F401  (re-exported)
     batched,
     blobs_to_matrix,
 )
-from .sqlite import as_number, register_functions  # noqa: F401  (as_number: re-exported)
+from .sqlite import SQLITE_JSON, as_number, register_functions  # noqa: F401  (as_number: re-exported)
 
 
 class StaleEmbedderError(StoreError):
@@ -92,10 +92,15 @@ class Store(StoreReads):
     """A vecdex database file. Cheap to open; safe for several processes.
 
     Its reads are in :class:`~storage.reads.StoreReads`; connections, migrations,
-    collections and every write are here."""
+    collections and every write are here. :class:`~storage.postgres.PostgresStore`
+    is the same store on PostgreSQL (open either by URL: :func:`storage.backends.open_store`)."""
+
+    kind = "sqlite"
+    json = SQLITE_JSON  # how metadata filters compile on this dialect
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True):
         self.path = Path(path)
+        self.location = str(self.path)
         if not create and not self.path.exists():
             raise StoreError(f"no vecdex store at {self.path} (index something first, or pass --db)")
         if self.path.exists() and self.path.is_dir():
@@ -161,26 +166,36 @@ class Store(StoreReads):
         """A read transaction (one consistent snapshot)."""
         return self.engine.begin()
 
-    def _migrate(self) -> None:
+    # This dialect's numbered migrations, and what a database of other tables is called.
+    migrations, latest_version = MIGRATIONS, LATEST_VERSION
+    foreign_message = "{location} is an SQLite database but not a vecdex store"
+
+    def _migrate(self, create: bool = True) -> None:
         """Apply pending numbered migrations. Readers never take the write lock:
         the version is checked in a read transaction first."""
         with self.reading() as conn:
             version = self._version(conn)
             foreign = version == 0 and self._has_foreign_tables(conn)
         if foreign:
-            raise StoreError(f"{self.path} is an SQLite database but not a vecdex store")
-        if version > LATEST_VERSION:
-            raise StoreError(f"{self.path} was written by a newer vecdex (schema {version}); upgrade vecdex")
-        if version == LATEST_VERSION:
+            raise StoreError(self.foreign_message.format(location=self.location))
+        if version > self.latest_version:
+            raise StoreError(f"{self.location} was written by a newer vecdex (schema {version}); upgrade vecdex")
+        if version == self.latest_version:
             return
+        if version == 0 and not create:
+            raise StoreError(f"no vecdex store at {self.location} (index something first)")
         with self.writing() as conn:
+            self._lock_migrations(conn)
             conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS vecdex_meta (key VARCHAR PRIMARY KEY, value TEXT NOT NULL)")
-            for number in sorted(n for n in MIGRATIONS if n > self._version(conn)):
-                for statement in MIGRATIONS[number]:
+            for number in sorted(n for n in self.migrations if n > self._version(conn)):
+                for statement in self.migrations[number]:
                     conn.exec_driver_sql(statement)
                 conn.exec_driver_sql(
-                    "INSERT OR REPLACE INTO vecdex_meta (key, value) VALUES ('schema_version', ?)", (str(number),)
-                )
+                    "INSERT INTO vecdex_meta (key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(number),))
+
+    def _lock_migrations(self, conn: Connection) -> None:
+        """One migrator at a time (SQLite: the write transaction's lock already is)."""
 
     @staticmethod
     def _version(conn: Connection) -> int:
@@ -196,6 +211,34 @@ class Store(StoreReads):
     def _has_foreign_tables(conn: Connection) -> bool:
         names = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
         return bool(names - {"vecdex_meta"})
+
+    def cache_folder(self, kind: str) -> Path:
+        """Where this store's derived ``kind`` indexes (faiss, lexical) live: beside the file."""
+        return Path(f"{self.path}.{kind}")
+
+    def size_bytes(self) -> int:
+        """The database's size on disk (file, WAL and shared memory)."""
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                total += os.path.getsize(f"{self.path}{suffix}")
+            except OSError:
+                pass
+        return total
+
+    def _new_ids(self, conn: Connection, table: str, count: int) -> list[int]:
+        """``count`` ids for new rows of ``table``. SQLite's writer holds the database's
+        write lock (BEGIN IMMEDIATE) from its first statement, so ids past the largest
+        are its own; PostgreSQL's store takes them from a sequence instead."""
+        column = schema.metadata_obj.tables[table].c.id
+        first = int(conn.execute(select(func.coalesce(func.max(column), 0))).scalar_one()) + 1
+        return list(range(first, first + count))
+
+    def _lock_collection(self, conn: Connection, collection_id: int) -> None:
+        """Hold the collection row's lock until commit (PostgreSQL: SELECT ... FOR UPDATE;
+        SQLite's BEGIN IMMEDIATE already holds the whole database)."""
+        cols = schema.collections
+        conn.execute(select(cols.c.id).where(cols.c.id == collection_id).with_for_update())
 
     def schema_version(self) -> int:
         with self.reading() as conn:
@@ -352,7 +395,7 @@ class Store(StoreReads):
         unless it is still the collection's spec: stored vectors always match the
         stored pooling state, even when another process refits meanwhile.
         """
-        docs, ch = schema.documents, schema.chunks
+        docs = schema.documents
         now = time.time()
         with self.writing() as conn:
             seq = self._bump_seq(conn, collection_id, embedder_spec)
@@ -363,24 +406,22 @@ class Store(StoreReads):
                 )
                 existing.update({r[0]: r[1] for r in rows})
             removed = self._remove_chunks_of(conn, collection_id, list(existing.values()), seq)
-            next_doc = int(conn.execute(select(func.coalesce(func.max(docs.c.id), 0))).scalar_one()) + 1
-            next_chunk = int(conn.execute(select(func.coalesce(func.max(ch.c.id), 0))).scalar_one()) + 1
-            first_chunk = next_chunk
+            doc_ids = iter(self._new_ids(conn, "documents", sum(d.ext_id not in existing for d in batch)))
+            chunk_ids = self._new_ids(conn, "chunks", sum(len(d.spans) for d in batch))
+            next_chunk = iter(chunk_ids)
             new_rows, updates, chunk_rows = [], [], []
             for doc in batch:
                 document_id = existing.get(doc.ext_id)
                 if document_id is None:
-                    document_id = next_doc
-                    next_doc += 1
+                    document_id = next(doc_ids)
                     new_rows.append((document_id, collection_id, doc.ext_id, doc.text, doc.metadata_json,
                                      doc.content_hash, doc.source, now, now, seq))
                 else:
                     updates.append((doc.text, doc.metadata_json, doc.content_hash, doc.source, now, seq, document_id))
                 vectors = np.asarray(doc.vectors, dtype="<f4")
                 for ordinal, (start, end) in enumerate(doc.spans):
-                    chunk_rows.append((next_chunk, collection_id, document_id, ordinal, start, end, seq,
+                    chunk_rows.append((next(next_chunk), collection_id, document_id, ordinal, start, end, seq,
                                        vectors[ordinal].tobytes()))
-                    next_chunk += 1
             if new_rows:
                 conn.exec_driver_sql(
                     "INSERT INTO documents (id, collection_id, ext_id, text, metadata, content_hash, source, "
@@ -396,7 +437,7 @@ class Store(StoreReads):
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", chunk_rows)
         return WriteResult(
             seq=seq, added=len(new_rows), updated=len(updates),
-            chunk_ids=np.arange(first_chunk, next_chunk, dtype=np.int64), removed_chunk_ids=removed,
+            chunk_ids=np.asarray(chunk_ids, dtype=np.int64), removed_chunk_ids=removed,
         )
 
     def replace_vectors(
@@ -411,7 +452,8 @@ class Store(StoreReads):
         Returns (chunks rewritten, chunks dropped)."""
         cols = schema.collections
         with self.writing() as conn:
-            current = conn.execute(select(cols.c.seq, cols.c.generation).where(cols.c.id == state.id)).first()
+            current = conn.execute(select(cols.c.seq, cols.c.generation).where(cols.c.id == state.id)
+                                   .with_for_update()).first()
             if current is None or (int(current[0]), int(current[1])) != (state.seq, state.generation):
                 raise CollectionChangedError(
                     f"collection {state.name!r} changed while it was being re-embedded; nothing was written")
@@ -439,6 +481,7 @@ class Store(StoreReads):
         """Delete documents by external id; returns (ids not found, result)."""
         docs = schema.documents
         with self.writing() as conn:
+            self._lock_collection(conn, collection_id)  # the ids found stay ours until commit
             found: dict[str, int] = {}
             for part in batched(list(ext_ids)):
                 rows = conn.execute(
@@ -469,7 +512,7 @@ class Store(StoreReads):
             spec = state.index_spec
             previous = spec.get("resolved") or {"type": "flat"}  # what auto built before recording
             values = {"index_spec": {**spec, "resolved": choice}, "updated_at": time.time(),
-                      "generation": cols.c.generation + (previous != choice)}
+                      "generation": cols.c.generation + int(previous != choice)}
         with self.writing() as conn:
             row = conn.execute(update(cols).where(cols.c.id == state.id, cols.c.generation == state.generation)
                                .values(**values).returning(*cols.c)).first()

@@ -43,7 +43,7 @@ def info(ctx, collection, as_json):
                   + (f"{index_file.rsplit('/', 1)[-1]} ({_size(stats['index_file_bytes'])}"
                      f"{', up to date' if stats['index_up_to_date'] else ', will catch up on next query'})"
                      if index_file else "no file yet (built on first query)")),
-        ("database", f"{stats['db_path']} ({_size(stats['db_bytes'])})"),
+        ("store", f"{stats['store']}: {stats['db_path']} ({_size(stats['db_bytes'])})"),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
