@@ -281,6 +281,13 @@ def main() -> None:
                           f"{cpu[other] / cpu['this']:.2f}x less CPU per document")
             if case == "whole-mean" and "txtai" in best:
                 print(f"  (txtai's best setting: parallel={best['txtai']['parallel']})")
+                print(f"  target >= txtai's docs/s: {'met' if rate['this'] >= rate['txtai'] else 'NOT met'}")
+            if case == "news":
+                cpu_ms = (best["this"]["main_cpu"] + best["this"]["worker_cpu"]) / best["this"]["docs"] * 1000
+                print(f"  target CPU per document <= 1.5 ms: {'met' if cpu_ms <= 1.5 else 'NOT met'}")
+                if "baseline" in best:
+                    print(f"  target >= 2x the baseline's docs/s: "
+                          f"{'met' if rate['this'] >= 2 * rate['baseline'] else 'NOT met'}")
 
         sample = news[: min(len(news), 1000)]
         split_s = splitter_alone(sample)
