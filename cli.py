@@ -1234,5 +1234,13 @@ def _short_model_name(name: str) -> str:
     return name if "/" not in name else Path(name).name
 
 
+# -- serve / token (their own module: vecdex.search.server.commands) ------------------------
+
+from .search.server.commands import serve, token  # noqa: E402  (click only: --help stays instant)
+
+main.add_command(serve)
+main.add_command(token)
+
+
 if __name__ == "__main__":
     main()

@@ -73,6 +73,19 @@ MIGRATIONS: dict[int, list[str]] = {
         # Existing stores: index the documents they already hold.
         "INSERT INTO documents_fts (documents_fts) VALUES ('rebuild')",
     ],
+    # Bearer tokens of the HTTP API (vecdex serve): only a SHA-256 digest of each
+    # token is kept; ``id`` is a short public handle for listing and revoking.
+    # ``collections`` is a JSON list of names the token is limited to (NULL: all).
+    3: [
+        """CREATE TABLE api_tokens (
+            id VARCHAR PRIMARY KEY,
+            digest VARCHAR NOT NULL UNIQUE,
+            scope VARCHAR NOT NULL,
+            collections JSON,
+            name VARCHAR,
+            created_at FLOAT NOT NULL
+        )""",
+    ],
 }
 
 LATEST_VERSION = max(MIGRATIONS)

@@ -8,6 +8,7 @@
   chunk id is the FAISS id. ``seq`` says which batch wrote the chunk.
 - ``chunk_tombstones``: chunk ids removed by batch ``seq``, so a FAISS file that
   covers an older ``seq`` can be caught up instead of rebuilt.
+- ``api_tokens``: bearer tokens of the HTTP API, as SHA-256 digests, with a scope.
 """
 
 from __future__ import annotations
@@ -87,4 +88,15 @@ chunk_tombstones = Table(
     Column("chunk_id", Integer, nullable=False),
     Column("seq", Integer, nullable=False),
     Index("ix_tombstones_collection_seq", "collection_id", "seq"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata_obj,
+    Column("id", String, primary_key=True),
+    Column("digest", String, nullable=False, unique=True),
+    Column("scope", String, nullable=False),
+    Column("collections", JSON),
+    Column("name", String),
+    Column("created_at", Float, nullable=False),
 )

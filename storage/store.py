@@ -7,6 +7,7 @@ FAISS files (see :mod:`storage.index_cache`) are derived from what is here.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 
@@ -106,6 +107,13 @@ _CHUNK_HIT_SELECT = (
 def _chunk_hits_sql(n_ids: int) -> str:
     """The hit lookup for n ids, built once per n (it runs on every search)."""
     return _CHUNK_HIT_SELECT + f'WHERE c.id IN ({",".join("?" * n_ids)})'
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    """Metadata read with raw SQL (JSON text) as a dict, like the JSON columns give it."""
+    if isinstance(value, (bytes, str)):
+        return json.loads(value) if value else {}
+    return dict(value or {})
 
 
 def _batched(items: Sequence[Any], size: int = SQL_PARAM_CHUNK) -> Iterator[Sequence[Any]]:
@@ -313,11 +321,40 @@ class Store:
                 return existing
             conn.execute(
                 insert(schema.collections).values(
-                    name=name, embedder=embedder, index_spec=index_spec, chunking=chunking,
-                    seq=0, generation=0, created_at=now, updated_at=now,
+                    id=self._next_collection_id(conn), name=name, embedder=embedder, index_spec=index_spec,
+                    chunking=chunking, seq=0, generation=0, created_at=now, updated_at=now,
                 )
             )
             return self.get_collection(name, conn)
+
+    @staticmethod
+    def _next_collection_id(conn: Connection) -> int:
+        """Never reuse a dropped collection's id: FAISS files and the indexes other
+        processes hold are keyed by (id, generation, seq), and a new collection
+        reaching the same seq must not be mistaken for the old one."""
+        highest = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM collections").scalar_one()
+        dropped = conn.exec_driver_sql(
+            "SELECT value FROM vecdex_meta WHERE key = 'max_dropped_collection_id'").scalar()
+        return max(int(highest), int(dropped or 0)) + 1
+
+    def drop_collection(self, collection_id: int) -> bool:
+        """Delete a collection with all its documents, chunks and tombstones in one
+        transaction; False when it did not exist. Its FAISS files are the index
+        cache's to remove (:meth:`IndexCache.drop`)."""
+        with self.writing() as conn:
+            found = conn.exec_driver_sql("SELECT 1 FROM collections WHERE id = ?", (collection_id,)).first()
+            if found is None:
+                return False
+            conn.exec_driver_sql(
+                "INSERT INTO vecdex_meta (key, value) VALUES ('max_dropped_collection_id', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                (str(collection_id),))
+            conn.exec_driver_sql("DELETE FROM chunk_tombstones WHERE collection_id = ?", (collection_id,))
+            conn.exec_driver_sql("DELETE FROM chunks WHERE collection_id = ?", (collection_id,))
+            # Row by row through the FTS delete trigger, so the full-text index forgets them too.
+            conn.exec_driver_sql("DELETE FROM documents WHERE collection_id = ?", (collection_id,))
+            conn.exec_driver_sql("DELETE FROM collections WHERE id = ?", (collection_id,))
+        return True
 
     def update_index_spec(self, collection_id: int, index_spec: dict[str, Any], *, new_generation: bool = True) -> None:
         """Record a new index spec; bumping ``generation`` retires the old FAISS files
@@ -615,6 +652,31 @@ class Store:
                 select(func.count()).select_from(schema.chunks).where(schema.chunks.c.collection_id == collection_id)
             ).scalar_one()
         return int(n_docs), int(n_chunks)
+
+    def document_page(self, collection_id: int, *, after: int = 0, limit: int = 100,
+                      where_sql: str | None = None, params: dict[str, Any] | None = None,
+                      ) -> tuple[list[dict[str, Any]], int | None]:
+        """One page of documents in storage order (row id), from the row after ``after``:
+        (documents, row id to continue after, or None at the end). An upsert keeps a
+        document's row, so paging while others write never repeats or skips a document
+        that existed throughout. ``where_sql``: a compiled metadata filter over ``d``."""
+        sql = ("SELECT d.id, d.ext_id, d.text, d.metadata, d.source, d.created_at, d.updated_at "
+               "FROM documents d WHERE d.collection_id = :vx_collection AND d.id > :vx_after"
+               + (f" AND ({where_sql})" if where_sql else "") + " ORDER BY d.id LIMIT :vx_limit")
+        with self.reading() as conn:
+            rows = conn.execute(text(sql), {"vx_collection": collection_id, "vx_after": int(after),
+                                            "vx_limit": int(limit) + 1, **(params or {})}).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        documents = [{"id": r[1], "text": r[2], "metadata": _json_object(r[3]), "source": r[4],
+                      "created_at": r[5], "updated_at": r[6]} for r in rows]
+        return documents, (int(rows[-1][0]) if more else None)
+
+    def document_ids(self, collection_id: int) -> list[str]:
+        """Every document id of a collection, in storage order."""
+        with self.reading() as conn:
+            return [r[0] for r in conn.exec_driver_sql(
+                "SELECT ext_id FROM documents WHERE collection_id = ? ORDER BY id", (collection_id,))]
 
     def get_document(self, collection_id: int, ext_id: str) -> dict[str, Any] | None:
         docs = schema.documents

@@ -1,0 +1,258 @@
+"""The routes: one thin function per library call (auth, limits, read-your-writes
+around it). Paths and field names are a contract (issue 13): keep them."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Optional
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ...errors import QueryError
+from ..hits import Hit
+from . import models as m
+from .auth import Authenticator, Principal
+from .errors import ApiError, ErrorBody
+from .service import Service
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `vecdex token create` (not needed while the "
+                                                   "store has none and the server listens on localhost).")
+
+_ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 422, 503)}
+_ERRORS[500] = {"model": ErrorBody, "description": "A bug (the server log has the details)."}
+
+router = APIRouter(prefix="/v1", responses=_ERRORS)
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def principal(request: Request,
+              credentials: Optional[HTTPAuthorizationCredentials] = Depends(_bearer)) -> Principal:
+    return request.app.state.auth.principal(request.headers.get("authorization"))
+
+
+def _check_k(svc: Service, k: int) -> None:
+    if k > svc.settings.max_k:
+        raise ApiError(400, "k_too_large", f"k is {k}; this server answers at most k={svc.settings.max_k} (--max-k)")
+
+
+def _check_batch(svc: Service, n: int, what: str) -> None:
+    if n > svc.settings.max_batch:
+        raise ApiError(413, "batch_too_large", f"{n} {what} in one request; the limit is {svc.settings.max_batch} "
+                       "(--max-batch): send smaller batches (the Python client splits them itself)")
+
+
+def _hits(hits: list[Hit]) -> list[dict[str, Any]]:
+    return [{"rank": h.rank, "id": h.id, "score": float(h.score), "snippet": h.snippet, "metadata": h.metadata}
+            for h in hits]
+
+
+def _ranking(body: m.ReadOptions) -> dict[str, Any]:
+    out: dict[str, Any] = {"mode": body.mode, "nprobe": body.nprobe, "ef": body.ef}
+    if body.fusion is not None:
+        out["fusion"] = body.fusion
+    if body.weights is not None:
+        if body.weights.dense is not None:
+            out["dense_weight"] = body.weights.dense
+        if body.weights.lexical is not None:
+            out["lexical_weight"] = body.weights.lexical
+    return out
+
+
+# -- collections -----------------------------------------------------------------------------
+
+
+@router.get("/collections", response_model=m.CollectionList, summary="List collections")
+def list_collections(svc: Service = Depends(service), who: Principal = Depends(principal)):
+    Authenticator.require(who, "read")
+    out = []
+    for info in svc.infos():
+        if not who.sees(info.name):
+            continue
+        n_docs, n_chunks = svc.store.counts(info.id)
+        out.append({"name": info.name, "documents": n_docs, "chunks": n_chunks, "embedder": info.embedder.get("kind"),
+                    "model": info.embedder.get("model"), "dimension": info.embedder.get("dimension"),
+                    "index": info.index_spec.get("type"), "seq": info.seq})
+    return {"collections": out}
+
+
+@router.post("/collections", response_model=m.CollectionStats, status_code=201, summary="Create a collection")
+def create_collection(body: m.CollectionCreate, svc: Service = Depends(service),
+                      who: Principal = Depends(principal)):
+    Authenticator.require(who, "admin", body.name)
+    options: dict[str, Any] = {"embedder": body.embedder, "model": body.model, "index": body.index}
+    if body.pooling is not None:
+        options["pooling"] = body.pooling
+    if body.dimension is not None:
+        options["dimension"] = body.dimension
+    collection = svc.create(body.name, **options)
+    return {**collection.stats(), "seq": collection.info.seq}
+
+
+@router.get("/collections/{name}", response_model=m.CollectionStats, summary="Collection stats (as vecdex info --json)")
+def collection_stats(name: str, svc: Service = Depends(service), who: Principal = Depends(principal)):
+    Authenticator.require(who, "read", name)
+    collection = svc.collection(name)
+    stats = collection.stats()
+    return {**stats, "seq": stats["writes"]}
+
+
+@router.delete("/collections/{name}", response_model=m.Dropped, summary="Drop a collection and all its documents")
+def drop_collection(name: str, svc: Service = Depends(service), who: Principal = Depends(principal)):
+    Authenticator.require(who, "admin", name)
+    svc.drop(name)
+    return {"dropped": name}
+
+
+# -- documents -------------------------------------------------------------------------------
+
+
+@router.post("/collections/{name}/documents", response_model=m.WriteResult, summary="Add or update documents")
+def upsert_documents(name: str, body: m.DocumentsIn, svc: Service = Depends(service),
+                     who: Principal = Depends(principal)):
+    Authenticator.require(who, "write", name)
+    _check_batch(svc, len(body.documents), "documents")
+    collection = svc.collection(name)
+    with svc.write_lock:
+        if collection.info.embedder.get("kind") == "precomputed":
+            report = _add_vectors(collection, body.documents)
+        else:
+            if any(d.vector is not None for d in body.documents):
+                raise ApiError(400, "bad_input", f"collection {name!r} embeds text itself: leave 'vector' out "
+                               "(vectors are for collections made with embedder=precomputed)")
+            report = collection.add([{"id": d.id, "text": d.text, "metadata": d.metadata or {}}
+                                     for d in body.documents], workers=1)
+        seq = collection.store_seq()
+    problems = [{"id": p.source, "reason": p.message} for p in report.problems[:100]]
+    return {"added": report.added, "updated": report.updated, "unchanged": report.unchanged,
+            "failed": report.failed, "seq": seq, "problems": problems}
+
+
+def _add_vectors(collection, documents: list[m.DocumentIn]):
+    if any(d.vector is None for d in documents):
+        raise ApiError(400, "bad_input", f"collection {collection.name!r} holds precomputed vectors: every "
+                       "document needs a 'vector'")
+    if len({d.id for d in documents}) != len(documents):
+        raise ApiError(400, "bad_input", "document ids must be unique within one request")
+    return collection.add_vectors([d.id for d in documents], [d.vector for d in documents],
+                                  texts=[d.text for d in documents], metadata=[d.metadata for d in documents])
+
+
+@router.get("/collections/{name}/documents", response_model=m.DocumentPage, summary="A page of documents")
+def list_documents(name: str, limit: int = Query(100, ge=1), cursor: Optional[str] = None,
+                   where: Optional[list[str]] = Query(None, description="FIELD=VALUE (or !=, <, >, <=, >=); "
+                                                      "repeat to AND several."),
+                   min_seq: Optional[int] = Query(None, ge=0),
+                   svc: Service = Depends(service), who: Principal = Depends(principal)):
+    Authenticator.require(who, "read", name)
+    if limit > svc.settings.max_page:
+        raise ApiError(400, "limit_too_large", f"limit is {limit}; pages hold at most {svc.settings.max_page}")
+    collection = svc.collection(name)
+    seq = svc.covered(collection, min_seq, dense=False)
+    from ..filters import compile_filters, normalise_filters
+
+    filters = normalise_filters(where)
+    sql, params = compile_filters(filters) if filters else (None, None)
+    page, after = svc.store.document_page(collection.info.id, after=_decode_cursor(cursor), limit=limit,
+                                          where_sql=sql, params=params)
+    return {"documents": page, "next_cursor": _encode_cursor(after) if after is not None else None, "seq": seq}
+
+
+def _encode_cursor(after: int) -> str:
+    return base64.urlsafe_b64encode(f"d{after}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not text.startswith("d") or not text[1:].isdigit():
+            raise ValueError
+        return int(text[1:])
+    except ValueError:
+        raise ApiError(400, "bad_cursor", "cursor is not one this server handed out (pass next_cursor as is)") \
+            from None
+
+
+@router.get("/collections/{name}/documents/{doc_id:path}", response_model=m.Document, summary="One document")
+def get_document(name: str, doc_id: str, min_seq: Optional[int] = Query(None, ge=0),
+                 svc: Service = Depends(service), who: Principal = Depends(principal)):
+    Authenticator.require(who, "read", name)
+    collection = svc.collection(name)
+    svc.covered(collection, min_seq, dense=False)
+    document = collection.get(doc_id)
+    if document is None:
+        raise ApiError(404, "document_not_found", f"no document with id {doc_id!r} in collection {name!r}")
+    document.pop("content_hash", None)
+    return document
+
+
+@router.delete("/collections/{name}/documents", response_model=m.DeleteResult, summary="Delete documents by id")
+def delete_documents(name: str, body: m.DeleteIn, svc: Service = Depends(service),
+                     who: Principal = Depends(principal)):
+    Authenticator.require(who, "write", name)
+    _check_batch(svc, len(body.ids), "ids")
+    collection = svc.collection(name)
+    ids = list(dict.fromkeys(body.ids))
+    with svc.write_lock:
+        missing = collection.delete(ids)
+        seq = collection.store_seq()
+    return {"deleted": len(ids) - len(missing), "not_found": missing, "seq": seq}
+
+
+@router.get("/collections/{name}/count", response_model=m.Count, summary="How many documents")
+def count_documents(name: str, min_seq: Optional[int] = Query(None, ge=0), svc: Service = Depends(service),
+                    who: Principal = Depends(principal)):
+    Authenticator.require(who, "read", name)
+    collection = svc.collection(name)
+    seq = svc.covered(collection, min_seq, dense=False)
+    return {"count": collection.count(), "seq": seq}
+
+
+# -- search ----------------------------------------------------------------------------------
+
+
+@router.post("/collections/{name}/search", response_model=m.Hits | m.BatchHits,
+             summary="Search by text, by vector, or many texts at once")
+def search(name: str, body: m.SearchIn, svc: Service = Depends(service), who: Principal = Depends(principal)):
+    Authenticator.require(who, "read", name)
+    _check_k(svc, body.k)
+    collection = svc.collection(name)
+    ranking = _ranking(body)
+    seq = svc.covered(collection, body.min_seq, dense=body.mode != "lexical")
+    if body.queries is not None:
+        _check_batch(svc, len(body.queries), "queries")
+        results = []
+        for query, found in zip(body.queries, collection.search_many(body.queries, body.k, body.where, **ranking)):
+            if isinstance(found, QueryError):
+                results.append({"query": query, "hits": [], "error": str(found)})
+            else:
+                results.append({"query": query, "hits": _hits(found), "error": None})
+        return {"results": results, "seq": seq}
+    if body.vector is not None:
+        if body.mode not in (None, "dense"):
+            raise ApiError(400, "bad_query", "a vector search is dense only: leave mode out or use mode=dense")
+        hits = collection.search_vector(body.vector, body.k, body.where, nprobe=body.nprobe, ef=body.ef)
+    else:
+        hits = collection.search(body.query, body.k, body.where, **ranking)
+    return {"hits": _hits(hits), "seq": seq}
+
+
+@router.post("/collections/{name}/similar", response_model=m.Hits, summary="Documents most like a stored one")
+def similar(name: str, body: m.SimilarIn, svc: Service = Depends(service), who: Principal = Depends(principal)):
+    Authenticator.require(who, "read", name)
+    _check_k(svc, body.k)
+    collection = svc.collection(name)
+    seq = svc.covered(collection, body.min_seq, dense=body.mode != "lexical")
+    return {"hits": _hits(collection.similar(body.id, body.k, body.where, **_ranking(body))), "seq": seq}
+
+
+@router.get("/limits", response_model=m.Limits, summary="This server's request limits")
+def limits(svc: Service = Depends(service)):
+    s = svc.settings
+    return {"max_body_bytes": s.max_body_bytes, "max_k": s.max_k, "max_batch": s.max_batch,
+            "max_page": s.max_page, "read_timeout": s.read_timeout}
