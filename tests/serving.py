@@ -46,7 +46,8 @@ class Server:
         raise RuntimeError(f"server not ready after {timeout} s: {self.output()}")
 
     def output(self) -> str:
-        self._log_file.flush()
+        if not self._log_file.closed:
+            self._log_file.flush()
         return self.log.read_text("utf-8", "replace")[-4000:]
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
