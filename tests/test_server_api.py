@@ -55,7 +55,8 @@ def error_of(response, status):
     ("POST", "/v1/collections/news/search", {"query": "rain", "where": ["n>>1"]}, 400, "bad_option"),
     ("POST", "/v1/collections/news/search", {"vector": [0.1] * 7}, 400, "bad_query"),
     ("POST", "/v1/collections/news/search", {"vector": [0.0] * 50}, 400, "bad_query"),
-    ("POST", "/v1/collections/news/search", {"query": "rain", "min_seq": 10**6}, 503, "not_caught_up"),
+    ("POST", "/v1/collections/news/search", {"query": "rain", "min_seq": 10**6}, 409, "min_seq_ahead"),
+    ("GET", "/v1/collections/news/count?min_seq=1000000", None, 409, "min_seq_ahead"),
     ("POST", "/v1/collections/news/similar", {"id": "nope"}, 404, "document_not_found"),
     ("POST", "/v1/collections/nope/search", {"query": "rain"}, 404, "collection_not_found"),
     ("GET", "/v1/collections/news/documents/nope", None, 404, "document_not_found"),
@@ -68,6 +69,7 @@ def error_of(response, status):
     ("POST", "/v1/collections/news/documents", {"documents": [{"id": "x", "text": "t", "vector": [1.0]}]},
      400, "bad_input"),
     ("PUT", "/v1/collections/news", None, 405, "method_not_allowed"),
+    ("GET", "/v1/collections/news/documents?limt=5", None, 400, "unknown_parameter"),
     ("GET", "/v2/nothing", None, 404, "not_found"),
 ])
 def test_bad_input_is_a_4xx_json_error_never_a_500(http, method, path, body, status, code):

@@ -11,7 +11,7 @@ import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from ... import __version__
@@ -19,7 +19,7 @@ from . import errors, metrics
 from .auth import Authenticator
 from .middleware import ServerMiddleware
 from .models import Health, Ready
-from .routes import router
+from .routes import no_unknown_query, router
 from .service import Service
 from .settings import Settings
 
@@ -44,7 +44,8 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         service.close()
 
-    app = FastAPI(title="vecdex", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="vecdex", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  dependencies=[Depends(no_unknown_query)])
     app.state.service = service
     app.state.auth = Authenticator(service.store)
     errors.install(app)

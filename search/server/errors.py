@@ -85,6 +85,19 @@ def _validation_message(exc: RequestValidationError, content_type: str) -> str:
     return _one_line("; ".join(parts) + (f" (and {more} more)" if more > 0 else ""))
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first
+    route's, and ours are one route per method)."""
+    from starlette.routing import Match
+
+    allowed: set[str] = set()
+    for route in request.app.router.routes:
+        methods = getattr(route, "methods", None)
+        if methods and route.matches(request.scope)[0] != Match.NONE:
+            allowed |= set(methods)
+    return sorted(allowed)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into the JSON error shape."""
 
@@ -94,9 +107,11 @@ def install(app: FastAPI) -> None:
         message = getattr(exc, "message", None) or _one_line(str(exc.detail))
         if exc.status_code == 404 and not getattr(exc, "code", None):
             message = f"no route {request.method} {request.url.path}"
-        elif exc.status_code == 405 and not getattr(exc, "code", None):
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405 and not getattr(exc, "code", None):
             message = f"{request.method} is not allowed on {request.url.path}"
-        return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
+            headers = {"Allow": ", ".join(_allowed_methods(request))}
+        return error_response(exc.status_code, code, message, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

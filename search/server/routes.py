@@ -22,7 +22,7 @@ _bearer = HTTPBearer(auto_error=False, description="A token from `vecdex token c
 _ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 422, 503)}
 _ERRORS[500] = {"model": ErrorBody, "description": "A bug (the server log has the details)."}
 
-router = APIRouter(prefix="/v1", responses=_ERRORS)
+router = APIRouter(prefix="/v1", responses=_ERRORS)  # no_unknown_query: added app-wide in app.py
 
 
 def service(request: Request) -> Service:
@@ -32,6 +32,32 @@ def service(request: Request) -> Service:
 def principal(request: Request,
               credentials: Optional[HTTPAuthorizationCredentials] = Depends(_bearer)) -> Principal:
     return request.app.state.auth.principal(request.headers.get("authorization"))
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def no_unknown_query(request: Request) -> None:
+    """Refuse query parameters a route does not take (a typo must not be silently ignored)."""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    known = _QUERY_NAMES.get(id(route))
+    if known is None:
+        known = _QUERY_NAMES[id(route)] = frozenset(_query_names(getattr(route, "dependant", None)))
+    unknown = sorted(set(request.query_params.keys()) - known)
+    if unknown:
+        raise ApiError(400, "unknown_parameter", f"unknown query parameter {', '.join(map(repr, unknown))}"
+                       + (f" (this route takes: {', '.join(sorted(known))})" if known else ""))
+
+
+def _query_names(dependant) -> set[str]:
+    if dependant is None:
+        return set()
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
 
 
 def _check_k(svc: Service, k: int) -> None:

@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from ...storage.store import CollectionInfo
 from ..engine import Collection, Vecdex
 from .errors import ApiError
@@ -80,19 +82,33 @@ class Service:
     # -- read-your-writes ----------------------------------------------------------------
 
     def covered(self, collection: Collection, min_seq: int | None, *, dense: bool = True) -> int:
-        """The ``seq`` this worker answers ``collection`` from, waiting up to the read
-        timeout for it to reach ``min_seq`` (503 if it does not)."""
+        """The ``seq`` this worker answers ``collection`` from: its caches are caught up
+        with the store first (a write acknowledged by any worker is in the store, so a
+        ``min_seq`` it returned is always reached). A ``min_seq`` the store itself has
+        not reached was never returned by this store: 409. Caches that cannot catch up
+        within the read timeout (the store stays locked): 503."""
         deadline = time.monotonic() + self.settings.read_timeout
         while True:
-            seq = collection.catch_up() if dense else collection.store_seq()
-            if min_seq is None or seq >= min_seq:
-                return seq
-            if time.monotonic() >= deadline:
-                raise ApiError(503, "not_caught_up",
-                               f"collection {collection.name!r} is at write {seq}, not yet at min_seq {min_seq} "
-                               f"after {self.settings.read_timeout:g} s (was min_seq from another store or a "
-                               "dropped collection?)", headers={"Retry-After": "1"})
-            time.sleep(0.01)
+            try:
+                seq = collection.catch_up() if dense else collection.store_seq()
+                if min_seq is None or seq >= min_seq:
+                    return seq
+                stored = collection.store_seq()
+            except OperationalError as exc:
+                if time.monotonic() >= deadline:
+                    raise ApiError(503, "not_caught_up", f"could not bring collection {collection.name!r} up to "
+                                   f"the store within {self.settings.read_timeout:g} s: {exc.orig}",
+                                   headers={"Retry-After": "1"}) from None
+                time.sleep(0.02)
+                continue
+            if stored < min_seq:
+                raise ApiError(409, "min_seq_ahead",
+                               f"min_seq {min_seq} is ahead of collection {collection.name!r} (at write {stored}): "
+                               "this store never returned it (another store, or the collection was dropped "
+                               "and made again)")
+            if time.monotonic() >= deadline:  # pragma: no cover (the catch-up is synchronous)
+                raise ApiError(503, "not_caught_up", f"collection {collection.name!r} did not catch up to write "
+                               f"{min_seq} within {self.settings.read_timeout:g} s", headers={"Retry-After": "1"})
 
     # -- readiness -----------------------------------------------------------------------
 
