@@ -158,7 +158,7 @@ class Collection(RankedSearch, DenseSearch):
 
     def count(self) -> int:
         """How many documents the collection holds."""
-        return self._vx.store.counts(self.info.id)[0]
+        return self._vx.store.count_documents(self.info.id)
 
     # -- writes ------------------------------------------------------------------------
 

@@ -672,6 +672,11 @@ class Store:
                       "created_at": r[5], "updated_at": r[6]} for r in rows]
         return documents, (int(rows[-1][0]) if more else None)
 
+    def count_documents(self, collection_id: int) -> int:
+        """Documents in a collection (one indexed count, on the plain reader)."""
+        return int(self._reader().execute(
+            "SELECT count(*) FROM documents WHERE collection_id = ?", (collection_id,)).fetchone()[0])
+
     def document_ids(self, collection_id: int) -> list[str]:
         """Every document id of a collection, in storage order."""
         with self.reading() as conn:

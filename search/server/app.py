@@ -44,20 +44,21 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         service.close()
 
-    app = FastAPI(title="vecdex", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  dependencies=[Depends(no_unknown_query)])
+    app = FastAPI(title="vecdex", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    checked = [Depends(no_unknown_query)]  # the /v1 routes check their query through their one dependency
     app.state.service = service
     app.state.auth = Authenticator(service.store)
     errors.install(app)
     app.include_router(router)
     app.add_middleware(ServerMiddleware, max_body_bytes=settings.max_body_bytes)
 
-    @app.get("/healthz", response_model=Health, summary="Liveness: the process answers")
+    @app.get("/healthz", response_model=Health, summary="Liveness: the process answers", dependencies=checked)
     async def healthz():
         return {"status": "ok"}
 
     @app.get("/readyz", response_model=Ready, responses={503: {"model": Ready}},
-             summary="Readiness: the store answers and every collection's model and index are loaded")
+             summary="Readiness: the store answers and every collection's model and index are loaded",
+             dependencies=checked)
     def readyz():
         try:
             count = len(service.infos())
@@ -73,7 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/metrics", response_class=Response, summary="Prometheus metrics",
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-                        401: {"model": errors.ErrorBody}})
+                        401: {"model": errors.ErrorBody}}, dependencies=checked)
     def prometheus(request: Request):
         app.state.auth.principal(request.headers.get("authorization"))  # any valid token may scrape
         return Response(metrics.render(service), media_type=metrics.CONTENT_TYPE)

@@ -4,9 +4,10 @@ around it). Paths and field names are a contract (issue 13): keep them."""
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any, Optional
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ...errors import QueryError
@@ -25,19 +26,36 @@ _ERRORS[500] = {"model": ErrorBody, "description": "A bug (the server log has th
 router = APIRouter(prefix="/v1", responses=_ERRORS)  # no_unknown_query: added app-wide in app.py
 
 
-def service(request: Request) -> Service:
-    return request.app.state.service
+class Caller:
+    """What a route needs about a request: the worker's service and who is asking."""
+
+    __slots__ = ("svc", "who")
+
+    def __init__(self, svc: Service, who: Principal):
+        self.svc, self.who = svc, who
+
+    def may(self, scope: str, collection: str | None = None) -> Service:
+        Authenticator.require(self.who, scope, collection)
+        return self.svc
 
 
-def principal(request: Request,
-              credentials: Optional[HTTPAuthorizationCredentials] = Depends(_bearer)) -> Principal:
-    return request.app.state.auth.principal(request.headers.get("authorization"))
+# One dependency per route, a coroutine: a plain function would cost a thread-pool
+# hop (~0.1 ms) and every extra dependency its own resolution. It only reads memory
+# and, when the store changed, the token table.
+async def caller(request: Request, credentials: Optional[HTTPAuthorizationCredentials] = Depends(_bearer)) -> Caller:
+    _check_query(request)
+    app = request.app
+    return Caller(app.state.service, app.state.auth.principal(request.headers.get("authorization")))
 
 
 _QUERY_NAMES: dict[int, frozenset[str]] = {}
 
 
-def no_unknown_query(request: Request) -> None:
+async def no_unknown_query(request: Request) -> None:
+    _check_query(request)
+
+
+def _check_query(request: Request) -> None:
     """Refuse query parameters a route does not take (a typo must not be silently ignored)."""
     if not request.query_params:
         return
@@ -71,6 +89,14 @@ def _check_batch(svc: Service, n: int, what: str) -> None:
                        "(--max-batch): send smaller batches (the Python client splits them itself)")
 
 
+def _json(content: dict[str, Any]) -> Response:
+    """The hot routes answer with their JSON directly: the response model stays in the
+    OpenAPI document (and schemathesis checks answers against it), but FastAPI's
+    re-validation and its extra thread-pool hop for a plain function are skipped."""
+    return Response(json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")),
+                    media_type="application/json")
+
+
 def _hits(hits: list[Hit]) -> list[dict[str, Any]]:
     return [{"rank": h.rank, "id": h.id, "score": float(h.score), "snippet": h.snippet, "metadata": h.metadata}
             for h in hits]
@@ -88,15 +114,53 @@ def _ranking(body: m.ReadOptions) -> dict[str, Any]:
     return out
 
 
+# -- search (first: routes are matched in order) ------------------------------------------
+
+
+@router.post("/collections/{name}/search", response_model=m.Hits | m.BatchHits,
+             summary="Search by text, by vector, or many texts at once")
+def search(name: str, body: m.SearchIn, c: Caller = Depends(caller)):
+    svc = c.may("read", name)
+    _check_k(svc, body.k)
+    collection = svc.collection(name)
+    ranking = _ranking(body)
+    seq = svc.covered(collection, body.min_seq, dense=body.mode != "lexical")
+    if body.queries is not None:
+        _check_batch(svc, len(body.queries), "queries")
+        results = []
+        for query, found in zip(body.queries, collection.search_many(body.queries, body.k, body.where, **ranking)):
+            if isinstance(found, QueryError):
+                results.append({"query": query, "hits": [], "error": str(found)})
+            else:
+                results.append({"query": query, "hits": _hits(found), "error": None})
+        return _json({"results": results, "seq": seq})
+    if body.vector is not None:
+        if body.mode not in (None, "dense"):
+            raise ApiError(400, "bad_query", "a vector search is dense only: leave mode out or use mode=dense")
+        hits = collection.search_vector(body.vector, body.k, body.where, nprobe=body.nprobe, ef=body.ef)
+    else:
+        hits = collection.search(body.query, body.k, body.where, **ranking)
+    return _json({"hits": _hits(hits), "seq": seq})
+
+
+@router.post("/collections/{name}/similar", response_model=m.Hits, summary="Documents most like a stored one")
+def similar(name: str, body: m.SimilarIn, c: Caller = Depends(caller)):
+    svc = c.may("read", name)
+    _check_k(svc, body.k)
+    collection = svc.collection(name)
+    seq = svc.covered(collection, body.min_seq, dense=body.mode != "lexical")
+    return _json({"hits": _hits(collection.similar(body.id, body.k, body.where, **_ranking(body))), "seq": seq})
+
+
 # -- collections -----------------------------------------------------------------------------
 
 
 @router.get("/collections", response_model=m.CollectionList, summary="List collections")
-def list_collections(svc: Service = Depends(service), who: Principal = Depends(principal)):
-    Authenticator.require(who, "read")
+def list_collections(c: Caller = Depends(caller)):
+    svc = c.may("read")
     out = []
     for info in svc.infos():
-        if not who.sees(info.name):
+        if not c.who.sees(info.name):
             continue
         n_docs, n_chunks = svc.store.counts(info.id)
         out.append({"name": info.name, "documents": n_docs, "chunks": n_chunks, "embedder": info.embedder.get("kind"),
@@ -106,9 +170,8 @@ def list_collections(svc: Service = Depends(service), who: Principal = Depends(p
 
 
 @router.post("/collections", response_model=m.CollectionStats, status_code=201, summary="Create a collection")
-def create_collection(body: m.CollectionCreate, svc: Service = Depends(service),
-                      who: Principal = Depends(principal)):
-    Authenticator.require(who, "admin", body.name)
+def create_collection(body: m.CollectionCreate, c: Caller = Depends(caller)):
+    svc = c.may("admin", body.name)
     options: dict[str, Any] = {"embedder": body.embedder, "model": body.model, "index": body.index}
     if body.pooling is not None:
         options["pooling"] = body.pooling
@@ -119,16 +182,16 @@ def create_collection(body: m.CollectionCreate, svc: Service = Depends(service),
 
 
 @router.get("/collections/{name}", response_model=m.CollectionStats, summary="Collection stats (as vecdex info --json)")
-def collection_stats(name: str, svc: Service = Depends(service), who: Principal = Depends(principal)):
-    Authenticator.require(who, "read", name)
+def collection_stats(name: str, c: Caller = Depends(caller)):
+    svc = c.may("read", name)
     collection = svc.collection(name)
     stats = collection.stats()
     return {**stats, "seq": stats["writes"]}
 
 
 @router.delete("/collections/{name}", response_model=m.Dropped, summary="Drop a collection and all its documents")
-def drop_collection(name: str, svc: Service = Depends(service), who: Principal = Depends(principal)):
-    Authenticator.require(who, "admin", name)
+def drop_collection(name: str, c: Caller = Depends(caller)):
+    svc = c.may("admin", name)
     svc.drop(name)
     return {"dropped": name}
 
@@ -137,9 +200,8 @@ def drop_collection(name: str, svc: Service = Depends(service), who: Principal =
 
 
 @router.post("/collections/{name}/documents", response_model=m.WriteResult, summary="Add or update documents")
-def upsert_documents(name: str, body: m.DocumentsIn, svc: Service = Depends(service),
-                     who: Principal = Depends(principal)):
-    Authenticator.require(who, "write", name)
+def upsert_documents(name: str, body: m.DocumentsIn, c: Caller = Depends(caller)):
+    svc = c.may("write", name)
     _check_batch(svc, len(body.documents), "documents")
     collection = svc.collection(name)
     with svc.write_lock:
@@ -172,8 +234,8 @@ def list_documents(name: str, limit: int = Query(100, ge=1), cursor: Optional[st
                    where: Optional[list[str]] = Query(None, description="FIELD=VALUE (or !=, <, >, <=, >=); "
                                                       "repeat to AND several."),
                    min_seq: Optional[int] = Query(None, ge=0),
-                   svc: Service = Depends(service), who: Principal = Depends(principal)):
-    Authenticator.require(who, "read", name)
+                   c: Caller = Depends(caller)):
+    svc = c.may("read", name)
     if limit > svc.settings.max_page:
         raise ApiError(400, "limit_too_large", f"limit is {limit}; pages hold at most {svc.settings.max_page}")
     collection = svc.collection(name)
@@ -184,7 +246,7 @@ def list_documents(name: str, limit: int = Query(100, ge=1), cursor: Optional[st
     sql, params = compile_filters(filters) if filters else (None, None)
     page, after = svc.store.document_page(collection.info.id, after=_decode_cursor(cursor), limit=limit,
                                           where_sql=sql, params=params)
-    return {"documents": page, "next_cursor": _encode_cursor(after) if after is not None else None, "seq": seq}
+    return _json({"documents": page, "next_cursor": _encode_cursor(after) if after is not None else None, "seq": seq})
 
 
 def _encode_cursor(after: int) -> str:
@@ -206,21 +268,20 @@ def _decode_cursor(cursor: str | None) -> int:
 
 @router.get("/collections/{name}/documents/{doc_id:path}", response_model=m.Document, summary="One document")
 def get_document(name: str, doc_id: str, min_seq: Optional[int] = Query(None, ge=0),
-                 svc: Service = Depends(service), who: Principal = Depends(principal)):
-    Authenticator.require(who, "read", name)
+                 c: Caller = Depends(caller)):
+    svc = c.may("read", name)
     collection = svc.collection(name)
     svc.covered(collection, min_seq, dense=False)
     document = collection.get(doc_id)
     if document is None:
         raise ApiError(404, "document_not_found", f"no document with id {doc_id!r} in collection {name!r}")
     document.pop("content_hash", None)
-    return document
+    return _json(document)
 
 
 @router.delete("/collections/{name}/documents", response_model=m.DeleteResult, summary="Delete documents by id")
-def delete_documents(name: str, body: m.DeleteIn, svc: Service = Depends(service),
-                     who: Principal = Depends(principal)):
-    Authenticator.require(who, "write", name)
+def delete_documents(name: str, body: m.DeleteIn, c: Caller = Depends(caller)):
+    svc = c.may("write", name)
     _check_batch(svc, len(body.ids), "ids")
     collection = svc.collection(name)
     ids = list(dict.fromkeys(body.ids))
@@ -231,54 +292,16 @@ def delete_documents(name: str, body: m.DeleteIn, svc: Service = Depends(service
 
 
 @router.get("/collections/{name}/count", response_model=m.Count, summary="How many documents")
-def count_documents(name: str, min_seq: Optional[int] = Query(None, ge=0), svc: Service = Depends(service),
-                    who: Principal = Depends(principal)):
-    Authenticator.require(who, "read", name)
+def count_documents(name: str, min_seq: Optional[int] = Query(None, ge=0), c: Caller = Depends(caller)):
+    svc = c.may("read", name)
     collection = svc.collection(name)
     seq = svc.covered(collection, min_seq, dense=False)
-    return {"count": collection.count(), "seq": seq}
+    return _json({"count": collection.count(), "seq": seq})
 
 
-# -- search ----------------------------------------------------------------------------------
-
-
-@router.post("/collections/{name}/search", response_model=m.Hits | m.BatchHits,
-             summary="Search by text, by vector, or many texts at once")
-def search(name: str, body: m.SearchIn, svc: Service = Depends(service), who: Principal = Depends(principal)):
-    Authenticator.require(who, "read", name)
-    _check_k(svc, body.k)
-    collection = svc.collection(name)
-    ranking = _ranking(body)
-    seq = svc.covered(collection, body.min_seq, dense=body.mode != "lexical")
-    if body.queries is not None:
-        _check_batch(svc, len(body.queries), "queries")
-        results = []
-        for query, found in zip(body.queries, collection.search_many(body.queries, body.k, body.where, **ranking)):
-            if isinstance(found, QueryError):
-                results.append({"query": query, "hits": [], "error": str(found)})
-            else:
-                results.append({"query": query, "hits": _hits(found), "error": None})
-        return {"results": results, "seq": seq}
-    if body.vector is not None:
-        if body.mode not in (None, "dense"):
-            raise ApiError(400, "bad_query", "a vector search is dense only: leave mode out or use mode=dense")
-        hits = collection.search_vector(body.vector, body.k, body.where, nprobe=body.nprobe, ef=body.ef)
-    else:
-        hits = collection.search(body.query, body.k, body.where, **ranking)
-    return {"hits": _hits(hits), "seq": seq}
-
-
-@router.post("/collections/{name}/similar", response_model=m.Hits, summary="Documents most like a stored one")
-def similar(name: str, body: m.SimilarIn, svc: Service = Depends(service), who: Principal = Depends(principal)):
-    Authenticator.require(who, "read", name)
-    _check_k(svc, body.k)
-    collection = svc.collection(name)
-    seq = svc.covered(collection, body.min_seq, dense=body.mode != "lexical")
-    return {"hits": _hits(collection.similar(body.id, body.k, body.where, **_ranking(body))), "seq": seq}
-
-
-@router.get("/limits", response_model=m.Limits, summary="This server's request limits")
-def limits(svc: Service = Depends(service)):
-    s = svc.settings
+@router.get("/limits", response_model=m.Limits, summary="This server's request limits",
+            dependencies=[Depends(no_unknown_query)])
+def limits(request: Request):
+    s = request.app.state.service.settings
     return {"max_body_bytes": s.max_body_bytes, "max_k": s.max_k, "max_batch": s.max_batch,
             "max_page": s.max_page, "read_timeout": s.read_timeout}
