@@ -1,27 +1,29 @@
-"""vecdex's Python API. See :mod:`search.engine`.
+"""vecdex's Python API and query engine (installed as ``vecdex.search``).
 
-    from vecdex import Vecdex
-    with Vecdex("notes.db") as vx:
+    import vecdex
+    with vecdex.Vecdex("notes.db") as vx:
         notes = vx.collection("notes", create=True)
         notes.add([("a", "The river bank flooded after the storm.", {"year": 2020})])
         print(notes.search("flooding", k=3))
 
-The engine is imported on first use, so importing a light submodule (the server's
-command definitions, the HTTP client) does not load numpy, SQLAlchemy and FAISS.
+The names below are imported on first use, so the CLI's command modules (in
+``search/commands``) load without numpy, SQLAlchemy or FAISS.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-_ENGINE_NAMES = ("Collection", "Hit", "ModelMismatchError", "QueryError", "Vecdex", "default_db_path")
+from ..errors import ModelMismatchError, QueryError
 
 if TYPE_CHECKING:
-    from .engine import Collection, Hit, ModelMismatchError, QueryError, Vecdex, default_db_path
+    from .engine import Collection, Hit, Vecdex, default_db_path
+
+_LAZY = {"Collection", "Hit", "Vecdex", "default_db_path"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _ENGINE_NAMES:
+    if name in _LAZY:
         from . import engine
 
         value = getattr(engine, name)
@@ -30,4 +32,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'vecdex.search' has no attribute {name!r}")
 
 
-__all__ = list(_ENGINE_NAMES)
+__all__ = ["Collection", "Hit", "ModelMismatchError", "QueryError", "Vecdex", "default_db_path"]

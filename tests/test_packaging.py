@@ -107,3 +107,15 @@ def test_public_api_and_one_error_root():
     from vecdex.search.workbench.model_eval import EvaluationError
 
     assert EvalError is EvaluationError is vecdex.EvaluationError
+
+
+def test_repository_top_level_is_the_design_cards():
+    """The design card fixes the top level; new code goes into search/, indexer/ or storage/
+    (CLI command modules: search/commands/). The package root adds only its own modules."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout")
+    top = {line.split("/")[0] for line in tracked.stdout.splitlines()}
+    allowed = {"search", "indexer", "storage", "tests", "cli.py", "pyproject.toml", "README.md",
+               *ROOT_MODULES, "bench", ".ci", ".gitignore"}
+    assert top <= allowed, sorted(top - allowed)

@@ -4,7 +4,7 @@ and :class:`~vecdex.search.server.client.Client`, its Python client.
 - :mod:`.app` builds the application; :mod:`.routes` holds one thin route per library call.
 - :mod:`.service` is a worker's state: the open store, its collections, read-your-writes.
 - :mod:`.auth` checks bearer tokens; :mod:`.limits` the request limits; :mod:`.metrics` Prometheus.
-- :mod:`.commands` are the ``vecdex serve`` and ``vecdex token`` commands.
+- :mod:`vecdex.search.commands.server` holds the ``vecdex serve`` and ``vecdex token`` commands.
 
 Nothing here is imported by ``import vecdex``; FastAPI only by :mod:`.app`.
 """

@@ -1,5 +1,6 @@
-"""``vecdex serve`` and ``vecdex token``: registered on the main command group by
-:mod:`vecdex.cli`. Only click is imported here, so ``vecdex --help`` stays instant."""
+"""``vecdex serve`` and ``vecdex token`` (the HTTP API in :mod:`vecdex.search.server`):
+registered on the main command group by :mod:`vecdex.cli`. Only click is imported
+here, so ``vecdex --help`` stays instant."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def serve(ctx, db, host, port, workers, max_body_mb, max_k, max_batch, read_time
         import uvicorn
     except ImportError:
         raise ConfigError("vecdex serve needs the server extra: pip install 'vecdex[server]'") from None
-    from .settings import Settings, is_loopback
+    from ..server.settings import Settings, is_loopback
 
     settings = Settings(db=_db(ctx, db), max_body_bytes=int(max_body_mb * 2**20), max_k=max_k,
                         max_batch=max_batch, read_timeout=read_timeout)
@@ -82,7 +83,7 @@ def _check_store(db: str, host: str) -> None:
     while the store has no token."""
     from ...storage.store import Store
     from ...storage.tokens import TokenTable
-    from .settings import is_loopback
+    from ..server.settings import is_loopback
 
     store = Store(db)
     try:
@@ -118,7 +119,7 @@ Examples:
 def token_create(ctx, db, scope, collections, name, as_json):
     """Make a token and print it (only its SHA-256 digest is stored: it cannot be shown again)."""
     from ...storage.store import Store
-    from .auth import mint
+    from ..server.auth import mint
 
     store = Store(_db(ctx, db))
     try:

@@ -1,0 +1,1 @@
+"""The ``vecdex`` commands, grouped by job and registered on the group in :mod:`vecdex.cli`."""
