@@ -56,7 +56,12 @@ class Service:
                 self._collections.pop(name, None)
                 raise ApiError(404, "collection_not_found", f"no collection named {name!r}")
             cached = self._collections.get(name)
-            collection = cached[0] if cached is not None and cached[0].info.id == info.id else Collection(self.vx, info)
+            if cached is not None and cached[0].info.id == info.id:
+                collection = cached[0]
+            else:
+                if cached is not None:  # dropped (and made again) by another worker: free the old index
+                    self.vx.indexes.forget(cached[0].info.id)
+                collection = Collection(self.vx, info)
             self._collections[name] = (collection, version)
             return collection
 
