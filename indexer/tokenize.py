@@ -33,3 +33,9 @@ def word_spans(text: str) -> list[tuple[int, int]]:
 def parts(token: str) -> list[str]:
     """A compound token's pieces ("well-known" -> ["well", "known"])."""
     return [p for p in _PART_RE.split(token) if p]
+
+
+def iter_word_spans(text: str, pos: int = 0):
+    """Lazily, the (start, end) of each token of :func:`words` from ``pos`` on
+    (a snippet needs the tokens near one place, not all of a long text)."""
+    return (m.span() for m in _TOKEN_RE.finditer(text, pos))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,21 +28,36 @@ EXACT_FILTER_SHARE = 0.01
 _UNREAD = object()  # a chunk row not looked up yet (None: looked up, gone)
 
 
+class DenseCandidate(NamedTuple):
+    """A dense hit before its snippet and metadata are built (see ``light``)."""
+
+    document_id: int  # the store's row id: what fusion matches the two sides on
+    score: float
+    row: ChunkHit
+
+
+def dense_hit(row: ChunkHit, score: float, rank: int) -> Hit:
+    metadata = {} if row.metadata_json == "{}" else json.loads(row.metadata_json)
+    return Hit(row.ext_id, score, make_snippet(row.snippet), metadata, rank, (row.start, row.end))
+
+
 class DenseSearch:
     """Vector search methods of a collection."""
 
     def search_vector(
         self, vector: np.ndarray, k: int = 10, where: Any = None, *, exclude_document: int | None = None,
-        nprobe: int | None = None, ef: int | None = None,
+        nprobe: int | None = None, ef: int | None = None, light: bool = False,
     ) -> list[Hit]:
         """Search by a vector of the collection's dimension (normalised here, so cosine).
 
         ``nprobe`` / ``ef`` override the index's IVF probes / HNSW efSearch for this
         call only (other threads searching at the same time are not affected).
+        ``light``: :class:`DenseCandidate` rows instead of hits (fusion builds hits
+        only for the few it returns).
         """
         if where is not None:
             return self.search_vectors(np.asarray(vector, dtype=np.float32).reshape(1, -1), k, where,
-                                       exclude_document=exclude_document, nprobe=nprobe, ef=ef)[0]
+                                       exclude_document=exclude_document, nprobe=nprobe, ef=ef, light=light)[0]
         # One unfiltered query, the common case, without the batch bookkeeping: at
         # 400k vectors an HNSW search takes ~0.25 ms, so every few microseconds of
         # glue show in bench/bench_ann.py's ratio against raw FAISS.
@@ -53,7 +68,7 @@ class DenseSearch:
             scores, ids = index.search(query, fetch, params)
             id_list = ids[0].tolist()
             rows: dict[int, ChunkHit | None] = self._hit_rows.read([c for c in id_list[:k] if c >= 0], cache)
-            hits = self._collapse(scores[0], id_list, k, exclude_document, rows, cache)
+            hits = self._collapse(scores[0], id_list, k, exclude_document, rows, cache, light)
             if len(hits) == k or fetch >= available:
                 return hits
             fetch = min(available, fetch * 4)  # documents repeated in the ranking: look deeper
@@ -61,7 +76,7 @@ class DenseSearch:
 
     def search_vectors(
         self, vectors: Any, k: int = 10, where: Any = None, *, exclude_document: int | None = None,
-        nprobe: int | None = None, ef: int | None = None,
+        nprobe: int | None = None, ef: int | None = None, light: bool = False,
     ) -> list[list[Hit]]:
         """Many query vectors at once (one FAISS call and one SQL lookup per round)."""
         matrix, params, index, cache = self._prepare_search(vectors, k, nprobe, ef)
@@ -75,7 +90,7 @@ class DenseSearch:
             # A very selective filter: scoring its few rows exactly beats steering an
             # approximate index towards them (and can never miss one).
             if not index.exact and available <= max(EXACT_FILTER_ROWS, EXACT_FILTER_SHARE * index.count()):
-                return [self._exact(row, allowed, k, exclude_document, cache) for row in matrix]
+                return [self._exact(row, allowed, k, exclude_document, cache, light) for row in matrix]
         results: list[list[Hit]] = [[] for _ in matrix]
         pending = list(range(len(matrix))) if available else []
         fetch = self._fetch_size(k, exclude_document, available)
@@ -87,7 +102,8 @@ class DenseSearch:
             rows: dict[int, ChunkHit | None] = self._hit_rows.read(list(set(head[head >= 0].tolist())), cache)
             short = []
             for row, query in enumerate(pending):
-                results[query] = self._collapse(scores[row], ids[row].tolist(), k, exclude_document, rows, cache)
+                results[query] = self._collapse(scores[row], ids[row].tolist(), k, exclude_document, rows, cache,
+                                                light)
                 if len(results[query]) < k and fetch < available:
                     short.append(query)
             pending, fetch = short, min(available, fetch * 4)
@@ -96,7 +112,7 @@ class DenseSearch:
             # then the matching rows are scored exactly (filters stay exact).
             for query, hits in enumerate(results):
                 if len(hits) < min(k, available):
-                    results[query] = self._exact(matrix[query], allowed, k, exclude_document, cache)
+                    results[query] = self._exact(matrix[query], allowed, k, exclude_document, cache, light)
         return results
 
     def _prepare_search(self, vectors: Any, k: int, nprobe: int | None, ef: int | None):
@@ -137,15 +153,15 @@ class DenseSearch:
         return matrix
 
     def _exact(self, vector: np.ndarray, chunk_ids: np.ndarray, k: int, exclude_document: int | None,
-               cache: HitCache | None = None) -> list[Hit]:
+               cache: HitCache | None = None, light: bool = False) -> list[Hit]:
         """Brute-force cosine over the given chunks' stored vectors."""
         ids, vectors = self._vx.store.chunk_vectors(self.info.id, chunk_ids, int(self.info.embedder["dimension"]))
         scores = vectors @ vector
         order = np.argsort(-scores, kind="stable")
-        return self._collapse(scores[order], ids[order].tolist(), k, exclude_document, {}, cache)
+        return self._collapse(scores[order], ids[order].tolist(), k, exclude_document, {}, cache, light)
 
     def _collapse(self, scores: np.ndarray, id_list: list[int], k: int, exclude_document: int | None,
-                  rows: dict[int, ChunkHit | None], cache: HitCache | None) -> list[Hit]:
+                  rows: dict[int, ChunkHit | None], cache: HitCache | None, light: bool = False) -> list[Hit]:
         """Chunk hits -> document hits; a document scores as its best chunk.
 
         ``rows`` holds chunk rows read so far; missing ones are read (from
@@ -166,8 +182,12 @@ class DenseSearch:
             if row is None or row.document_id in seen or row.document_id == exclude_document:
                 continue
             seen.add(row.document_id)
-            metadata = {} if row.metadata_json == "{}" else json.loads(row.metadata_json)
-            hits.append(Hit(row.ext_id, score, make_snippet(row.snippet), metadata, len(hits) + 1, (row.start, row.end)))
+            if light:
+                hits.append(DenseCandidate(row.document_id, score, row))
+                if len(hits) == k:
+                    break
+                continue
+            hits.append(dense_hit(row, score, len(hits) + 1))
             if len(hits) == k:
                 break
         return hits

@@ -30,6 +30,7 @@ from ..storage.ann.spec import (
     parse_index_spec,
 )
 from ..storage.index_cache import IndexCache
+from ..storage.lexical_cache import LexicalCache
 from ..storage.store import CollectionInfo, DocumentWrite, Store, StoreError
 from .dense import DenseSearch
 from .hit_cache import HitRows
@@ -42,6 +43,10 @@ if TYPE_CHECKING:
 DEFAULT_DB = "vecdex.db"
 DEFAULT_COLLECTION = "default"
 VECTOR_BATCH = 2048
+#: A write of at least this many documents brings the lexical index up to date
+#: before returning (one tantivy commit, an fsync); smaller writes leave it to the
+#: next lexical or hybrid search, which catches up all of them in one commit.
+LEXICAL_EAGER_DOCS = 1000
 
 
 
@@ -182,10 +187,11 @@ class Collection(RankedSearch, DenseSearch):
         from ..indexer.pipeline import Indexer  # not needed (nor imported) on the query path
 
         indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=workers, progress=progress)
+        report = None
         try:
             report = indexer.run((_as_record(d) for d in documents), strict=strict)
         finally:
-            self._sync_index()
+            self._sync_index(report)
         if self._refit_due():
             self.refit()
         return report
@@ -249,7 +255,7 @@ class Collection(RankedSearch, DenseSearch):
                     report.chunks += len(changed)
         finally:
             report.seconds = time.perf_counter() - started
-            self._sync_index()
+            self._sync_index(report)
         return report
 
     def reindex(self, index: str | dict[str, Any] | None = None) -> dict[str, Any]:
@@ -312,11 +318,15 @@ class Collection(RankedSearch, DenseSearch):
                 "fitted": {k: v for k, v in fitted.items() if k not in ("components", "word_probs")},
                 "components": bool(fitted.get("components")), "corpus_word_freq": bool(fitted.get("word_probs"))}
 
-    def _sync_index(self) -> None:
-        """Bring the FAISS file up to the store's state and forget covered tombstones."""
+    def _sync_index(self, report: "IndexReport | None" = None) -> None:
+        """Bring the FAISS file up to the store's state and forget covered tombstones;
+        after a large write (``report``), the lexical index too."""
         info = self._refresh()
         self._vx.indexes.get(info)
         self._vx.store.prune_tombstones(info.id, self._vx.indexes.covered_seq(info))
+        if report is not None and report.added + report.updated >= LEXICAL_EAGER_DOCS:
+            self._vx.lexical.catch_up(info.id)
+            self._vx.lexical.prune(info.id)
         self._refresh()  # auto may just have recorded its choice
 
     # -- reads ---------------------------------------------------------------------------
@@ -388,6 +398,7 @@ class Vecdex:
     def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True):
         self.store = Store(path or default_db_path(), create=create)
         self.indexes = IndexCache(self.store)
+        self.lexical = LexicalCache(self.store)
 
     def __enter__(self) -> "Vecdex":
         return self

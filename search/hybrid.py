@@ -128,13 +128,13 @@ def fuse(
     """Fuse two ranked hit lists into the top k (hit, fused score); a document found
     by both keeps the dense hit (its snippet is the best-matching chunk)."""
     weights = (ranking.dense_weight, ranking.lexical_weight)
+    dense_keys, lexical_keys = [key(h) for h in dense], [key(h) for h in lexical]  # once each: a hot path
     if ranking.fusion == "rrf":
-        fused = rrf([[key(h) for h in dense], [key(h) for h in lexical]], weights, ranking.rrf_k)
+        fused = rrf([dense_keys, lexical_keys], weights, ranking.rrf_k)
     else:
         normalisers = ("none", "max") if ranking.fusion == "score" else ("minmax", "minmax")
-        fused = score_fusion([[(key(h), score(h)) for h in dense], [(key(h), score(h)) for h in lexical]],
+        fused = score_fusion([list(zip(dense_keys, map(score, dense))), list(zip(lexical_keys, map(score, lexical)))],
                              weights, normalisers)
-    by_key: dict[Hashable, T] = {}
-    for hit in list(dense) + list(lexical):
-        by_key.setdefault(key(hit), hit)
+    by_key: dict[Hashable, T] = dict(zip(reversed(lexical_keys), reversed(lexical)))
+    by_key.update(zip(reversed(dense_keys), reversed(dense)))  # the first hit of a key wins, dense first
     return [(by_key[doc], value) for doc, value in fused[:k]]

@@ -1,50 +1,47 @@
-"""Lexical search: BM25 over the SQLite FTS5 index of document text.
+"""Lexical search: BM25 over the collection's tantivy index (:mod:`storage.lexical_cache`).
 
-The FTS table (``documents_fts``, migration 2) is maintained by triggers inside
-the same transactions that write documents, so it always matches them. User
-text never reaches FTS5's query syntax: it is cut into words and each word is
-quoted, so inputs like ``"foo``, ``AND``, ``NEAR(`` or ``col:x*`` are just words.
+User text never reaches a query parser: it is cut into words, each word
+analysed like the indexed text and searched as a term (or, for a word the
+analyser splits, such as ``XJ-9000``, as the phrase of its pieces). BM25
+statistics (document count, average length, document frequencies) are the
+collection's own. Filters run inside the search where tantivy can express them
+exactly; the rest are checked against the store before a hit is returned.
 
-BM25 statistics (document count, average length, document frequencies) are
-those of the whole store's FTS index, i.e. over all its collections.
+A search returns light hits (row id, external id, score); the snippet and
+metadata are read and built only for the hits a caller finally returns
+(:func:`materialise`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, text
+import tantivy
 
+from ..storage import document_log, lexical_query
+from ..storage.lexical_cache import LexicalCache, LexicalIndex
 from ..indexer import tokenize
-from ..storage.store import Store
 from .filters import compile_filters, normalise_filters
+from .hits import Hit, make_snippet
 
-#: A longer query keeps its first this-many distinct words (FTS5 cost grows with terms).
+#: A longer query keeps its first this-many distinct words.
 MAX_QUERY_TERMS = 64
 #: Terms that stand for a document in lexical ``similar``.
 SIMILAR_TERMS = 24
 SNIPPET_TOKENS = 40
-#: Query terms in more than this share of all documents are dropped (see _informative)...
+#: Query terms in more than this share of the collection's documents are dropped (see _informative)...
 MAX_DF_FRACTION = 0.5
-#: ... and in stores of at least LARGE_STORE documents, terms in more than this share.
+#: ... and in collections of at least LARGE_STORE documents, terms in more than this share.
 LARGE_STORE = 20_000
 LARGE_STORE_MAX_DF_FRACTION = 0.25
-# What unicode61 treats as token characters (letters, digits); used to guess its terms.
-_FTS_TOKEN_RE = re.compile(r"[^\W_]+")
 
 
-@dataclass
-class LexicalHit:
-    document_id: int
-    ext_id: str
-    metadata: dict[str, Any]
-    score: float  # -bm25: higher is better
-    snippet: str
+class LexicalHit(NamedTuple):
+    document_id: int  # the store's row id
+    score: float  # BM25: higher is better
 
 
 def query_terms(query: str) -> list[str]:
@@ -55,14 +52,8 @@ def query_terms(query: str) -> list[str]:
     return list(seen)[:MAX_QUERY_TERMS]
 
 
-def match_expression(terms: list[str]) -> str | None:
-    """An FTS5 MATCH expression: any of the terms, each a quoted string (no operators)."""
-    quoted = ['"' + term.replace('"', '""') + '"' for term in terms if term]
-    return " OR ".join(quoted) if quoted else None
-
-
 def search(
-    store: Store,
+    cache: LexicalCache,
     collection_id: int,
     terms: list[str],
     k: int,
@@ -73,97 +64,140 @@ def search(
     """The k best BM25 matches of any of ``terms`` among the collection's documents."""
     if k < 1:
         return []
-    expression = match_expression(_informative(store, terms))
-    if expression is None:
+    index = cache.get(collection_id)
+    words = _informative(index, [t for t in (lexical_query.analyse(term) for term in terms) if t])
+    if not words:
         return []
-    clauses = ["documents_fts MATCH :vx_match", "d.collection_id = :vx_collection"]
-    params: dict[str, Any] = {"vx_match": expression, "vx_collection": collection_id, "vx_k": int(k)}
+    should = [(tantivy.Occur.Should, lexical_query.term_query(tokens)) for tokens in words]
+    clauses = [(tantivy.Occur.Must, tantivy.Query.boolean_query(should) if len(should) > 1 else should[0][1])]
     filters = normalise_filters(where)
-    if filters:
-        sql, filter_params = compile_filters(filters)
-        clauses.append(f"({sql})")
-        params.update(filter_params)
+    must, unchecked = lexical_query.filter_query(index.index, filters)
+    clauses.extend((tantivy.Occur.Must, query) for query in must)
     if exclude_document is not None:
-        clauses.append("d.id != :vx_exclude")
-        params["vx_exclude"] = int(exclude_document)
-    # The snippet is cut in Python from the top rows only: FTS5's snippet() in the
-    # select list would be computed for every matching row before the sort.
-    sql = text(
-        "SELECT d.id, d.ext_id, d.metadata, -bm25(documents_fts), d.text "
-        "FROM documents_fts JOIN documents d ON d.id = documents_fts.rowid "
-        f"WHERE {' AND '.join(clauses)} ORDER BY bm25(documents_fts) LIMIT :vx_k"
-    )
-    with store.reading() as conn:
-        rows = conn.execute(sql, params).all()
+        clauses.append((tantivy.Occur.MustNot, lexical_query.doc_query(exclude_document)))
+    query = tantivy.Query.boolean_query(clauses) if len(clauses) > 1 else clauses[0][1]
+    return [LexicalHit(doc, score) for doc, score in _search_checked(cache, index, query, k, unchecked)]
+
+
+def _search_checked(cache: LexicalCache, index: LexicalIndex, query: tantivy.Query, k: int,
+                    unchecked: list[Any]) -> list[tuple[int, float]]:
+    """Top k; with filters left to the store, deeper rounds until k pass them."""
+    if not unchecked:
+        return index.search(query, k)
+    sql, params = compile_filters(unchecked)
+    limit = k
+    while True:
+        found = index.search(query, limit)
+        accepted = document_log.matching_documents(cache.store, [doc for doc, _ in found], sql, params)
+        passed = [(doc, score) for doc, score in found if doc in accepted]
+        if len(passed) >= k or len(found) < limit:
+            return passed[:k]
+        limit *= 4
+
+
+def materialise(store, hits: list[LexicalHit], terms: list[str]) -> dict[int, Hit]:
+    """Row id -> hit with external id, metadata and a snippet around the first query
+    word, read in one go (a document deleted since the search is absent)."""
+    rows = document_log.document_rows(store, [h.document_id for h in hits])
     wanted = set(terms)
-    return [LexicalHit(r[0], r[1], json.loads(r[2]), float(r[3]), snippet(r[4], wanted)) for r in rows]
+    out = {}
+    for rank, hit in enumerate(hits, 1):
+        row = rows.get(hit.document_id)
+        if row is not None:
+            ext_id, metadata_json, text_ = row
+            metadata = {} if metadata_json == "{}" else json.loads(metadata_json)
+            out[hit.document_id] = Hit(ext_id, hit.score, make_snippet(snippet(text_, wanted)), metadata, rank)
+    return out
+
+
+def hits(store, found: list[LexicalHit], terms: list[str]) -> list[Hit]:
+    """Lexical-mode results: every hit built, ranked 1..n."""
+    built = materialise(store, found, terms)
+    out = [built[h.document_id] for h in found if h.document_id in built]
+    for rank, hit in enumerate(out, 1):
+        hit.rank = rank
+    return out
 
 
 def snippet(text_: str, terms: set[str], width: int = SNIPPET_TOKENS) -> str:
-    """About ``width`` words of ``text_`` around its first query term."""
-    spans = tokenize.word_spans(text_)
-    first = next((i for i, (a, b) in enumerate(spans) if text_[a:b].lower() in terms), 0)
-    start = max(0, first - width // 5)
-    end = min(len(spans), start + width)
-    if not spans:
+    """About ``width`` words of ``text_`` around its first query term (``width // 5``
+    words before it), words being what lies between whitespace.
+
+    Built with string searches only: tokenising a whole 3 KB article for every
+    hit was 70% of a hybrid query, and even 50 regex tokens cost ~0.1 ms a hit.
+    """
+    lowered = text_.lower()
+    if len(lowered) != len(text_):  # lower() moved offsets (rare letters): search the text itself
+        lowered = text_
+    at = _first_word(lowered, terms)
+    start = at
+    for _ in range(width // 5):  # back up over whole words
+        k = start
+        while k > 0 and text_[k - 1].isspace():
+            k -= 1
+        if k == 0:
+            start = 0
+            break
+        start = max(text_.rfind(" ", 0, k), text_.rfind("\n", 0, k), text_.rfind("\t", 0, k)) + 1
+    if at == 0:
+        start = 0
+    # Whole words only: if `start` fell inside a word, skip to its end.
+    if start > 0 and not text_[start - 1].isspace():
+        start = min((p for p in (text_.find(c, start) for c in " \n\t") if p >= 0), default=len(text_))
+    words = text_[start : start + 24 * width].split(maxsplit=width)
+    if not words:
         return text_[:200]
-    piece = text_[spans[start][0] : spans[end - 1][1]]
-    return ("…" if start > 0 else "") + piece + ("…" if end < len(spans) else "")
+    more = len(words) > width or (start + 24 * width < len(text_) and bool(text_[start + 24 * width :].strip()))
+    shown = words[:width]
+    return ("…" if text_[:start].strip() else "") + " ".join(shown) + ("…" if more else "")
 
 
-def _informative(store: Store, terms: list[str]) -> list[str]:
-    """Drop terms found in more than half of all documents ("the"), or, in large
-    stores, more than a quarter ("a").
+def _first_word(lowered: str, terms: set[str]) -> int:
+    """Offset of the first whole-word occurrence of any term (0 if none)."""
+    best = -1
+    for term in terms:
+        if not term:
+            continue
+        at = lowered.find(term)
+        while at >= 0 and (best < 0 or at < best):
+            end = at + len(term)
+            if (at == 0 or not lowered[at - 1].isalnum()) and (end == len(lowered) or not lowered[end].isalnum()):
+                best = at
+                break
+            at = lowered.find(term, at + 1)
+    return max(best, 0)
+
+
+def _informative(index: LexicalIndex, words: list[list[str]]) -> list[list[str]]:
+    """Drop terms found in more than half of the collection's documents ("the"),
+    or, in large collections, more than a quarter ("a").
 
     BM25 gives them little weight (IDF about 0 above half, at most log(3) above
     a quarter, against 4 to 10 for the words that pick documents out), but
-    OR-ing them makes FTS5 score a large share of all rows: on 50k one-line
-    documents a query with "a" took 40 ms, without it 10 ms. In small stores
-    the cost does not matter and a quarter of the documents can be a topic
-    ("space" in a two-newsgroup sample), so only the half rule applies there
-    (measured: bench/quality.py). A query made only of such words keeps them.
+    OR-ing them makes the search score a large share of all documents. In
+    small collections a quarter of the documents can be a topic ("space" in a
+    two-newsgroup sample), so only the half rule applies there (measured:
+    bench/quality.py). A query made only of such words keeps them; a word the
+    analyser splits (a phrase) is always kept.
     """
-    if len(terms) < 2:
-        return terms
-    sql = text("SELECT term, doc FROM documents_fts_terms WHERE term IN :terms").bindparams(
-        bindparam("terms", expanding=True)
-    )
-    with store.reading() as conn:
-        df = {r[0]: int(r[1]) for r in conn.execute(sql, {"terms": terms})}
-        if not df:
-            return terms
-        total = int(conn.execute(text("SELECT max(rowid) FROM documents")).scalar() or 0)
+    if len(words) < 2:
+        return words
+    total = index.documents
+    if total <= 0:
+        return words
     fraction = LARGE_STORE_MAX_DF_FRACTION if total >= LARGE_STORE else MAX_DF_FRACTION
-    kept = [t for t in terms if df.get(t, 0) <= fraction * total]
-    return kept or terms
+    kept = [w for w in words if len(w) > 1 or index.doc_freq(w[0]) <= fraction * total]
+    return kept or words
 
 
-def document_terms(store: Store, document_text: str, n_documents: int, limit: int = SIMILAR_TERMS) -> list[str]:
-    """The words that best stand for a document: highest tf * idf (idf from the FTS vocabulary)."""
-    counts = Counter(t for t in _FTS_TOKEN_RE.findall(document_text.lower()) if len(t) > 1)
+def document_terms(index: LexicalIndex, document_text: str, limit: int = SIMILAR_TERMS) -> list[str]:
+    """The words that best stand for a document: highest tf * idf (idf from the
+    collection's index); words in no other document are left out."""
+    counts = Counter(t for t in lexical_query.analyse(document_text) if len(t) > 1)
     if not counts:
         return []
-    sql = text("SELECT term, doc FROM documents_fts_terms WHERE term IN :terms").bindparams(
-        bindparam("terms", expanding=True)
-    )
-    df: dict[str, int] = {}
-    words = list(counts)
-    with store.reading() as conn:
-        for start in range(0, len(words), 500):
-            df.update({r[0]: int(r[1]) for r in conn.execute(sql, {"terms": words[start : start + 500]})})
-    total = max(n_documents, max(df.values(), default=1))
-    scored = [
-        (tf * math.log(1 + total / df[word]), word) for word, tf in counts.items() if df.get(word, 0) > 1
-    ]
+    df = {word: index.doc_freq(word) for word in counts}
+    total = max(index.documents, max(df.values(), default=1))
+    scored = [(tf * math.log(1 + total / df[word]), word) for word, tf in counts.items() if df[word] > 1]
     scored.sort(key=lambda item: (-item[0], item[1]))
     return [word for _, word in scored[:limit]]
-
-
-def integrity_check(store: Store) -> None:
-    """Raise if the FTS index does not match the documents it indexes.
-
-    FTS5's ``integrity-check`` with rank 1 compares the index with its content
-    table (here: ``documents``) and fails with SQLITE_CORRUPT_VTAB otherwise.
-    """
-    with store.writing() as conn:
-        conn.exec_driver_sql("INSERT INTO documents_fts (documents_fts, rank) VALUES ('integrity-check', 1)")

@@ -7,13 +7,15 @@ vector search itself is :class:`~vecdex.search.dense.DenseSearch`.
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import QueryError
 from . import lexical
-from .hits import Hit, make_snippet
+from .dense import DenseCandidate, dense_hit
+from .hits import Hit
 from .hybrid import Ranking, fuse
 
 
@@ -61,22 +63,23 @@ class RankedSearch:
         if options.mode == "lexical":
             if not terms:
                 raise QueryError(f"no words to search for in {_shown(query)}")
-            return self._lexical(terms, k, where)
+            return lexical.hits(self._vx.store, self._lexical(terms, k, where), terms)
         depth = options.depth(k)
         try:
             if unknown:
                 raise self._unknown_words(query)
-            dense, dense_error = self._dense(query, depth, where, vector=vector, knobs=knobs), None
+            dense, dense_error = self._dense(query, depth, where, vector=vector, knobs=knobs, light=True), None
         except QueryError as exc:
             dense, dense_error = [], exc
         words = self._lexical(terms, depth, where) if terms else []
         if dense_error is not None and not words:
             raise dense_error
-        return _fused(dense, words, options, k)
+        return self._fused(dense, words, options, k, terms)
 
     def _dense(self, query: str, k: int, where: Any, exclude_document: int | None = None,
-               vector: np.ndarray | None = None, knobs: dict[str, int | None] | None = None) -> list[Hit]:
-        knobs = knobs or {}
+               vector: np.ndarray | None = None, knobs: dict[str, int | None] | None = None,
+               light: bool = False) -> list[Hit]:
+        knobs = {**(knobs or {}), "light": light}
         if vector is not None:
             return self.search_vector(vector, k, where, exclude_document=exclude_document, **knobs)
         # A refit (new embedder state, new index generation) between embedding the
@@ -88,9 +91,29 @@ class RankedSearch:
                 break
         return hits
 
-    def _lexical(self, terms: list[str], k: int, where: Any, exclude_document: int | None = None) -> list[Hit]:
-        found = lexical.search(self._vx.store, self.info.id, terms, k, where, exclude_document=exclude_document)
-        return [Hit(h.ext_id, h.score, make_snippet(h.snippet), h.metadata, i) for i, h in enumerate(found, 1)]
+    def _lexical(self, terms: list[str], k: int, where: Any,
+                 exclude_document: int | None = None) -> list[lexical.LexicalHit]:
+        return lexical.search(self._vx.lexical, self.info.id, terms, k, where, exclude_document=exclude_document)
+
+    def _fused(self, dense: list[DenseCandidate], words: list[lexical.LexicalHit], options: Ranking, k: int,
+               terms: list[str]) -> list[Hit]:
+        """The top k of both rankings, made into hits only now: snippets and metadata
+        for the k returned, not the 2 x 50 fused (a document both sides found
+        keeps the dense hit: its snippet is the best-matching chunk)."""
+        fused = fuse(dense, words, key=_key, score=_score, ranking=options, k=k)
+        light = [h for h, _ in fused if isinstance(h, lexical.LexicalHit)]
+        built = lexical.materialise(self._vx.store, light, terms) if light else {}
+        out = []
+        for hit, score in fused:
+            if isinstance(hit, lexical.LexicalHit):
+                full = built.get(hit.document_id)
+                if full is None:
+                    continue  # deleted meanwhile
+                full.score, full.rank = score, len(out) + 1
+                out.append(full)
+            else:
+                out.append(dense_hit(hit.row, score, len(out) + 1))
+        return out
 
     def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None, *,
                     mode: str | Ranking | None = None, nprobe: int | None = None, ef: int | None = None,
@@ -136,24 +159,23 @@ class RankedSearch:
                 centroid = vectors.mean(axis=0)
                 centroid /= np.linalg.norm(centroid) or 1.0
                 dense = self.search_vector(centroid, depth, where, exclude_document=document_row,
-                                           nprobe=nprobe, ef=ef)
+                                           nprobe=nprobe, ef=ef, light=options.mode == "hybrid")
             if options.mode == "dense":
                 return dense
         document = self._vx.store.get_document(self.info.id, str(doc_id)) or {"text": ""}
-        terms = lexical.document_terms(self._vx.store, document["text"], self._vx.store.counts(self.info.id)[0])
+        terms = lexical.document_terms(self._vx.lexical.get(self.info.id), document["text"])
         words = self._lexical(terms, depth, where, exclude_document=document_row) if terms else []
         if options.mode == "lexical":
             if not terms:
                 raise QueryError(f"document {doc_id!r} shares no indexed word with other documents")
-            return words
+            return lexical.hits(self._vx.store, words, terms)
         if not dense and not words and len(vectors) == 0 and not terms:
             raise QueryError(f"document {doc_id!r} has neither a vector nor words shared with other documents")
-        return _fused(dense, words, options, k)
+        return self._fused(dense, words, options, k, terms)
 
 
 def _shown(query: str) -> str:
     return repr(query if len(query) < 60 else query[:57] + "...")
 
-def _fused(dense: list[Hit], words: list[Hit], options: Ranking, k: int) -> list[Hit]:
-    fused = fuse(dense, words, key=lambda h: h.id, score=lambda h: h.score, ranking=options, k=k)
-    return [Hit(h.id, score, h.snippet, h.metadata, rank, h.span) for rank, (h, score) in enumerate(fused, 1)]
+_key = operator.attrgetter("document_id")  # the store's row id: DenseCandidate and LexicalHit alike
+_score = operator.attrgetter("score")

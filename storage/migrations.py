@@ -73,10 +73,35 @@ MIGRATIONS: dict[int, list[str]] = {
         # Existing stores: index the documents they already hold.
         "INSERT INTO documents_fts (documents_fts) VALUES ('rebuild')",
     ],
+    # The document-level change log the lexical (tantivy) index catches up from
+    # (storage/lexical_cache.py): which batch wrote a document (documents.seq)
+    # and which batch removed which document (document_tombstones). A store
+    # identifier lets a cache folder tell its own store from a copy or another
+    # one. Existing documents get seq 0: any lexical index is built afresh.
+    3: [
+        "ALTER TABLE documents ADD COLUMN seq INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX ix_documents_collection_seq ON documents (collection_id, seq)",
+        """CREATE TABLE document_tombstones (
+            collection_id INTEGER NOT NULL,
+            document_id INTEGER NOT NULL,
+            seq INTEGER NOT NULL
+        )""",
+        "CREATE INDEX ix_document_tombstones_collection_seq ON document_tombstones (collection_id, seq)",
+        # Tombstones up to this seq were pruned: a lexical index covering less is rebuilt.
+        "ALTER TABLE collections ADD COLUMN documents_pruned_seq INTEGER NOT NULL DEFAULT 0",
+        "INSERT OR IGNORE INTO vecdex_meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))))",
+    ],
+    # The FTS5 index (migration 2) is replaced by the tantivy cache: drop it.
+    4: [
+        "DROP TRIGGER IF EXISTS documents_fts_delete",
+        "DROP TRIGGER IF EXISTS documents_fts_update",
+        "DROP TABLE IF EXISTS documents_fts_terms",
+        "DROP TABLE IF EXISTS documents_fts",
+    ],
     # Bearer tokens of the HTTP API (vecdex serve): only a SHA-256 digest of each
     # token is kept; ``id`` is a short public handle for listing and revoking.
     # ``collections`` is a JSON list of names the token is limited to (NULL: all).
-    3: [
+    5: [
         """CREATE TABLE api_tokens (
             id VARCHAR PRIMARY KEY,
             digest VARCHAR NOT NULL UNIQUE,

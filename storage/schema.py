@@ -8,6 +8,8 @@
   chunk id is the FAISS id. ``seq`` says which batch wrote the chunk.
 - ``chunk_tombstones``: chunk ids removed by batch ``seq``, so a FAISS file that
   covers an older ``seq`` can be caught up instead of rebuilt.
+- ``documents.seq`` and ``document_tombstones``: the same log at document level
+  (which batch wrote or removed a document), for the lexical index.
 - ``api_tokens``: bearer tokens of the HTTP API, as SHA-256 digests, with a scope.
 """
 
@@ -47,6 +49,7 @@ collections = Table(
     Column("chunking", JSON, nullable=False),
     Column("seq", Integer, nullable=False, default=0),
     Column("generation", Integer, nullable=False, default=0),
+    Column("documents_pruned_seq", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
@@ -63,6 +66,7 @@ documents = Table(
     Column("source", String),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("seq", Integer, nullable=False, default=0),
     UniqueConstraint("collection_id", "ext_id", name="uq_documents_collection_ext_id"),
 )
 
@@ -88,6 +92,15 @@ chunk_tombstones = Table(
     Column("chunk_id", Integer, nullable=False),
     Column("seq", Integer, nullable=False),
     Index("ix_tombstones_collection_seq", "collection_id", "seq"),
+)
+
+document_tombstones = Table(
+    "document_tombstones",
+    metadata_obj,
+    Column("collection_id", Integer, nullable=False),
+    Column("document_id", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Index("ix_document_tombstones_collection_seq", "collection_id", "seq"),
 )
 
 api_tokens = Table(

@@ -339,8 +339,8 @@ class Store:
 
     def drop_collection(self, collection_id: int) -> bool:
         """Delete a collection with all its documents, chunks and tombstones in one
-        transaction; False when it did not exist. Its FAISS files are the index
-        cache's to remove (:meth:`IndexCache.drop`)."""
+        transaction; False when it did not exist. Its FAISS and tantivy files are
+        the caches' to remove (:meth:`IndexCache.drop`, :meth:`LexicalCache.drop`)."""
         with self.writing() as conn:
             found = conn.exec_driver_sql("SELECT 1 FROM collections WHERE id = ?", (collection_id,)).first()
             if found is None:
@@ -350,8 +350,8 @@ class Store:
                 "ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
                 (str(collection_id),))
             conn.exec_driver_sql("DELETE FROM chunk_tombstones WHERE collection_id = ?", (collection_id,))
+            conn.exec_driver_sql("DELETE FROM document_tombstones WHERE collection_id = ?", (collection_id,))
             conn.exec_driver_sql("DELETE FROM chunks WHERE collection_id = ?", (collection_id,))
-            # Row by row through the FTS delete trigger, so the full-text index forgets them too.
             conn.exec_driver_sql("DELETE FROM documents WHERE collection_id = ?", (collection_id,))
             conn.exec_driver_sql("DELETE FROM collections WHERE id = ?", (collection_id,))
         return True
@@ -441,9 +441,9 @@ class Store:
                     document_id = next_doc
                     next_doc += 1
                     new_rows.append((document_id, collection_id, doc.ext_id, doc.text, doc.metadata_json,
-                                     doc.content_hash, doc.source, now, now))
+                                     doc.content_hash, doc.source, now, now, seq))
                 else:
-                    updates.append((doc.text, doc.metadata_json, doc.content_hash, doc.source, now, document_id))
+                    updates.append((doc.text, doc.metadata_json, doc.content_hash, doc.source, now, seq, document_id))
                 vectors = np.asarray(doc.vectors, dtype="<f4")
                 for ordinal, (start, end) in enumerate(doc.spans):
                     chunk_rows.append((next_chunk, collection_id, document_id, ordinal, start, end, seq,
@@ -452,14 +452,12 @@ class Store:
             if new_rows:
                 conn.exec_driver_sql(
                     "INSERT INTO documents (id, collection_id, ext_id, text, metadata, content_hash, source, "
-                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
-                # The full-text index of new documents (updates and deletes: triggers, migration 2).
-                conn.exec_driver_sql("INSERT INTO documents_fts (rowid, text) VALUES (?, ?)",
-                                     [(row[0], row[3]) for row in new_rows])
+                    "created_at, updated_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
             if updates:
+                # seq: the document log the lexical index catches up from (migration 3).
                 conn.exec_driver_sql(
-                    "UPDATE documents SET text = ?, metadata = ?, content_hash = ?, source = ?, updated_at = ? "
-                    "WHERE id = ?", updates)
+                    "UPDATE documents SET text = ?, metadata = ?, content_hash = ?, source = ?, updated_at = ?, "
+                    "seq = ? WHERE id = ?", updates)
             if chunk_rows:
                 conn.exec_driver_sql(
                     'INSERT INTO chunks (id, collection_id, document_id, ordinal, start, "end", seq, vector) '
@@ -539,6 +537,9 @@ class Store:
                 return missing, WriteResult(seq=-1)
             seq = self._bump_seq(conn, collection_id)
             removed = self._remove_chunks_of(conn, collection_id, list(found.values()), seq)
+            conn.exec_driver_sql(
+                "INSERT INTO document_tombstones (collection_id, document_id, seq) VALUES (?, ?, ?)",
+                [(collection_id, document_id, seq) for document_id in found.values()])
             for part in _batched(list(found.values())):
                 conn.execute(docs.delete().where(docs.c.id.in_(part)))
         return missing, WriteResult(seq=seq, removed_chunk_ids=removed)

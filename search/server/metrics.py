@@ -41,7 +41,12 @@ class StoreCollector:
                                 labels=["collection", "pid"])
         file_lag = GaugeMetricFamily("vecdex_index_file_lag_writes",
                                      "Writes the newest index file on disk is behind the store.", labels=["collection"])
+        lexical_lag = GaugeMetricFamily("vecdex_lexical_lag_writes",
+                                        "Writes the lexical (tantivy) index this worker holds open is behind the "
+                                        "store (caught up on the next lexical or hybrid read).",
+                                        labels=["collection", "pid"])
         open_seqs, file_seqs = indexes.open_seqs(), indexes.file_seqs()
+        lexical_seqs = self.service.vx.lexical.open_seqs()
         pid = str(os.getpid())
         for info in store.list_collections():
             n_docs, n_chunks = store.counts(info.id)
@@ -51,7 +56,9 @@ class StoreCollector:
             if info.id in open_seqs:
                 lag.add_metric([info.name, pid], max(0, info.seq - open_seqs[info.id]))
             file_lag.add_metric([info.name], max(0, info.seq - file_seqs.get(info.id, 0)))
-        yield from (docs, chunks, seq, lag, file_lag)
+            if info.id in lexical_seqs:
+                lexical_lag.add_metric([info.name, pid], max(0, info.seq - lexical_seqs[info.id]))
+        yield from (docs, chunks, seq, lag, file_lag, lexical_lag)
 
 
 def render(service: "Service") -> bytes:

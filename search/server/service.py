@@ -59,8 +59,9 @@ class Service:
             if cached is not None and cached[0].info.id == info.id:
                 collection = cached[0]
             else:
-                if cached is not None:  # dropped (and made again) by another worker: free the old index
+                if cached is not None:  # dropped (and made again) by another worker: free the old indexes
                     self.vx.indexes.forget(cached[0].info.id)
+                    self.vx.lexical.forget(cached[0].info.id)
                 collection = Collection(self.vx, info)
             self._collections[name] = (collection, version)
             return collection
@@ -81,6 +82,7 @@ class Service:
             if not self.store.drop_collection(collection.info.id):
                 raise ApiError(404, "collection_not_found", f"no collection named {name!r}")
             self.vx.indexes.drop(collection.info.id)
+            self.vx.lexical.drop(collection.info.id)
             with self._lock:
                 self._collections.pop(name, None)
 

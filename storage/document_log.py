@@ -1,0 +1,137 @@
+"""Document-level reads of the store for the lexical index and lexical hits.
+
+The lexical index (:mod:`storage.lexical_cache`) is derived from ``documents``:
+it is caught up from the document log (``documents.seq``: the batch that last
+wrote a document; ``document_tombstones``: the batch that removed one) or
+rebuilt from every document. Hits read only the rows they return.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, Iterator, NamedTuple, Sequence
+
+from ..errors import StoreError
+from .store import SQL_PARAM_CHUNK, Store
+
+#: Documents read per round while rebuilding (bounded memory for any store size).
+SCAN_ROWS = 2048
+
+
+class DocumentRow(NamedTuple):
+    id: int
+    text: str
+    metadata_json: str
+
+
+@dataclass
+class DocumentChanges:
+    """What happened to a collection's documents after some seq, from one snapshot."""
+
+    seq: int  # the collection's seq in that snapshot
+    pruned_seq: int  # tombstones up to this seq are gone: an index covering less must rebuild
+    written: list[DocumentRow]  # inserted or updated after the seq
+    removed: list[int]  # document ids deleted after the seq
+    count: int  # documents in the collection
+
+
+def store_id(store: Store) -> str:
+    """The store's random identifier (migration 3): tells a cache whose store it came from."""
+    with store.reading() as conn:
+        row = conn.exec_driver_sql("SELECT value FROM vecdex_meta WHERE key = 'store_id'").first()
+    return str(row[0]) if row else ""
+
+
+def changes_since(store: Store, collection_id: int, since_seq: int) -> DocumentChanges:
+    """Documents written and removed after ``since_seq`` (one read transaction)."""
+    with store.reading() as conn:
+        state = conn.exec_driver_sql(
+            "SELECT seq, documents_pruned_seq FROM collections WHERE id = ?", (collection_id,)).first()
+        if state is None:
+            raise StoreError(f"collection {collection_id} no longer exists")
+        written = [DocumentRow(*r) for r in conn.exec_driver_sql(
+            "SELECT id, text, metadata FROM documents WHERE collection_id = ? AND seq > ? ORDER BY id",
+            (collection_id, since_seq))]
+        removed = [r[0] for r in conn.exec_driver_sql(
+            "SELECT document_id FROM document_tombstones WHERE collection_id = ? AND seq > ?",
+            (collection_id, since_seq))]
+        count = conn.exec_driver_sql(
+            "SELECT count(*) FROM documents WHERE collection_id = ?", (collection_id,)).scalar_one()
+    return DocumentChanges(int(state[0]), int(state[1]), written, removed, int(count))
+
+
+def scan_documents(store: Store, collection_id: int) -> tuple[int, int, Iterator[list[DocumentRow]]]:
+    """(seq, document count, rows in blocks) of one snapshot, for a rebuild.
+
+    A connection of its own holds the read transaction until the iterator is
+    exhausted or closed, so every block belongs to the state ``seq`` names
+    (plain sqlite3: SQLAlchemy's row handling doubled the cost of a rebuild).
+    """
+    conn = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA busy_timeout = 60000")
+        conn.execute("BEGIN")
+        state = conn.execute("SELECT seq FROM collections WHERE id = ?", (collection_id,)).fetchone()
+        if state is None:
+            raise StoreError(f"collection {collection_id} no longer exists")
+        count = conn.execute("SELECT count(*) FROM documents WHERE collection_id = ?", (collection_id,)).fetchone()[0]
+    except BaseException:
+        conn.close()
+        raise
+
+    def blocks() -> Iterator[list[DocumentRow]]:
+        try:
+            cursor = conn.execute(
+                "SELECT id, text, metadata FROM documents WHERE collection_id = ? ORDER BY id", (collection_id,))
+            while True:
+                rows = cursor.fetchmany(SCAN_ROWS)
+                if not rows:
+                    return
+                yield rows
+        finally:
+            conn.close()
+
+    return int(state[0]), int(count), blocks()
+
+
+def prune_tombstones(store: Store, collection_id: int, up_to_seq: int) -> None:
+    """Forget document tombstones a lexical index covers, recording how far (so an
+    index that covers less knows it cannot catch up and rebuilds instead)."""
+    with store.writing() as conn:
+        pruned = conn.exec_driver_sql(
+            "DELETE FROM document_tombstones WHERE collection_id = ? AND seq <= ?", (collection_id, up_to_seq))
+        if pruned.rowcount:
+            conn.exec_driver_sql(
+                "UPDATE collections SET documents_pruned_seq = max(documents_pruned_seq, ?) WHERE id = ?",
+                (up_to_seq, collection_id))
+
+
+@functools.lru_cache(maxsize=64)
+def _rows_sql(n_ids: int) -> str:
+    return f"SELECT id, ext_id, metadata, text FROM documents WHERE id IN ({','.join('?' * n_ids)})"
+
+
+def document_rows(store: Store, document_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
+    """Row id -> (external id, metadata JSON, text), for the hits a search returns."""
+    out: dict[int, tuple[str, str, str]] = {}
+    reader = store._reader()
+    ids = list(document_ids)
+    for start in range(0, len(ids), SQL_PARAM_CHUNK):
+        part = ids[start : start + SQL_PARAM_CHUNK]
+        out.update((r[0], r[1:]) for r in reader.execute(_rows_sql(len(part)), part))
+    return out
+
+
+def matching_documents(store: Store, document_ids: Sequence[int], where_sql: str, params: dict[str, Any]) -> set[int]:
+    """Which of these documents a compiled metadata filter (``d.metadata``) accepts:
+    the store's word on filters tantivy could not express exactly."""
+    from sqlalchemy import bindparam, text
+
+    if not document_ids:
+        return set()
+    sql = text(f"SELECT d.id FROM documents d WHERE d.id IN :vx_ids AND ({where_sql})").bindparams(
+        bindparam("vx_ids", expanding=True))
+    with store.reading() as conn:
+        return {r[0] for r in conn.execute(sql, {"vx_ids": [int(i) for i in document_ids], **params})}

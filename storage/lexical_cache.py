@@ -1,0 +1,282 @@
+"""Tantivy indexes as a rebuildable cache of the store's documents (BM25 search).
+
+One index per collection, in ``<db>.lexical/c<collection>/`` beside the store
+(a store that is not a file would keep them in ``$VECDEX_CACHE_DIR`` or
+``~/.cache/vecdex`` under its store identifier). Each index holds the
+collection's documents (text and metadata: :mod:`storage.lexical_query`) and a
+marker document, written in the same commit as the documents it describes,
+that records the store, collection and ``seq`` it covers: a tantivy commit is
+atomic, so after a crash the index is the old state or the new one, and says
+which.
+
+Before a search the index is brought up to the store's ``seq`` from the
+document log (:mod:`storage.document_log`): removed and rewritten documents are
+deleted by id, written ones added, the marker replaced, one commit. Writes do
+not touch it (a tantivy commit costs an fsync, 40-110 ms here): many small
+writes are caught up by one commit at the next search, or by
+:meth:`LexicalCache.catch_up` after a large write. An index that is missing,
+unreadable, of another format, of another store or collection, or ahead of the
+store is rebuilt. BM25 statistics are the collection's own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from ..errors import StoreError
+from . import document_log, lexical_query
+from .lexical_query import FORMAT, MARKER_ID, SCHEMA
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+#: Writer memory (tantivy splits it between its threads; 15 MB is its floor per thread).
+WRITER_HEAP = 64_000_000
+#: How long to wait for another process's writer (tantivy's lock) before giving up.
+LOCK_WAIT_SECONDS = 120.0
+
+
+class LexicalIndexError(StoreError):
+    """The lexical index could not be brought up to date."""
+
+
+def cache_folder(store: Store) -> Path:
+    """Where a store's lexical indexes live: beside the file, or in the cache folder."""
+    path = getattr(store, "path", None)
+    if path is not None:
+        return Path(str(path) + ".lexical")
+    base = Path(os.environ.get("VECDEX_CACHE_DIR") or Path.home() / ".cache" / "vecdex")
+    return base / document_log.store_id(store) / "lexical"
+
+
+@dataclass
+class LexicalIndex:
+    """One collection's open tantivy index, at the state its marker names."""
+
+    index: tantivy.Index
+    searcher: tantivy.Searcher
+    seq: int  # the store seq this index covers
+    version: int  # the store's data_version when that was last checked
+    documents: int  # real documents (the marker excluded)
+
+    def doc_freq(self, token: str) -> int:
+        return self.searcher.doc_freq("text", token)
+
+    def search(self, query: tantivy.Query, limit: int) -> list[tuple[int, float]]:
+        """(document row id, BM25 score) of the best ``limit`` matches."""
+        if limit < 1:
+            return []
+        hits = self.searcher.search(query, limit, count=False).hits
+        if not hits:
+            return []
+        ids = self.searcher.fast_field_values("doc", [address for _, address in hits])
+        return [(int(i), float(score)) for (score, _), i in zip(hits, ids) if i is not None and i != MARKER_ID]
+
+
+class LexicalCache:
+    """Up-to-date lexical indexes of a store's collections, kept open per process."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.folder = cache_folder(store)
+        self._open: dict[int, LexicalIndex] = {}
+        self._lock = threading.RLock()
+        self._store_id: str | None = None
+        #: What the last get() did: "memory", "file", "caught-up" or "rebuilt" (tests, bench).
+        self.last_action = ""
+
+    @property
+    def store_id(self) -> str:
+        if self._store_id is None:
+            self._store_id = document_log.store_id(self.store)
+        return self._store_id
+
+    def path_for(self, collection_id: int) -> Path:
+        return self.folder / f"c{collection_id}"
+
+    # -- the entry points -----------------------------------------------------------------
+
+    def get(self, collection_id: int) -> LexicalIndex:
+        """The collection's index, covering the store's current state."""
+        with self._lock:
+            version = self.store.data_version()
+            current = self._open.get(collection_id)
+            if current is not None and current.version == version:
+                self.last_action = "memory"
+                return current
+            state = self.store.collection_state(collection_id)
+            if state is None:
+                raise StoreError(f"collection {collection_id} no longer exists")
+            if current is not None and current.seq == state[0]:
+                current.version = version
+                self.last_action = "memory"
+                return current
+            return self._update(collection_id, version, state[0])
+
+    def catch_up(self, collection_id: int) -> None:
+        """Bring the index up to date now (after a large write: the next query
+        should not pay for it)."""
+        self.get(collection_id)
+
+    def prune(self, collection_id: int) -> None:
+        """Forget document tombstones the open index covers."""
+        current = self._open.get(collection_id)
+        if current is not None:
+            document_log.prune_tombstones(self.store, collection_id, current.seq)
+
+    def forget(self, collection_id: int | None = None) -> None:
+        with self._lock:
+            for key in list(self._open):
+                if collection_id is None or key == collection_id:
+                    del self._open[key]
+
+    def drop(self, collection_id: int) -> None:
+        """Forget a dropped collection's index and delete its folder (its id is never reused)."""
+        with self._lock:
+            self.forget(collection_id)
+            shutil.rmtree(self.path_for(collection_id), ignore_errors=True)
+
+    def open_seqs(self) -> dict[int, int]:
+        """collection id -> the store ``seq`` its open index covers (for metrics)."""
+        with self._lock:
+            return {cid: index.seq for cid, index in self._open.items()}
+
+    # -- opening, catching up, rebuilding ---------------------------------------------------
+
+    def _update(self, collection_id: int, version: int, store_seq: int) -> LexicalIndex:
+        index = self._open_index(collection_id)
+        if index is not None:
+            marker = self._marker(index, collection_id)
+            if marker is not None and marker["seq"] == store_seq:
+                self.last_action = "file"
+                return self._remember(collection_id, index, marker, version)
+        self.last_action = ""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            if index is None:
+                index = self._create_index(collection_id)
+            try:
+                writer = index.writer(WRITER_HEAP, 1)
+            except ValueError as exc:  # LockBusy: another process is writing this index
+                if "LockBusy" not in str(exc) and "lock" not in str(exc).lower():
+                    log.warning("lexical index of collection %s is unusable (%s): rebuilding", collection_id, exc)
+                    index = self._create_index(collection_id, fresh=True)
+                    continue
+                if time.monotonic() > deadline:
+                    raise LexicalIndexError(f"the lexical index of collection {collection_id} stayed locked by "
+                                            f"another process for {LOCK_WAIT_SECONDS:.0f} s") from exc
+                time.sleep(0.05)
+                index.reload()
+                marker = self._marker(index, collection_id)
+                if marker is not None and marker["seq"] >= store_seq:
+                    self.last_action = "file"
+                    return self._remember(collection_id, index, marker, version)
+                continue
+            try:
+                index.reload()  # whatever another process committed before we got the lock
+                marker = self._marker(index, collection_id)
+                marker = self._write(collection_id, index, writer, marker)
+            finally:
+                del writer  # releases tantivy's lock (wait_merging_threads consumed it on success)
+            return self._remember(collection_id, index, marker, version)
+
+    def _write(self, collection_id: int, index: tantivy.Index, writer: tantivy.IndexWriter,
+               marker: dict[str, Any] | None) -> dict[str, Any]:
+        """Catch the index up (or rebuild it in place) and commit with a new marker."""
+        changes = None
+        if marker is not None:
+            changes = document_log.changes_since(self.store, collection_id, int(marker["seq"]))
+            if marker["seq"] > changes.seq or changes.pruned_seq > marker["seq"]:
+                changes = None  # ahead of the store (restored from a copy?) or its log was pruned
+        if changes is not None:
+            delete = [*changes.removed, *(row.id for row in changes.written)]
+            for start in range(0, len(delete), 1024):
+                writer.delete_documents_by_query(tantivy.Query.term_set_query(
+                    SCHEMA, "doc", [int(i) for i in delete[start : start + 1024]]))
+            for row in changes.written:
+                writer.add_document(lexical_query.make_document(row.id, row.text, row.metadata_json))
+            seq, count = changes.seq, changes.count
+            self.last_action = "caught-up"
+        else:
+            writer.delete_all_documents()
+            seq, count, blocks = document_log.scan_documents(self.store, collection_id)
+            for block in blocks:
+                for document_id, text, metadata_json in block:
+                    writer.add_document(lexical_query.make_document(document_id, text, metadata_json))
+            self.last_action = "rebuilt"
+        writer.delete_documents_by_term("doc", MARKER_ID)
+        marker = {"format": FORMAT, "store": self.store_id, "collection": collection_id, "seq": seq,
+                  "documents": count}
+        writer.add_document(lexical_query.make_marker(marker))
+        writer.commit()
+        writer.wait_merging_threads()  # merged segments: query time does not creep with many commits
+        index.reload()
+        return marker
+
+    def _remember(self, collection_id: int, index: tantivy.Index, marker: dict[str, Any], version: int) -> LexicalIndex:
+        opened = LexicalIndex(index, index.searcher(), int(marker["seq"]), version, int(marker.get("documents", 0)))
+        self._open[collection_id] = opened
+        return opened
+
+    def _open_index(self, collection_id: int) -> tantivy.Index | None:
+        """The index on disk, or None when it is missing or unreadable."""
+        current = self._open.get(collection_id)
+        if current is not None:
+            try:
+                current.index.reload()
+                return current.index
+            except Exception as exc:  # its files went away (another process rebuilt it)
+                log.info("reopening the lexical index of collection %s (%s)", collection_id, exc)
+        path = self.path_for(collection_id)
+        if not (path / "meta.json").exists():
+            return None
+        try:
+            index = tantivy.Index.open(str(path))
+            self._configure(index)
+            if self._marker(index, collection_id) is None:
+                raise ValueError("no marker of this format, store and collection")
+        except Exception as exc:
+            log.warning("lexical index %s is unreadable (%s): rebuilding", path, exc)
+            return None
+        return index
+
+    def _create_index(self, collection_id: int, *, fresh: bool = False) -> tantivy.Index:
+        """A new empty index (the old folder, if any, is unreadable or foreign: removed)."""
+        path = self.path_for(collection_id)
+        if fresh or path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True, exist_ok=True)
+        index = tantivy.Index(SCHEMA, path=str(path), reuse=False)
+        self._configure(index)
+        return index
+
+    @staticmethod
+    def _configure(index: tantivy.Index) -> None:
+        index.register_tokenizer(lexical_query.ANALYZER_NAME, lexical_query.ANALYZER)
+        index.config_reader("manual")
+        index.reload()
+
+    def _marker(self, index: tantivy.Index, collection_id: int) -> dict[str, Any] | None:
+        """The state the index says it covers, if it is this store's, this format's."""
+        searcher = index.searcher()
+        hits = searcher.search(lexical_query.doc_query(MARKER_ID), 1, count=False).hits
+        if not hits:
+            return None
+        try:
+            marker = json.loads(searcher.doc(hits[0][1]).get_first("marker"))
+        except (TypeError, ValueError):
+            return None
+        if (marker.get("format"), marker.get("store"), marker.get("collection")) != (
+                FORMAT, self.store_id, collection_id):
+            return None
+        return marker
