@@ -243,6 +243,11 @@ class LexicalCache:
         try:
             index = tantivy.Index.open(str(path))
             self._configure(index)
+            if self._has_no_marker(index):
+                # Empty: just made, and maybe being built right now by another process
+                # (which holds the writer lock). Built in place once we hold that lock;
+                # removing the folder here would pull the files from under its commit.
+                return index
             if self._marker(index, collection_id) is None:
                 raise ValueError("no marker of this format, store and collection")
         except Exception as exc:
@@ -251,14 +256,30 @@ class LexicalCache:
         return index
 
     def _create_index(self, collection_id: int, *, fresh: bool = False) -> tantivy.Index:
-        """A new empty index (the old folder, if any, is unreadable or foreign: removed)."""
+        """A new empty index (the old folder, if any, is unreadable or foreign: removed).
+
+        Made in a folder of its own and renamed into place, so another process never
+        sees (and never removes) a half-made index: if one appears first, it is used."""
         path = self.path_for(collection_id)
-        if fresh or path.exists():
+        if fresh or path.exists():  # unreadable or foreign (an empty one is opened, not made)
             shutil.rmtree(path, ignore_errors=True)
-        path.mkdir(parents=True, exist_ok=True)
-        index = tantivy.Index(SCHEMA, path=str(path), reuse=False)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.new-{os.getpid()}-{threading.get_ident()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            tantivy.Index(SCHEMA, path=str(tmp), reuse=False)
+            try:
+                os.rename(tmp, path)
+            except OSError:  # another process put its new index there first: use that one
+                shutil.rmtree(tmp, ignore_errors=True)
+        index = tantivy.Index.open(str(path))
         self._configure(index)
         return index
+
+    @staticmethod
+    def _has_no_marker(index: tantivy.Index) -> bool:
+        return not index.searcher().search(lexical_query.doc_query(MARKER_ID), 1, count=False).hits
 
     @staticmethod
     def _configure(index: tantivy.Index) -> None:

@@ -22,9 +22,9 @@ def test_four_workers_eight_readers_two_writers_read_their_writes(tmp_path):
         server_workload.seed(server.url, "busy")
         outcome = server_workload.run(server.url, "busy", seconds=12)
         log = server.output()
-    assert outcome.errors == []
+    assert outcome.errors == [], log[-3000:]
     assert outcome.missed == []
-    assert outcome.writes >= 20 and outcome.queries >= 100, (outcome.writes, outcome.queries)
+    assert outcome.writes >= 10 and outcome.queries >= 50, (outcome.writes, outcome.queries)
     assert len(outcome.read_workers) >= 2  # the load really was spread over worker processes
     assert outcome.cross_worker_checks > 0  # ...and writes were read back through other workers
     assert "database is locked" not in log and "Traceback" not in log
