@@ -244,10 +244,12 @@ class LexicalCache:
             index = tantivy.Index.open(str(path))
             self._configure(index)
             if self._has_no_marker(index):
-                # Empty: just made, and maybe being built right now by another process
-                # (which holds the writer lock). Built in place once we hold that lock;
-                # removing the folder here would pull the files from under its commit.
-                return index
+                # Never committed. Being built right now by another process (it holds the
+                # writer lock): wait for it, removing the folder would pull the files from
+                # under its commit. Otherwise a build that died: made afresh.
+                if self._being_built(index):
+                    return index
+                raise ValueError("no marker: a first build that was interrupted")
             if self._marker(index, collection_id) is None:
                 raise ValueError("no marker of this format, store and collection")
         except Exception as exc:
@@ -276,6 +278,15 @@ class LexicalCache:
         index = tantivy.Index.open(str(path))
         self._configure(index)
         return index
+
+    @staticmethod
+    def _being_built(index: tantivy.Index) -> bool:
+        try:
+            writer = index.writer(WRITER_HEAP, 1)
+        except ValueError as exc:
+            return "lock" in str(exc).lower()
+        del writer  # nobody holds it: release at once
+        return False
 
     @staticmethod
     def _has_no_marker(index: tantivy.Index) -> bool:
