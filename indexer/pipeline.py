@@ -17,7 +17,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -193,6 +193,7 @@ class Indexer:
             self.workers = 1
         self.progress = progress or (lambda n: None)
         self._pool: ProcessPoolExecutor | None = None
+        self.last_seq = -1  # the collection's seq after this indexer's last write
 
     def _pool_or_none(self) -> ProcessPoolExecutor | None:
         if self.workers < 2:
@@ -216,7 +217,7 @@ class Indexer:
         self._check_store = self.store.counts(self.collection.id)[0] > 0
         in_flight: deque[tuple[list[Record], Future | list]] = deque()
         try:
-            batch_bytes = getattr(self.embedder, "batch_bytes", None) or BATCH_BYTES
+            batch_bytes = self.embedder.batch_bytes or BATCH_BYTES
             for n_batch, batch in enumerate(_batches(items, report, strict, batch_bytes)):
                 todo = self._prepare(batch, seen, report)
                 if not todo:
@@ -240,8 +241,37 @@ class Indexer:
             report.seconds = time.perf_counter() - started
         return report
 
-    def _prepare(self, batch: list[Record], seen: set[str], report: IndexReport) -> list[PendingDocument]:
-        """Drop in-batch duplicates (last wins) and documents stored unchanged."""
+    def run_vectors(self, records: Sequence[Record], matrix: np.ndarray) -> IndexReport:
+        """Index records with their own vectors (one per record, rows of ``matrix``):
+        the same skipping of unchanged documents and batched writes as :meth:`run`,
+        with the given vector as the record's one chunk. The vector is part of the
+        content hash: a changed vector is an update."""
+        report = IndexReport()
+        started = time.perf_counter()
+        rows = {record.id: matrix[i : i + 1] for i, record in enumerate(records)}
+
+        def content(record: Record) -> str:
+            return record.text + "\x00" + rows[record.id].astype("<f4").tobytes().hex()
+
+        seen: set[str] = set()
+        self._check_store = self.store.counts(self.collection.id)[0] > 0
+        try:
+            for start in range(0, len(records), BATCH_DOCS):
+                batch = list(records[start : start + BATCH_DOCS])
+                todo = self._prepare(batch, seen, report, content)
+                if todo:
+                    embedded = [([(0, len(p.record.text))], rows[p.record.id]) for p in todo]
+                    self._write(todo, embedded, len(batch), report)
+                else:
+                    self.progress(len(batch))
+        finally:
+            report.seconds = time.perf_counter() - started
+        return report
+
+    def _prepare(self, batch: list[Record], seen: set[str], report: IndexReport,
+                 content: Callable[[Record], str] | None = None) -> list[PendingDocument]:
+        """Drop in-batch duplicates (last wins) and documents stored unchanged
+        (``content``: what is hashed besides the metadata, if not the text)."""
         latest: dict[str, Record] = {}
         repeated: list[str] = []  # ids an earlier batch of this run already wrote
         for record in batch:
@@ -257,7 +287,7 @@ class Indexer:
         for doc_id, record in latest.items():
             report.bytes += len(record.text.encode("utf-8", "surrogatepass"))
             metadata_json = canonical_metadata(record.metadata)
-            digest = content_hash(record.text, metadata_json)
+            digest = content_hash(content(record) if content else record.text, metadata_json)
             if stored.get(doc_id) == digest:
                 report.unchanged += 1
             else:
@@ -278,6 +308,7 @@ class Indexer:
             ))
             report.chunks += len(spans)
         result = self.store.write_documents(self.collection.id, writes, self.embedder.spec)
+        self.last_seq = result.seq
         report.added += result.added
         report.updated += result.updated
         self.progress(n_read)

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import QueryError
 from ..storage.ann.spec import search_params
 from ..storage.store import ChunkHit
-from .filters import compile_filters, normalise_filters
+from .filters import normalise_filters
 from .hit_cache import HitCache
 from .hits import Hit, make_snippet
 
@@ -55,7 +55,8 @@ class DenseSearch:
         ``light``: :class:`DenseCandidate` rows instead of hits (fusion builds hits
         only for the few it returns).
         """
-        if where is not None:
+        where = normalise_filters(where)
+        if where:
             return self.search_vectors(np.asarray(vector, dtype=np.float32).reshape(1, -1), k, where,
                                        exclude_document=exclude_document, nprobe=nprobe, ef=ef, light=light)[0]
         # One unfiltered query, the common case, without the batch bookkeeping: at
@@ -84,8 +85,7 @@ class DenseSearch:
         available = index.count()
         filters = normalise_filters(where)
         if filters:
-            sql, sql_params = compile_filters(filters)
-            allowed = self._vx.store.filtered_chunk_ids(self.info.id, sql, sql_params)
+            allowed = self._vx.store.filtered_chunk_ids(self.info.id, filters)
             available = len(allowed)
             # A very selective filter: scoring its few rows exactly beats steering an
             # approximate index towards them (and can never miss one).

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -31,7 +32,7 @@ from ..storage.ann.spec import (
 )
 from ..storage.index_cache import IndexCache
 from ..storage.lexical_cache import LexicalCache
-from ..storage.store import CollectionInfo, DocumentWrite, Store, StoreError
+from ..storage.store import CollectionChangedError, CollectionInfo, Store, StoreError
 from .dense import DenseSearch
 from .hit_cache import HitRows
 from .hits import Hit, make_snippet  # noqa: F401  (re-exported: the public Hit)
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DB = "vecdex.db"
 DEFAULT_COLLECTION = "default"
-VECTOR_BATCH = 2048
+REFIT_ATTEMPTS = 3  # a refit redone because the collection changed meanwhile, at most this often
 #: A write of at least this many documents brings the lexical index up to date
 #: before returning (one tantivy commit, an fsync); smaller writes leave it to the
 #: next lexical or hybrid search, which catches up all of them in one commit.
@@ -53,21 +54,6 @@ LEXICAL_EAGER_DOCS = 1000
 def default_db_path() -> str:
     return os.environ.get("VECDEX_DB") or DEFAULT_DB
 
-
-
-# layers/pooling: an ELMo collection pooled another way holds incomparable vectors.
-_MODEL_KEYS = ("kind", "model", "fingerprint", "dimension", "layers", "pooling")
-
-
-def _same_model(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return all(a.get(k) == b.get(k) for k in _MODEL_KEYS)
-
-
-def _model_difference(wanted: dict[str, Any], stored: dict[str, Any]) -> str:
-    """What differs, e.g. "pooling max (collection: mean)"."""
-    diffs = [f"{k} {wanted.get(k)} (collection: {stored.get(k)})" for k in _MODEL_KEYS
-             if k != "fingerprint" and wanted.get(k) != stored.get(k)]
-    return "; ".join(diffs) or "the model files changed (fingerprint differs)"
 
 
 #: Pooling options of an embedder spec that change its vectors (static embedder).
@@ -113,14 +99,6 @@ class Collection(RankedSearch, DenseSearch):
         self.info = info
         return info
 
-    def _current(self) -> CollectionInfo:
-        """The collection's row, reread only when its generation changed (a reindex
-        or refit by this or another process): one tiny query otherwise."""
-        state = self._vx.store.collection_state(self.info.id)
-        if state is None or state[1] != self.info.generation:
-            self._refresh()
-        return self.info
-
     def index(self):
         """The up-to-date vector index (built or caught up from the store if needed)."""
         # While no connection has committed anything, the index we hold is current:
@@ -128,7 +106,7 @@ class Collection(RankedSearch, DenseSearch):
         version = self._vx.store.data_version()
         if self._index is not None and self._index[0] == version:
             return self._index[1]
-        index = self._vx.indexes.get(self._refresh())
+        index = self._vx.indexes.get(self._refresh())  # the one state this search works on
         n_docs, n_chunks = self._vx.store.counts(self.info.id)
         self._chunks_per_doc = n_chunks / n_docs if n_docs else 1.0
         self._index_state = self._vx.indexes.open_state(self.info.id, index)
@@ -191,17 +169,20 @@ class Collection(RankedSearch, DenseSearch):
         try:
             report = indexer.run((_as_record(d) for d in documents), strict=strict)
         finally:
-            self._sync_index(report)
+            self._sync_index(indexer.last_seq, report)
         if self._refit_due():
-            self.refit()
+            try:
+                self.refit()
+            except CollectionChangedError:  # other writers are busy: refit on a later add
+                report.notes["refit postponed: the collection kept changing (run vecdex refit)"] = 0
         return report
 
     upsert = add
 
     def delete(self, ids: Sequence[str]) -> list[str]:
         """Delete documents by id; returns the ids that were not found."""
-        missing, _ = self._vx.store.delete_documents(self.info.id, [str(i) for i in ids])
-        self._sync_index()
+        missing, result = self._vx.store.delete_documents(self.info.id, [str(i) for i in ids])
+        self._sync_index(result.seq)
         return missing
 
     def add_vectors(
@@ -231,31 +212,15 @@ class Collection(RankedSearch, DenseSearch):
                              "they must be as many")
         if len(set(ids)) != len(ids):
             raise QueryError("ids must be unique within one call")
-        from ..indexer.pipeline import IndexReport, canonical_metadata, content_hash  # writes only
+        from ..indexer.pipeline import Indexer  # writes only
 
-        report = IndexReport()
-        started = time.perf_counter()
+        records = [Record(ids[i], str(texts[i] or ""), dict(metadata[i] or {}), ids[i]) for i in range(len(ids))]
+        indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=1)
+        report = None
         try:
-            for start in range(0, len(ids), VECTOR_BATCH):
-                part = range(start, min(start + VECTOR_BATCH, len(ids)))
-                writes = []
-                for i in part:
-                    meta = canonical_metadata(dict(metadata[i] or {}))
-                    # The vector is part of the content: a changed vector is an update.
-                    digest = content_hash(texts[i] + "\x00" + matrix[i].astype("<f4").tobytes().hex(), meta)
-                    writes.append(DocumentWrite(ext_id=ids[i], text=texts[i], metadata_json=meta, content_hash=digest,
-                                                source=None, spans=[(0, len(texts[i]))], vectors=matrix[i : i + 1]))
-                stored = self._vx.store.existing_hashes(self.info.id, [w.ext_id for w in writes])
-                changed = [w for w in writes if stored.get(w.ext_id) != w.content_hash]
-                report.unchanged += len(writes) - len(changed)
-                if changed:
-                    result = self._vx.store.write_documents(self.info.id, changed)
-                    report.added += result.added
-                    report.updated += result.updated
-                    report.chunks += len(changed)
+            report = indexer.run_vectors(records, matrix)
         finally:
-            report.seconds = time.perf_counter() - started
-            self._sync_index(report)
+            self._sync_index(indexer.last_seq, report)
         return report
 
     def reindex(self, index: str | dict[str, Any] | None = None) -> dict[str, Any]:
@@ -270,6 +235,7 @@ class Collection(RankedSearch, DenseSearch):
         started = time.perf_counter()
         self._vx.store.update_index_spec(info.id, spec)  # new generation: old files retire
         self._vx.indexes.forget(info.id)
+        self._refresh()
         self._sync_index()
         return {"collection": self.name, "index": self.info.index_spec, "seconds": time.perf_counter() - started}
 
@@ -296,38 +262,48 @@ class Collection(RankedSearch, DenseSearch):
         """Refit a collection-fitted pooling state (word frequencies, common
         components) on the collection's own chunks and re-embed every chunk.
 
-        The new state and all re-embedded vectors are written in one transaction
-        (with a new index generation), so stored vectors always match the stored
-        state, also after a crash. Collections fitted on the model or a named
+        The chunks are read and re-embedded outside any transaction (other writers
+        are not blocked meanwhile); the new state and all re-embedded vectors are
+        then written in one short transaction (with a new index generation), only
+        if nothing was written since the read, else the refit is redone. Stored
+        vectors always match the stored state, also after a crash. Collections fitted on the model or a named
         corpus have nothing to refit (their state does not depend on the documents).
         """
-        info = self._refresh()
-        base = embedder_from_spec(info.embedder)
-        if not getattr(base, "needs_collection_fit", False):
-            return {"refitted": False, "reason": f"fit is {info.embedder.get('fit')!r}, not 'collection'"}
-
-        def embed(texts: list[str]):
+        # Read and embed outside any transaction (other writers go on meanwhile), then
+        # swap in one short one, only if nothing was written in between: else redo.
+        for attempt in range(REFIT_ATTEMPTS):
+            info, chunk_ids, texts = self._vx.store.chunk_texts(self.info.id)
+            base = embedder_from_spec(info.embedder)
+            if not base.needs_collection_fit:
+                return {"refitted": False, "reason": f"fit is {info.embedder.get('fit')!r}, not 'collection'"}
             fitted = base.fitted_on(texts)
             out = fitted.embed(texts)
-            return fitted.spec, [out.vectors[i] if out.known[i] else None for i in range(len(texts))]
-
-        kept, dropped = self._vx.store.rewrite_vectors(info.id, embed)
+            vectors = [out.vectors[i] if out.known[i] else None for i in range(len(texts))]
+            try:
+                kept, dropped = self._vx.store.replace_vectors(info, fitted.spec, chunk_ids, vectors)
+                break
+            except CollectionChangedError:
+                if attempt == REFIT_ATTEMPTS - 1:
+                    raise CollectionChangedError(
+                        f"collection {self.name!r} kept changing during {REFIT_ATTEMPTS} refit attempts; "
+                        "nothing was refitted: run the refit again when writes pause") from None
+        self._refresh()  # a new embedder spec and generation
         self._sync_index()
         fitted = self.info.embedder.get("fitted") or {}
         return {"refitted": True, "chunks": kept, "dropped": dropped,
                 "fitted": {k: v for k, v in fitted.items() if k not in ("components", "word_probs")},
                 "components": bool(fitted.get("components")), "corpus_word_freq": bool(fitted.get("word_probs"))}
 
-    def _sync_index(self, report: "IndexReport | None" = None) -> None:
-        """Bring the FAISS file up to the store's state and forget covered tombstones;
-        after a large write (``report``), the lexical index too."""
-        info = self._refresh()
-        self._vx.indexes.get(info)
-        self._vx.store.prune_tombstones(info.id, self._vx.indexes.covered_seq(info))
+    def _sync_index(self, written_seq: int = -1, report: "IndexReport | None" = None) -> None:
+        """After this collection wrote (up to ``written_seq``): bring the index and its
+        file up to the store, record auto's choice, forget covered tombstones; after
+        a large write (``report``), catch the lexical index up too. The state is the
+        one this operation holds, advanced by its own writes: no re-read."""
+        state = self.info if written_seq <= self.info.seq else dataclasses.replace(self.info, seq=written_seq)
+        _, self.info = self._vx.indexes.sync(state)
         if report is not None and report.added + report.updated >= LEXICAL_EAGER_DOCS:
-            self._vx.lexical.catch_up(info.id)
-            self._vx.lexical.prune(info.id)
-        self._refresh()  # auto may just have recorded its choice
+            self._vx.lexical.catch_up(state.id)
+            self._vx.lexical.prune(state.id)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -451,11 +427,11 @@ class Vecdex:
         new_embedder = create_embedder(embedder or "static", model=model, **embedder_options)
         wanted_index = wanted_index or dict(DEFAULT_INDEX_SPEC)
         check_dimension(wanted_index, new_embedder.dimension)
-        chunking = chunking or getattr(new_embedder, "default_chunking", None) or ChunkingSpec()
+        chunking = chunking or new_embedder.default_chunking or ChunkingSpec()
         info = self.store.create_collection(
             name, new_embedder.spec, wanted_index, chunking.to_dict()
         )
-        if not _same_model(new_embedder.spec, info.embedder):  # another process created it first
+        if not new_embedder.same_model(info.embedder):  # another process created it first
             raise ModelMismatchError(f"collection {name!r} was just created with another model")
         collection = Collection(self, info)
         collection._embedder = new_embedder
@@ -475,11 +451,11 @@ class Vecdex:
                 # today's default (a collection built with plain mean stays usable).
                 options.setdefault("pooling", stored["pooling"])
             wanted = create_embedder(kind, model=model, **options)
-            if not _same_model(wanted.spec, stored):
+            if not wanted.same_model(stored):
                 raise ModelMismatchError(
                     f"collection {info.name!r} was built with {stored.get('kind')} model "
                     f"{stored.get('model')} ({stored.get('dimension')}d); {wanted.spec.get('model')} is a "
-                    f"different model [{_model_difference(wanted.spec, stored)}]. Use another --collection "
+                    f"different model [{wanted.model_difference(stored)}]. Use another --collection "
                     "or the model the collection was built with"
                 )
             differs = _pooling_difference(wanted.spec, stored, embedder_options)

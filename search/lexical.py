@@ -21,10 +21,10 @@ from typing import Any, NamedTuple
 
 import tantivy
 
+from ..indexer import tokenize
 from ..storage import document_log, lexical_query
 from ..storage.lexical_cache import LexicalCache, LexicalIndex
-from ..indexer import tokenize
-from .filters import compile_filters, normalise_filters
+from .filters import normalise_filters
 from .hits import Hit, make_snippet
 
 #: A longer query keeps its first this-many distinct words.
@@ -84,11 +84,10 @@ def _search_checked(cache: LexicalCache, index: LexicalIndex, query: tantivy.Que
     """Top k; with filters left to the store, deeper rounds until k pass them."""
     if not unchecked:
         return index.search(query, k)
-    sql, params = compile_filters(unchecked)
     limit = k
     while True:
         found = index.search(query, limit)
-        accepted = document_log.matching_documents(cache.store, [doc for doc, _ in found], sql, params)
+        accepted = document_log.matching_documents(cache.store, [doc for doc, _ in found], unchecked)
         passed = [(doc, score) for doc, score in found if doc in accepted]
         if len(passed) >= k or len(found) < limit:
             return passed[:k]

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import QueryError
 from . import lexical
 from .dense import DenseCandidate, dense_hit
+from .filters import Where, normalise_filters
 from .hits import Hit
 from .hybrid import Ranking, fuse
 
@@ -48,9 +49,10 @@ class RankedSearch:
         ``nprobe`` (IVF lists probed) and ``ef`` (HNSW efSearch) trade speed for
         recall of the dense side on this call only.
         """
-        return self._search(query, k, where, Ranking.of(mode, **ranking), knobs={"nprobe": nprobe, "ef": ef})
+        return self._search(query, k, normalise_filters(where), Ranking.of(mode, **ranking),
+                            knobs={"nprobe": nprobe, "ef": ef})
 
-    def _search(self, query: str, k: int, where: Any, options: Ranking, vector: np.ndarray | None = None,
+    def _search(self, query: str, k: int, where: Where, options: Ranking, vector: np.ndarray | None = None,
                 unknown: bool = False, knobs: dict[str, int | None] | None = None) -> list[Hit]:
         """One query; ``vector`` (or ``unknown``) when the caller embedded it already."""
         if k < 1:
@@ -76,7 +78,7 @@ class RankedSearch:
             raise dense_error
         return self._fused(dense, words, options, k, terms)
 
-    def _dense(self, query: str, k: int, where: Any, exclude_document: int | None = None,
+    def _dense(self, query: str, k: int, where: Where, exclude_document: int | None = None,
                vector: np.ndarray | None = None, knobs: dict[str, int | None] | None = None,
                light: bool = False) -> list[Hit]:
         knobs = {**(knobs or {}), "light": light}
@@ -85,13 +87,14 @@ class RankedSearch:
         # A refit (new embedder state, new index generation) between embedding the
         # query and searching would compare vectors of two states: retry once.
         for _ in range(2):
-            generation = self._current().generation
+            self.index()  # the state this search works on (a PRAGMA while nothing was committed)
+            generation = self.info.generation
             hits = self.search_vector(self.embed_query(query), k, where, exclude_document=exclude_document, **knobs)
             if self.info.generation == generation:  # search_vector rereads it
                 break
         return hits
 
-    def _lexical(self, terms: list[str], k: int, where: Any,
+    def _lexical(self, terms: list[str], k: int, where: Where,
                  exclude_document: int | None = None) -> list[lexical.LexicalHit]:
         return lexical.search(self._vx.lexical, self.info.id, terms, k, where, exclude_document=exclude_document)
 
@@ -123,6 +126,7 @@ class RankedSearch:
         The queries are embedded together: a contextual model (ELMo) batches them.
         """
         options = Ranking.of(mode, **ranking)
+        where = normalise_filters(where)  # parsed once for all the queries
         queries = list(queries)
         embedded = self.embedder.embed(queries) if queries and options.mode != "lexical" else None
         results: list[list[Hit] | QueryError] = []
@@ -144,6 +148,7 @@ class RankedSearch:
         distinctive words (tf-idf); hybrid: both, fused.
         """
         options = Ranking.of(mode, **ranking)
+        where = normalise_filters(where)
         if k < 1:
             raise QueryError("k must be at least 1")
         found = self._vx.store.document_vectors(self._refresh(), str(doc_id))

@@ -11,9 +11,13 @@ from __future__ import annotations
 import functools
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Iterator, NamedTuple, Sequence
+
+from sqlalchemy import select
 
 from ..errors import StoreError
+from . import schema
+from .filters import Filter, filter_clause
 from .store import SQL_PARAM_CHUNK, Store
 
 #: Documents read per round while rebuilding (bounded memory for any store size).
@@ -124,14 +128,13 @@ def document_rows(store: Store, document_ids: Sequence[int]) -> dict[int, tuple[
     return out
 
 
-def matching_documents(store: Store, document_ids: Sequence[int], where_sql: str, params: dict[str, Any]) -> set[int]:
-    """Which of these documents a compiled metadata filter (``d.metadata``) accepts:
-    the store's word on filters tantivy could not express exactly."""
-    from sqlalchemy import bindparam, text
-
+def matching_documents(store: Store, document_ids: Sequence[int], filters: Sequence[Filter]) -> set[int]:
+    """Which of these documents the metadata ``filters`` accept: the store's word on
+    filters tantivy could not express exactly."""
     if not document_ids:
         return set()
-    sql = text(f"SELECT d.id FROM documents d WHERE d.id IN :vx_ids AND ({where_sql})").bindparams(
-        bindparam("vx_ids", expanding=True))
+    docs = schema.documents
+    query = select(docs.c.id).where(docs.c.id.in_([int(i) for i in document_ids]),
+                                    filter_clause(filters, docs.c.metadata))
     with store.reading() as conn:
-        return {r[0] for r in conn.execute(sql, {"vx_ids": [int(i) for i in document_ids], **params})}
+        return set(conn.execute(query).scalars())

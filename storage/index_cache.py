@@ -69,31 +69,46 @@ class IndexCache:
     # -- the one entry point ------------------------------------------------------------
 
     def get(self, collection: CollectionInfo, *, persist: bool = True) -> VectorIndex:
-        """The collection's index, brought up to the store's current state.
+        """The index of ``collection`` - a state the caller read once for its whole
+        operation (spec, seq, generation) - brought up to at least that state.
 
-        One thread at a time: two threads catching up the same in-memory index
-        would add the same rows twice. For an ``auto`` spec this is also where the choice is made and recorded:
-        when the row count calls for another index type (auto only moves up:
-        flat -> hnsw -> ivf), the index is rebuilt and the collection's spec is
-        rewritten, which bumps its generation and retires the old files.
+        Answering a read, it never writes the store: when the row count calls for
+        another index type than the one ``auto`` recorded, that index is used from
+        memory (not saved under the recorded spec's file names) until a writer
+        records the choice (:meth:`sync`). One thread at a time: two threads
+        catching up the same in-memory index would add the same rows twice.
         """
         with self._lock:
-            return self._get(collection, persist)
+            index, seq, choice = self._bring_up(collection)
+            if choice is not None:
+                log.info("index for %s: auto now wants %s (recorded by the next write)", collection.name, choice)
+                self._open[(collection.id, collection.generation)] = (index, seq)
+                return index
+            return self._keep(collection, index, seq, persist)
 
-    def _get(self, collection: CollectionInfo, persist: bool) -> VectorIndex:
-        state = self.store.collection_state(collection.id)
-        if state is None:
-            raise KeyError(f"collection {collection.name!r} no longer exists")
-        key = (collection.id, state[1])
-        if key in self._open and self._open[key][1] == state[0]:
+    def sync(self, collection: CollectionInfo) -> tuple[VectorIndex, CollectionInfo]:
+        """After a write: the index brought up to date and saved; for an ``auto`` spec
+        its choice recorded where it is made (auto only moves up: flat -> hnsw ->
+        ivf; a new index type bumps the generation, which retires the old files),
+        together with forgetting the tombstones the index covers, in one write
+        transaction. Returns the index and the collection's state after that."""
+        with self._lock:
+            index, seq, choice = self._bring_up(collection)
+            collection = self.store.index_synced(collection, seq, choice)
+            return self._keep(collection, index, seq, True), collection
+
+    def _bring_up(self, collection: CollectionInfo) -> tuple[VectorIndex, int, dict | None]:
+        """(index, the seq it covers, auto's new choice if it made one not yet recorded)."""
+        key = (collection.id, collection.generation)
+        if key in self._open and self._open[key][1] >= collection.seq:
             self.last_action = "memory"
-            return self._open[key][0]
-        collection = self.store.get_collection(collection.name)
+            return self._open[key][0], self._open[key][1], None
         index, covered = self._open.get(key, (None, -1))
         self.last_action = "memory"
         if index is None:
             index, covered = self._load_file(collection)
         dimension = int(collection.embedder["dimension"])
+        seq = covered
         if index is not None:
             seq, removed, ids, vectors, total = self.store.vector_state(collection, covered)
             if self._wanted_spec(collection, total) != self._built_spec(collection):
@@ -109,13 +124,17 @@ class IndexCache:
             elif index is not None and index.needs_rebuild():
                 log.info("index for %s is due for a rebuild (%s)", collection.name, index.describe())
                 index = None
-        if index is None:
-            seq, _, ids, vectors, total = self.store.vector_state(collection, None)
-            spec = self._wanted_spec(collection, total)
-            index = create_index(spec, dimension, len(ids))
-            index.build(ids, vectors)
-            self.last_action = "rebuilt"
-            collection = self._record_choice(collection, spec)
+        if index is not None:
+            return index, seq, None
+        seq, _, ids, vectors, total = self.store.vector_state(collection, None)
+        spec = self._wanted_spec(collection, total)
+        index = create_index(spec, dimension, len(ids))
+        index.build(ids, vectors)
+        self.last_action = "rebuilt"
+        return index, seq, self._choice_to_record(collection, spec)
+
+    def _keep(self, collection: CollectionInfo, index: VectorIndex, seq: int, persist: bool) -> VectorIndex:
+        """Hold ``index`` open as this collection state's, saving it if it is new."""
         index.vector_source = self._vector_source(collection)
         if persist and self.last_action in ("caught-up", "rebuilt"):
             try:
@@ -135,9 +154,8 @@ class IndexCache:
         return None
 
     def covered_seq(self, collection: CollectionInfo) -> int:
-        """The store ``seq`` the open index of this collection covers (-1: none open)."""
-        current = self.store.get_collection(collection.name) or collection
-        return self._open.get((current.id, current.generation), (None, -1))[1]
+        """The store ``seq`` the open index of this collection state covers (-1: none open)."""
+        return self._open.get((collection.id, collection.generation), (None, -1))[1]
 
     @staticmethod
     def _built_spec(collection: CollectionInfo) -> dict:
@@ -150,19 +168,13 @@ class IndexCache:
     def _wanted_spec(collection: CollectionInfo, n_rows: int) -> dict:
         return concrete(collection.index_spec, n_rows, int(collection.embedder["dimension"]))
 
-    def _record_choice(self, collection: CollectionInfo, built: dict) -> CollectionInfo:
-        """Write auto's choice into the collection's spec (a new generation of files)."""
+    @staticmethod
+    def _choice_to_record(collection: CollectionInfo, built: dict) -> dict | None:
+        """Auto's choice when the collection's spec does not record it yet, else None."""
         spec = collection.index_spec
         if spec.get("type") != "auto" or spec.get("resolved") == built:
-            return collection
-        try:
-            # Same effective index as before (auto's first record: exact, as it was): same files.
-            same = self._built_spec(collection) == built
-            self.store.update_index_spec(collection.id, {**spec, "resolved": built}, new_generation=not same)
-        except Exception as exc:  # a read-only store still answers queries
-            log.warning("could not record the index choice: %s", exc)
-            return collection
-        return self.store.get_collection(collection.name) or collection
+            return None
+        return built
 
     def _vector_source(self, collection: CollectionInfo):
         store, collection_id = self.store, collection.id

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 
 # Imported here, before anything can import TensorFlow: TF ships its own SQLite
@@ -21,13 +20,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
-from sqlalchemy import Connection, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Connection, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from ..errors import StoreError
 from . import schema
+from .filters import Filter, filter_clause
 from .migrations import LATEST_VERSION, MIGRATIONS
+from .sqlite import as_number, register_functions  # noqa: F401  (as_number: re-exported)
 
 SQL_PARAM_CHUNK = 500  # stay well under SQLite's bound-parameter limit
 
@@ -37,9 +38,15 @@ class StaleEmbedderError(StoreError):
     (another process refitted it meanwhile); nothing was written."""
 
 
-@dataclass
+class CollectionChangedError(StoreError):
+    """The collection was written to while an operation prepared a change based on
+    its earlier state; nothing was written."""
+
+
+@dataclass(frozen=True)
 class CollectionInfo:
-    """One row of ``collections``."""
+    """One row of ``collections``: a collection's state as read at one moment
+    (an operation reads it once and hands it on)."""
 
     id: int
     name: str
@@ -75,6 +82,14 @@ class ChunkHit(NamedTuple):
     snippet: str
     start: int
     end: int
+
+
+class DocumentSample(NamedTuple):
+    """A document as a map shows it."""
+
+    ext_id: str
+    text: str  # the first characters only
+    metadata: dict[str, Any]
 
 
 @dataclass
@@ -119,20 +134,6 @@ def _json_object(value: Any) -> dict[str, Any]:
 def _batched(items: Sequence[Any], size: int = SQL_PARAM_CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def as_number(value: Any) -> float | None:
-    """A metadata value as a number, or None. Registered as the SQL function
-    ``vx_num`` so filters compare numbers the same way in Python and in SQL."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 class Store:
@@ -186,7 +187,7 @@ class Store:
             cursor.execute("PRAGMA mmap_size = 1073741824")
             cursor.execute("PRAGMA cache_size = -65536")
             cursor.close()
-            dbapi_connection.create_function("vx_num", 1, as_number, deterministic=True)
+            register_functions(dbapi_connection)  # vx_num, for metadata filters
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
@@ -296,8 +297,7 @@ class Store:
         return self._collection_from_row(row) if row else None
 
     def collection_state(self, collection_id: int) -> tuple[int, int] | None:
-        """(seq, generation) of a collection: the cheap "has anything changed?" check
-        done before every search."""
+        """(seq, generation) of a collection: the cheap "has anything changed?" check."""
         with self.engine.connect() as conn:
             row = conn.exec_driver_sql(
                 "SELECT seq, generation FROM collections WHERE id = ?", (collection_id,)
@@ -385,12 +385,20 @@ class Store:
                 found.update({r[0]: r[1] for r in rows})
         return found
 
-    def _bump_seq(self, conn: Connection, collection_id: int) -> int:
+    def _bump_seq(self, conn: Connection, collection_id: int, embedder_spec: dict[str, Any] | None = None) -> int:
+        """Count one more write; with ``embedder_spec``, refuse it (the transaction rolls
+        back) unless that is still the collection's spec. One statement."""
         cols = schema.collections
-        conn.execute(
+        row = conn.execute(
             update(cols).where(cols.c.id == collection_id).values(seq=cols.c.seq + 1, updated_at=time.time())
-        )
-        return int(conn.execute(select(cols.c.seq).where(cols.c.id == collection_id)).scalar_one())
+            .returning(cols.c.seq, cols.c.embedder)
+        ).one()
+        if embedder_spec is not None and row[1] != embedder_spec:
+            raise StaleEmbedderError(
+                "the collection's embedder was refitted by another process during this run; "
+                "nothing of this batch was written: run the command again"
+            )
+        return int(row[0])
 
     def _remove_chunks_of(self, conn: Connection, collection_id: int, document_ids: list[int], seq: int) -> np.ndarray:
         """Delete the chunks of these documents and log them as tombstones."""
@@ -421,9 +429,7 @@ class Store:
         docs, ch = schema.documents, schema.chunks
         now = time.time()
         with self.writing() as conn:
-            if embedder_spec is not None:
-                self._check_embedder(conn, collection_id, embedder_spec)
-            seq = self._bump_seq(conn, collection_id)
+            seq = self._bump_seq(conn, collection_id, embedder_spec)
             existing: dict[str, int] = {}
             for part in _batched([d.ext_id for d in batch]):
                 rows = conn.execute(
@@ -467,51 +473,46 @@ class Store:
             chunk_ids=np.arange(first_chunk, next_chunk, dtype=np.int64), removed_chunk_ids=removed,
         )
 
-    @staticmethod
-    def _check_embedder(conn: Connection, collection_id: int, embedder_spec: dict[str, Any]) -> None:
-        cols = schema.collections
-        current = conn.execute(select(cols.c.embedder).where(cols.c.id == collection_id)).scalar_one()
-        if current != embedder_spec:
-            raise StaleEmbedderError(
-                "the collection's embedder was refitted by another process during this run; "
-                "nothing of this batch was written: run the command again"
-            )
+    def chunk_texts(self, collection_id: int) -> tuple[CollectionInfo, list[int], list[str]]:
+        """From one snapshot: the collection's row and every chunk's id and text, by id
+        (what a refit fits on and re-embeds)."""
+        docs, ch, cols = schema.documents, schema.chunks, schema.collections
+        with self.reading() as conn:
+            row = conn.execute(select(cols).where(cols.c.id == collection_id)).first()
+            if row is None:
+                raise StoreError(f"collection {collection_id} no longer exists")
+            rows = conn.execute(
+                select(ch.c.id, func.substr(docs.c.text, ch.c.start + 1, ch.c.end - ch.c.start))
+                .select_from(ch.join(docs, docs.c.id == ch.c.document_id))
+                .where(ch.c.collection_id == collection_id).order_by(ch.c.id)).all()
+        return self._collection_from_row(row), [r[0] for r in rows], [r[1] for r in rows]
 
-    def rewrite_vectors(
-        self,
-        collection_id: int,
-        embed: Callable[[list[str]], tuple[dict[str, Any], list[np.ndarray]]],
+    def replace_vectors(
+        self, state: CollectionInfo, spec: dict[str, Any], chunk_ids: Sequence[int],
+        vectors: Sequence[np.ndarray | None],
     ) -> tuple[int, int]:
-        """Re-embed every chunk of a collection and record the new embedder spec, atomically.
-
-        ``embed(chunk_texts)`` returns (new embedder spec, one vector per chunk
-        text, or None when the chunk no longer has a vector). Reading, embedding
-        and writing happen in one write transaction, so no batch can slip in
-        with the old state, and a crash leaves the old spec with the old vectors.
-        The generation is bumped: FAISS files of the old vectors are retired.
-        Returns (chunks rewritten, chunks dropped).
-        """
+        """Swap in re-embedded vectors and the embedder spec that made them, in one short
+        write transaction, if the collection is still exactly at ``state`` (its seq and
+        generation): otherwise :class:`CollectionChangedError` and nothing is written,
+        so stored vectors never mix two states. A None vector drops its chunk (no word
+        known any more). The generation is bumped: FAISS files of the old vectors retire.
+        Returns (chunks rewritten, chunks dropped)."""
         cols = schema.collections
         with self.writing() as conn:
-            rows = conn.execute(text(
-                'SELECT c.id, substr(d.text, c.start + 1, c."end" - c.start) FROM chunks c '
-                "JOIN documents d ON d.id = c.document_id WHERE c.collection_id = :cid ORDER BY c.id"
-            ), {"cid": collection_id}).all()
-            spec, vectors = embed([r[1] for r in rows])
-            seq = self._bump_seq(conn, collection_id)
-            kept = [(r[0], v) for r, v in zip(rows, vectors) if v is not None]
-            dropped = [r[0] for r, v in zip(rows, vectors) if v is None]
+            current = conn.execute(select(cols.c.seq, cols.c.generation).where(cols.c.id == state.id)).first()
+            if current is None or (int(current[0]), int(current[1])) != (state.seq, state.generation):
+                raise CollectionChangedError(
+                    f"collection {state.name!r} changed while it was being re-embedded; nothing was written")
+            seq = self._bump_seq(conn, state.id)
+            kept = [(cid, v) for cid, v in zip(chunk_ids, vectors) if v is not None]
+            dropped = [cid for cid, v in zip(chunk_ids, vectors) if v is None]
             if kept:
-                conn.exec_driver_sql(
-                    "UPDATE chunks SET vector = ?, seq = ? WHERE id = ?",
-                    [(vector_to_blob(v), seq, cid) for cid, v in kept],
-                )
+                conn.exec_driver_sql("UPDATE chunks SET vector = ?, seq = ? WHERE id = ?",
+                                     [(vector_to_blob(v), seq, cid) for cid, v in kept])
             if dropped:
-                self._remove_chunk_ids(conn, collection_id, dropped, seq)
-            conn.execute(
-                update(cols).where(cols.c.id == collection_id)
-                .values(embedder=spec, generation=cols.c.generation + 1, updated_at=time.time())
-            )
+                self._remove_chunk_ids(conn, state.id, dropped, seq)
+            conn.execute(update(cols).where(cols.c.id == state.id)
+                         .values(embedder=spec, generation=cols.c.generation + 1, updated_at=time.time()))
         return len(kept), len(dropped)
 
     def _remove_chunk_ids(self, conn: Connection, collection_id: int, chunk_ids: list[int], seq: int) -> None:
@@ -573,11 +574,35 @@ class Store:
         ids = np.asarray([r[0] for r in rows], dtype=np.int64)
         return seq, removed, ids, blobs_to_matrix([r[1] for r in rows], dim), total
 
-    def prune_tombstones(self, collection_id: int, up_to_seq: int) -> None:
+    def index_synced(self, state: CollectionInfo, covered_seq: int, choice: dict[str, Any] | None) -> CollectionInfo:
+        """What a writer records once its index covers ``covered_seq``, in one write
+        transaction: ``auto``'s new ``choice`` of index type (a new generation of files
+        when the index type changes), and the tombstones the index no longer needs.
+        Only if the collection is still at ``state``'s generation (a reindex or refit
+        in between makes both moot). Returns the collection's state after it."""
+        cols = schema.collections
+        values: dict[str, Any] = {"updated_at": cols.c.updated_at}
+        if choice is not None:
+            spec = state.index_spec
+            previous = spec.get("resolved") or {"type": "flat"}  # what auto built before recording
+            values = {"index_spec": {**spec, "resolved": choice}, "updated_at": time.time(),
+                      "generation": cols.c.generation + (previous != choice)}
+        with self.writing() as conn:
+            row = conn.execute(update(cols).where(cols.c.id == state.id, cols.c.generation == state.generation)
+                               .values(**values).returning(*cols.c)).first()
+            if row is None:  # another generation meanwhile: leave its tombstones and spec alone
+                row = conn.execute(select(cols).where(cols.c.id == state.id)).first()
+                if row is None:
+                    raise StoreError(f"collection {state.name!r} no longer exists")
+            else:
+                self._prune_tombstones(conn, state.id, covered_seq)
+        return self._collection_from_row(row)
+
+    @staticmethod
+    def _prune_tombstones(conn: Connection, collection_id: int, up_to_seq: int) -> None:
         """Forget tombstones an index file already covers."""
         tomb = schema.chunk_tombstones
-        with self.writing() as conn:
-            conn.execute(tomb.delete().where(tomb.c.collection_id == collection_id, tomb.c.seq <= up_to_seq))
+        conn.execute(tomb.delete().where(tomb.c.collection_id == collection_id, tomb.c.seq <= up_to_seq))
 
     # -- reads for search -------------------------------------------------------------------
 
@@ -633,15 +658,41 @@ class Store:
             blobs = [r[0] for r in conn.execute(select(ch.c.vector).where(ch.c.document_id == doc_id).order_by(ch.c.ordinal))]
         return int(doc_id), blobs_to_matrix(blobs, int(collection.embedder["dimension"]))
 
-    def filtered_chunk_ids(self, collection_id: int, where_sql: str, params: dict[str, Any]) -> np.ndarray:
-        """Chunk ids of documents whose metadata matches a compiled filter."""
-        sql = text(
-            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
-            f"WHERE d.collection_id = :vx_collection AND ({where_sql})"
-        )
+    def filtered_chunk_ids(self, collection_id: int, filters: Sequence[Filter]) -> np.ndarray:
+        """Chunk ids of documents whose metadata matches all ``filters``."""
+        docs, ch = schema.documents, schema.chunks
+        query = (select(ch.c.id).select_from(ch.join(docs, docs.c.id == ch.c.document_id))
+                 .where(docs.c.collection_id == collection_id, filter_clause(filters, docs.c.metadata)))
         with self.reading() as conn:
-            ids = [r[0] for r in conn.execute(sql, {"vx_collection": collection_id, **params})]
+            ids = [r[0] for r in conn.execute(query)]
         return np.asarray(ids, dtype=np.int64)
+
+    def document_centroids(
+        self, collection_id: int, dimension: int, pick: Callable[[np.ndarray], np.ndarray], text_chars: int
+    ) -> tuple[int, list[DocumentSample], np.ndarray]:
+        """Documents that have vectors, for a map: from one snapshot, their count and,
+        for the row ids ``pick(all their row ids)`` keeps, each one's id, first
+        ``text_chars`` characters and metadata, and the sum of its chunk vectors
+        (float64, one row per picked document, in picked order)."""
+        docs, ch = schema.documents, schema.chunks
+        with self.reading() as conn:
+            ids = np.asarray(conn.execute(
+                select(docs.c.id).where(docs.c.collection_id == collection_id,
+                                        docs.c.id.in_(select(ch.c.document_id).where(ch.c.collection_id == collection_id)))
+                .order_by(docs.c.id)).scalars().all(), dtype=np.int64)
+            total = len(ids)
+            ids = pick(ids)
+            position = {int(d): i for i, d in enumerate(ids.tolist())}
+            found: dict[int, DocumentSample] = {}
+            sums = np.zeros((len(ids), dimension), dtype=np.float64)
+            for part in _batched(ids.tolist()):
+                meta = select(docs.c.id, docs.c.ext_id, func.substr(docs.c.text, 1, text_chars), docs.c.metadata)
+                for doc_id, ext_id, prefix, metadata in conn.execute(meta.where(docs.c.id.in_(part))):
+                    found[doc_id] = DocumentSample(ext_id, prefix, metadata)
+                blobs = conn.execute(select(ch.c.document_id, ch.c.vector).where(ch.c.document_id.in_(part))
+                                     .order_by(ch.c.document_id, ch.c.ordinal)).all()
+                np.add.at(sums, [position[d] for d, _ in blobs], blobs_to_matrix([b for _, b in blobs], dimension))
+        return total, [found[int(d)] for d in ids.tolist()], sums
 
     def counts(self, collection_id: int) -> tuple[int, int]:
         """(documents, chunks) in a collection."""
@@ -697,6 +748,6 @@ class Store:
                 "content_hash": m["content_hash"], "created_at": m["created_at"], "updated_at": m["updated_at"]}
 
 __all__ = [
-    "CollectionInfo", "ChunkHit", "DocumentWrite", "StaleEmbedderError", "Store", "StoreError", "WriteResult",
+    "CollectionChangedError", "CollectionInfo", "ChunkHit", "DocumentWrite", "StaleEmbedderError", "Store", "StoreError", "WriteResult",
     "blobs_to_matrix", "vector_to_blob", "OperationalError",
 ]

@@ -15,9 +15,14 @@ from vecdex.indexer.embedders import factory
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
 
-# The fake embedder is registered like a real backend, so plumbing tests go
-# through exactly the same factory and spec round trip.
-factory.EMBEDDERS.setdefault("fake", "fakes:FakeEmbedder")
+
+
+@pytest.fixture(autouse=True)
+def fake_embedder():
+    """The fake embedder, registered like a real backend for each test (so plumbing
+    tests go through the same factory and spec round trip) and removed after it."""
+    with factory.embedders.registered("fake", "fakes:FakeEmbedder"):
+        yield
 
 
 @pytest.fixture

@@ -6,14 +6,16 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
 import pytest
 from conftest import TESTS
 from vecdex.indexer.embedders.factory import embedder_from_spec
+from vecdex.indexer.embedders.static import StaticEmbedder
 from vecdex.search import Vecdex
-from vecdex.storage.store import DocumentWrite, StaleEmbedderError, blobs_to_matrix
+from vecdex.storage.store import CollectionChangedError, DocumentWrite, StaleEmbedderError, blobs_to_matrix
 
 TOPICS = ["the river flooded the valley after heavy rain", "the bank raised interest rates again",
           "astronauts launched a rocket into orbit", "the team won the football final",
@@ -66,18 +68,81 @@ def test_a_write_embedded_with_an_outdated_state_is_refused(vx):
     assert vx.store.get_document(coll.info.id, "x") is None
 
 
-def test_a_failed_refit_changes_nothing(vx):
+def test_a_failed_refit_changes_nothing(vx, monkeypatch):
     coll = vx.collection("c", create=True, fit="collection")
     coll.add(docs(30))
     before = vx.store.get_collection("c")
 
-    def explode(texts):
+    def explode(self, texts):
         raise RuntimeError("crash in the middle of a refit")
 
-    with pytest.raises(RuntimeError):
-        vx.store.rewrite_vectors(before.id, explode)
+    with monkeypatch.context() as patch:
+        patch.setattr(StaticEmbedder, "embed", explode)
+        with pytest.raises(RuntimeError):
+            coll.refit()
     after = vx.store.get_collection("c")
     assert (after.embedder, after.generation, after.seq) == (before.embedder, before.generation, before.seq)
+    assert stored_matches_spec(vx, "c")
+
+
+def test_writers_go_on_while_a_refit_embeds_and_the_refit_redoes_what_changed(vx, db_path, monkeypatch):
+    """The refit embeds outside any transaction: another connection adds documents
+    meanwhile (it would wait for the whole re-embedding under a write lock), and the
+    refit, seeing the collection changed, starts over, so its state covers them."""
+    coll = vx.collection("c", create=True, fit="collection")
+    coll.add(docs(30))
+    embed = StaticEmbedder.embed
+    calls = []
+
+    def embed_while_another_writer_adds(self, texts):
+        calls.append(len(texts))
+        if len(calls) == 1:
+            done = threading.Event()
+
+            def other_writer():
+                with Vecdex(db_path) as other:
+                    other.collection("c").add(docs(3, offset=100))
+                done.set()
+
+            thread = threading.Thread(target=other_writer)
+            thread.start()
+            thread.join(timeout=20)
+            assert done.is_set(), "the other writer was blocked by the refit"
+        return embed(self, texts)
+
+    monkeypatch.setattr(StaticEmbedder, "embed", embed_while_another_writer_adds)
+    result = coll.refit()
+    monkeypatch.setattr(StaticEmbedder, "embed", embed)
+    assert result["refitted"] and result["chunks"] == 33
+    assert calls[0] == 30 and 33 in calls[1:]  # redone on the 33 chunks now stored
+    assert coll.info.embedder["fitted"]["documents"] == 33
+    assert stored_matches_spec(vx, "c")
+
+
+def test_a_refit_that_never_finds_a_quiet_moment_writes_nothing(vx, monkeypatch):
+    coll = vx.collection("c", create=True, fit="collection")
+    coll.add(docs(30))
+    before = vx.store.get_collection("c")
+    embed = StaticEmbedder.embed
+    other = Vecdex(vx.store.path)
+    writes = iter(range(1000, 2000))
+
+    busy = []
+
+    def embed_and_write(self, texts):
+        if not busy:  # the refit's embedding, not the other writer's own
+            busy.append(True)
+            other.collection("c").add(docs(1, offset=next(writes)))  # always a write in between
+            busy.pop()
+        return embed(self, texts)
+
+    monkeypatch.setattr(StaticEmbedder, "embed", embed_and_write)
+    with pytest.raises(CollectionChangedError, match="kept changing"):
+        coll.refit()
+    monkeypatch.setattr(StaticEmbedder, "embed", embed)
+    other.close()
+    after = vx.store.get_collection("c")
+    assert (after.embedder, after.generation) == (before.embedder, before.generation)
     assert stored_matches_spec(vx, "c")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from vecdex.search import ModelMismatchError, QueryError, Vecdex
-from vecdex.search.filters import FilterError, compile_filters, normalise_filters
+from vecdex.search.filters import FilterError, normalise_filters
 
 
 def add_animals(coll):
@@ -55,8 +55,6 @@ def test_filter_values_are_bound_parameters_not_sql(fake_collection):
     add_animals(fake_collection)
     hostile = "x' OR 1=1 --"
     assert fake_collection.search("water", where=[f"kind={hostile}"]) == []
-    sql, params = compile_filters(normalise_filters([f'we"ird.field={hostile}']))
-    assert hostile not in sql and hostile in params.values()
 
 
 def test_bad_filter_expressions_are_user_errors():

@@ -329,6 +329,7 @@ class ElmoEmbedder(Embedder):
 
     kind = "elmo"
     parallel_safe = False  # one TF runtime uses both cores; worker processes would fight over them
+    contextual = True
     # ELMo's context is the sentence: each sentence is a chunk of its own.
     default_chunking = ChunkingSpec(max_tokens=64, unit="sentence")
     # ~100 KB of text (~750 sentences) per indexing batch instead of 1 MB: ~20 s of

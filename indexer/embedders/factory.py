@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 
+from ...storage.registry import Registry
 from .base import Embedder, EmbedderError
 
 # kind -> "module:Class"; modules are imported only when that kind is used, so a
@@ -16,14 +16,15 @@ EMBEDDERS = {
     "precomputed": "vecdex.indexer.embedders.precomputed:PrecomputedEmbedder",
 }
 
+#: The embedder kinds; ``embedders.register("mine", "pkg.module:MyEmbedder")`` adds one
+#: (EMBEDDERS, the dict it wraps, can still be extended directly).
+embedders: Registry[Embedder] = Registry("embedder", EMBEDDERS, EmbedderError)
+
 _model_cache: dict[str, Embedder] = {}
 
 
 def _embedder_class(kind: str) -> type[Embedder]:
-    if kind not in EMBEDDERS:
-        raise EmbedderError(f"unknown embedder {kind!r} (choose from {', '.join(sorted(EMBEDDERS))})")
-    module_name, _, class_name = EMBEDDERS[kind].partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    return embedders.get(kind)
 
 
 def _spec_key(spec: dict[str, Any]) -> str:

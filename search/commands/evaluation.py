@@ -148,7 +148,7 @@ def _eval_pairs(ctx, pairs_path, matrix_path, texts_path, model, collection, poo
     else:
         with open_store(ctx) as vx:
             embedder = vx.collection(collection).embedder
-    if getattr(embedder, "needs_collection_fit", False) and not (embedder.spec.get("fitted") or {}).get("documents"):
+    if embedder.needs_collection_fit and not (embedder.spec.get("fitted") or {}).get("documents"):
         embedder = embedder.fitted_on(texts)  # "fit on the collection" = on the texts being compared
     vectors = embedder.embed(texts).vectors
     scores = correlate(vectors[np.asarray(left)], vectors[np.asarray(right)], gold)

@@ -56,9 +56,8 @@ def compare_word(embedder: Embedder, sentence1: str, sentence2: str, word: str) 
     word = word.strip()
     if not word:
         raise CompareError("give a word to compare (--word)")
-    word_vectors = getattr(embedder, "word_vectors", None)
-    if word_vectors is not None:  # contextual: the vector depends on the whole sentence
-        pairs = [word_vectors(s) for s in (sentence1, sentence2)]
+    if embedder.contextual:  # the vector depends on the whole sentence
+        pairs = [embedder.word_vectors(s) for s in (sentence1, sentence2)]
         positions = tuple(_position([t for t, _ in p], word, n + 1) for n, p in enumerate(pairs))
         a, b = (p[i][1] for p, i in zip(pairs, positions))
         return WordComparison(word, _cosine(a, b), True, positions, embedder.model_name, embedder.kind)

@@ -123,49 +123,25 @@ def output_format(out: str | Path) -> str:
 def collection_points(collection, *, sample: int = DEFAULT_SAMPLE, color_by: str | None = None,
                       seed: int = 0) -> MapData:
     """Document centroids of a collection, a seeded random sample if there are more than ``sample``."""
-    from sqlalchemy import bindparam, select, text
-
-    from ...storage import schema
-    from ...storage.store import blobs_to_matrix
-
     if sample < 2:
         raise MapError("--sample must be at least 2")
     info = collection._refresh()
-    store = collection._vx.store
     dim = int(info.embedder["dimension"])
-    docs = schema.documents
-    with store.reading() as conn:
-        # Only documents with at least one vector can be placed.
-        ids = np.asarray([r[0] for r in conn.execute(
-            select(docs.c.id).where(docs.c.collection_id == info.id,
-                                    docs.c.id.in_(select(schema.chunks.c.document_id)
-                                                  .where(schema.chunks.c.collection_id == info.id)))
-            .order_by(docs.c.id))], dtype=np.int64)
-        total = len(ids)
-        if total > sample:
-            ids = np.sort(np.random.default_rng(seed).choice(ids, size=sample, replace=False))
-        meta_sql = text(f"SELECT id, ext_id, substr(text, 1, {HOVER_CHARS + 1}), metadata FROM documents "
-                        "WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
-        vec_sql = text("SELECT document_id, vector FROM chunks WHERE document_id IN :ids "
-                       "ORDER BY document_id, ordinal").bindparams(bindparam("ids", expanding=True))
-        rows: dict[int, tuple[str, str, dict]] = {}
-        sums = np.zeros((len(ids), dim), dtype=np.float64)
-        position = {int(d): i for i, d in enumerate(ids.tolist())}
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500].tolist()
-            for doc_id, ext_id, snippet, metadata in conn.execute(meta_sql, {"ids": part}):
-                rows[doc_id] = (ext_id, snippet, json.loads(metadata) if isinstance(metadata, str) else metadata)
-            blobs = conn.execute(vec_sql, {"ids": part}).all()
-            matrix = blobs_to_matrix([b for _, b in blobs], dim)
-            np.add.at(sums, [position[d] for d, _ in blobs], matrix)
+
+    def pick(ids: np.ndarray) -> np.ndarray:
+        if len(ids) <= sample:
+            return ids
+        return np.sort(np.random.default_rng(seed).choice(ids, size=sample, replace=False))
+
+    # Only documents with at least one vector can be placed.
+    total, documents, sums = collection._vx.store.document_centroids(info.id, dim, pick, HOVER_CHARS + 1)
     if total < 2:
         raise MapError(f"collection {info.name!r} has {total} document(s) with vectors; a map needs at least 2")
     vectors = sums.astype(np.float32)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     labels, hovers, values = [], [], []
     missing_field = 0
-    for doc_id in ids.tolist():
-        ext_id, snippet, metadata = rows[doc_id]
+    for ext_id, snippet, metadata in documents:
         labels.append(ext_id)
         hovers.append(_short(snippet))
         value = metadata.get(color_by) if color_by else None
@@ -173,15 +149,15 @@ def collection_points(collection, *, sample: int = DEFAULT_SAMPLE, color_by: str
             missing_field += 1
         values.append(value)
     notes = []
-    if color_by and missing_field == len(ids):
-        known = sorted({k for _, _, m in rows.values() for k in m})
-        which = "no document" if total == len(ids) else f"none of the {len(ids):,} sampled documents"
+    if color_by and missing_field == len(documents):
+        known = sorted({k for _, _, m in documents for k in m})
+        which = "no document" if total == len(documents) else f"none of the {len(documents):,} sampled documents"
         raise MapError(f"{which} has a metadata field {color_by!r}"
                        + (f" (fields: {', '.join(known[:20])})" if known else " (documents have no metadata)"))
     if color_by and missing_field:
-        notes.append(f"{missing_field} of {len(ids)} documents have no field {color_by!r}")
-    if total > len(ids):
-        notes.insert(0, f"sampled {len(ids):,} of {total:,} documents (seed {seed}; --sample to change)")
+        notes.append(f"{missing_field} of {len(documents)} documents have no field {color_by!r}")
+    if total > len(documents):
+        notes.insert(0, f"sampled {len(documents):,} of {total:,} documents (seed {seed}; --sample to change)")
     return MapData(vectors, labels, hovers, values, "documents", info.name, total, color_by, notes)
 
 

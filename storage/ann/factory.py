@@ -7,9 +7,9 @@ collection's spec, as txtai's ANN factory does with its config.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from ..registry import Registry
 from .base import VectorIndex
 from .spec import IndexSpecError, concrete, parse_index_spec, validate_spec
 
@@ -20,8 +20,10 @@ BACKENDS = {
     "ivfpq": "vecdex.storage.ann.ivf:IVFPQIndex",
 }
 DEFAULT_INDEX_SPEC = {"type": "auto"}
+#: The index types by name (``index_types.register("mine", "pkg.module:MyIndex")``).
+index_types: Registry[VectorIndex] = Registry("index type", BACKENDS, IndexSpecError, extra_names=("auto",))
 
-__all__ = ["BACKENDS", "DEFAULT_INDEX_SPEC", "IndexSpecError", "backend_class", "create_index", "load_index",
+__all__ = ["BACKENDS", "DEFAULT_INDEX_SPEC", "IndexSpecError", "backend_class", "create_index", "index_types", "load_index",
            "parse_index_spec", "validate_spec", "concrete"]
 
 
@@ -29,10 +31,7 @@ def backend_class(spec: dict[str, Any]) -> type[VectorIndex]:
     kind = spec.get("type", "flat")
     if kind == "auto":
         kind = (spec.get("resolved") or {"type": "flat"})["type"]
-    if kind not in BACKENDS:
-        raise IndexSpecError(f"unknown index type {kind!r} (choose from {', '.join(BACKENDS)}, auto)")
-    module_name, _, class_name = BACKENDS[kind].partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    return index_types.get(kind)
 
 
 def create_index(spec: dict[str, Any], dimension: int, n_vectors: int = 0) -> VectorIndex:
