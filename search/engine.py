@@ -129,14 +129,12 @@ class Collection(RankedSearch, DenseSearch):
 
     def documents(self, where: Any = None, *, batch: int = 1000):
         """Every document (``{"id", "text", "metadata", ...}``) in storage order, read a page at a time."""
-        from .filters import compile_filters, normalise_filters
+        from .filters import normalise_filters
 
         filters = normalise_filters(where)
-        sql, params = compile_filters(filters) if filters else (None, None)
         after: int | None = 0
         while after is not None:
-            page, after = self._vx.store.document_page(self.info.id, after=after, limit=batch,
-                                                       where_sql=sql, params=params)
+            page, after = self._vx.store.document_page(self.info.id, after=after, limit=batch, filters=filters)
             yield from page
 
     def count(self) -> int:

@@ -706,18 +706,20 @@ class Store:
         return int(n_docs), int(n_chunks)
 
     def document_page(self, collection_id: int, *, after: int = 0, limit: int = 100,
-                      where_sql: str | None = None, params: dict[str, Any] | None = None,
-                      ) -> tuple[list[dict[str, Any]], int | None]:
+                      filters: Sequence[Filter] = ()) -> tuple[list[dict[str, Any]], int | None]:
         """One page of documents in storage order (row id), from the row after ``after``:
         (documents, row id to continue after, or None at the end). An upsert keeps a
         document's row, so paging while others write never repeats or skips a document
-        that existed throughout. ``where_sql``: a compiled metadata filter over ``d``."""
-        sql = ("SELECT d.id, d.ext_id, d.text, d.metadata, d.source, d.created_at, d.updated_at "
-               "FROM documents d WHERE d.collection_id = :vx_collection AND d.id > :vx_after"
-               + (f" AND ({where_sql})" if where_sql else "") + " ORDER BY d.id LIMIT :vx_limit")
+        that existed throughout. ``filters``: metadata filters, all must match."""
+        docs = schema.documents
+        query = (select(docs.c.id, docs.c.ext_id, docs.c.text, docs.c.metadata, docs.c.source, docs.c.created_at,
+                        docs.c.updated_at)
+                 .where(docs.c.collection_id == collection_id, docs.c.id > int(after))
+                 .order_by(docs.c.id).limit(int(limit) + 1))
+        if filters:
+            query = query.where(filter_clause(filters, docs.c.metadata))
         with self.reading() as conn:
-            rows = conn.execute(text(sql), {"vx_collection": collection_id, "vx_after": int(after),
-                                            "vx_limit": int(limit) + 1, **(params or {})}).all()
+            rows = conn.execute(query).all()
         more = len(rows) > limit
         rows = rows[:limit]
         documents = [{"id": r[1], "text": r[2], "metadata": _json_object(r[3]), "source": r[4],

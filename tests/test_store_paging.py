@@ -3,7 +3,7 @@ files gone), paging documents with a cursor and a filter, listing ids, tokens.""
 
 from __future__ import annotations
 
-from vecdex.search.filters import compile_filters, normalise_filters
+from vecdex.search.filters import normalise_filters
 from vecdex.storage.tokens import TokenTable
 
 
@@ -40,8 +40,7 @@ def test_document_pages_follow_storage_order_with_a_cursor_and_filters(vx):
         seen += page
     assert [d["id"] for d in seen] == [f"d{i}" for i in range(7)]
     assert seen[3]["text"] == "text number three, updated" and seen[3]["metadata"] == {"n": 3, "even": False}
-    sql, params = compile_filters(normalise_filters(["even=true", "n>=2"]))
-    page, after = vx.store.document_page(coll.info.id, limit=10, where_sql=sql, params=params)
+    page, after = vx.store.document_page(coll.info.id, limit=10, filters=normalise_filters(["even=true", "n>=2"]))
     assert [d["id"] for d in page] == ["d2", "d4", "d6"] and after is None
     assert vx.store.document_ids(coll.info.id) == [f"d{i}" for i in range(7)]
     assert coll.count() == 7 and [d["id"] for d in coll.documents(where=["n<2"], batch=1)] == ["d0", "d1"]

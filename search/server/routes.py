@@ -240,12 +240,10 @@ def list_documents(name: str, limit: int = Query(100, ge=1), cursor: Optional[st
         raise ApiError(400, "limit_too_large", f"limit is {limit}; pages hold at most {svc.settings.max_page}")
     collection = svc.collection(name)
     seq = svc.covered(collection, min_seq, dense=False)
-    from ..filters import compile_filters, normalise_filters
+    from ..filters import normalise_filters
 
-    filters = normalise_filters(where)
-    sql, params = compile_filters(filters) if filters else (None, None)
     page, after = svc.store.document_page(collection.info.id, after=_decode_cursor(cursor), limit=limit,
-                                          where_sql=sql, params=params)
+                                          filters=normalise_filters(where))
     return _json({"documents": page, "next_cursor": _encode_cursor(after) if after is not None else None, "seq": seq})
 
 
