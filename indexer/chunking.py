@@ -6,77 +6,13 @@ sentence splitter, which is the slowest step of indexing.
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import Any, Iterable
 
 from . import tokenize
+from .sentences import sentence_bounds, sentence_spans  # noqa: F401 (sentence_spans: public here too)
 
 DEFAULT_MAX_TOKENS = 128
-_splitters: dict[str, Any] = {}
-
-
-class _PrecompiledRegex:
-    """Stands in for the ``regex`` module inside ``sentence_splitter``.
-
-    The splitter calls module-level ``regex.search(pattern=..., ...)`` once per
-    word; ``regex``'s own pattern-cache lookup (flag arithmetic on enums) costs
-    several times the match itself. Here compiled patterns are memoised in a
-    plain dict: same patterns, same results, about 3x faster splitting.
-    """
-
-    def __init__(self) -> None:
-        import regex
-
-        self._regex = regex
-        self._compiled: dict[tuple[str, int], Any] = {}
-        # read on every call: plain attributes, not __getattr__
-        self.UNICODE, self.DOTALL = regex.UNICODE, regex.DOTALL
-
-    def _get(self, pattern: str, flags: int):
-        key = (pattern, flags)
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            compiled = self._compiled[key] = self._regex.compile(pattern, flags)
-        return compiled
-
-    def sub(self, pattern, repl, string, count=0, flags=0):
-        return self._get(pattern, flags).sub(repl, string, count=count)
-
-    def split(self, pattern, string, maxsplit=0, flags=0):
-        return self._get(pattern, flags).split(string, maxsplit=maxsplit)
-
-    def search(self, pattern, string, flags=0):
-        return self._get(pattern, flags).search(string)
-
-    def match(self, pattern, string, flags=0):
-        return self._get(pattern, flags).match(string)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._regex, name)  # flags such as UNICODE
-
-
-def _splitter(language: str):
-    """A sentence-splitter whose ``split`` runs on precompiled patterns.
-
-    ``split`` is rebuilt over a copy of the module's globals with ``regex``
-    replaced, so the installed package itself is left untouched.
-    """
-    if language not in _splitters:
-        import types
-
-        import sentence_splitter
-        from sentence_splitter import SentenceSplitter
-
-        namespace = {**vars(sentence_splitter), "regex": _PrecompiledRegex()}
-        original = SentenceSplitter.split
-        fast_split = types.FunctionType(original.__code__, namespace, original.__name__,
-                                        original.__defaults__, original.__closure__)
-        fast_class = type("PrecompiledSentenceSplitter", (SentenceSplitter,), {"split": fast_split})
-        _splitters[language] = fast_class(language=language)
-    return _splitters[language]
 
 
 @dataclass(frozen=True)
@@ -100,34 +36,6 @@ class ChunkingSpec:
         return cls(int(data.get("max_tokens", DEFAULT_MAX_TOKENS)), data.get("unit", "budget"), data.get("language", "en"))
 
 
-_WHITESPACE = np.array([c for c in range(0x3100) if chr(c).isspace()], dtype=np.uint32)
-
-
-def _non_space_positions(text: str) -> np.ndarray:
-    """Indices of the characters of ``text`` that are not whitespace (str.isspace)."""
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return np.flatnonzero(~np.isin(codes, _WHITESPACE))
-
-
-def sentence_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
-    """Character spans of the sentences ``sentence-splitter`` finds in ``text``.
-
-    The splitter returns sentences with whitespace normalised but every other
-    character kept in order, so sentences are mapped back to the original text by
-    counting non-space characters.
-    """
-    positions = _non_space_positions(text)
-    spans = []
-    consumed = 0
-    for sentence in _splitter(language).split(text):
-        n = len("".join(sentence.split()))
-        if n == 0:
-            continue
-        spans.append((int(positions[consumed]), int(positions[consumed + n - 1]) + 1))
-        consumed += n
-    return spans
-
-
 def _cut_long(text: str, start: int, end: int, max_tokens: int) -> list[tuple[int, int]]:
     """Split text[start:end] into pieces of at most max_tokens word tokens."""
     token_spans = tokenize.word_spans(text[start:end])
@@ -146,24 +54,40 @@ def _rstrip(text: str, start: int, end: int) -> int:
     return end
 
 
-def chunk_spans(text: str, spec: ChunkingSpec) -> list[tuple[int, int]]:
-    """Chunks of ``text`` as (start, end) character spans, in order."""
-    stripped_start = len(text) - len(text.lstrip())
-    stripped_end = len(text.rstrip())
-    if stripped_end <= stripped_start:
-        return []
+def whole_text(text: str, spec: ChunkingSpec) -> tuple[list[tuple[int, int]] | None, tuple[int, int]]:
+    """(the chunks when they need no tokenising, else None; the text's stripped span)."""
+    stripped = (len(text) - len(text.lstrip()), len(text.rstrip()))
+    if stripped[1] <= stripped[0]:
+        return [], stripped
     # A token and its separator take at least two characters, so short texts
     # cannot exceed the budget: don't even tokenise them.
-    if spec.unit == "budget" and stripped_end - stripped_start < 2 * spec.max_tokens:
-        return [(stripped_start, stripped_end)]
-    token_starts = [start for start, _ in tokenize.word_spans(text)]
-    if spec.unit == "budget" and len(token_starts) <= spec.max_tokens:
-        return [(stripped_start, stripped_end)]
+    if spec.unit == "budget" and stripped[1] - stripped[0] < 2 * spec.max_tokens:
+        return [stripped], stripped
+    return None, stripped
+
+
+def chunk_spans(text: str, spec: ChunkingSpec) -> list[tuple[int, int]]:
+    """Chunks of ``text`` as (start, end) character spans, in order."""
+    chunks, stripped = whole_text(text, spec)
+    if chunks is not None:
+        return chunks
+    before = tokenize.tokens_before(text)
+    if spec.unit == "budget" and before[-1] <= spec.max_tokens:
+        return [stripped]
+    # Sentences are separated by whitespace, which no token holds, so a
+    # sentence's tokens are the text's tokens that start inside it.
+    starts, ends = sentence_bounds(text, spec.language)
+    counts = before[ends] - before[starts]
+    return pack_sentences(text, zip(starts.tolist(), ends.tolist(), counts.tolist()), spec)
+
+
+def pack_sentences(text: str, sentences: Iterable[tuple[int, int, int]], spec: ChunkingSpec) -> list[tuple[int, int]]:
+    """Chunks from (start, end, tokens) sentences: packed up to the budget, or one
+    per sentence; a sentence over the budget is cut at word boundaries."""
     chunks: list[tuple[int, int]] = []
     current: tuple[int, int] | None = None
     current_tokens = 0
-    for start, end in sentence_spans(text, spec.language):
-        tokens = bisect.bisect_left(token_starts, end) - bisect.bisect_left(token_starts, start)
+    for start, end, tokens in sentences:
         if tokens > spec.max_tokens:
             if current:
                 chunks.append(current)

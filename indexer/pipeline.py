@@ -33,8 +33,8 @@ from .readers import Problem, Record
 # a crash or --strict stop loses little.
 BATCH_DOCS = 4096
 BATCH_BYTES = 1 << 20
-# The first batch is embedded in-process (tiny inputs never start a pool), so it
-# is kept small: a large input hands everything after it to the workers.
+# The first batch is kept small so that the workers get going at once; when it is
+# the whole input it is embedded in-process (tiny inputs never start a pool).
 FIRST_BATCH_DOCS = 128
 FIRST_BATCH_BYTES = 64 << 10
 MAX_PROBLEMS_KEPT = 1000
@@ -171,6 +171,29 @@ def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: boo
         yield batch
 
 
+def _with_lookahead(batches: Iterator[list[Record]]) -> Iterator[tuple[list[Record], bool]]:
+    """Each batch with whether another one follows (read one batch ahead).
+
+    An error met while reading ahead (a ``--strict`` stop) is raised only after
+    the batch before it has been handed out, as without the look-ahead.
+    """
+    try:
+        current = next(batches)
+    except StopIteration:
+        return
+    while True:
+        try:
+            following = next(batches)
+        except StopIteration:
+            yield current, False
+            return
+        except Exception:  # not KeyboardInterrupt: Ctrl-C stops at once
+            yield current, False
+            raise
+        yield current, True
+        current = following
+
+
 class Indexer:
     """Index records into one collection of a store."""
 
@@ -218,14 +241,16 @@ class Indexer:
         in_flight: deque[tuple[list[Record], Future | list]] = deque()
         try:
             batch_bytes = self.embedder.batch_bytes or BATCH_BYTES
-            for n_batch, batch in enumerate(_batches(items, report, strict, batch_bytes)):
+            batches = _with_lookahead(_batches(items, report, strict, batch_bytes))
+            for n_batch, (batch, more) in enumerate(batches):
                 todo = self._prepare(batch, seen, report)
                 if not todo:
                     self.progress(len(batch))
                     continue
                 texts = [p.record.text for p in todo]
-                # The first batch runs in-process: small inputs never pay for a pool.
-                pool = self._pool_or_none() if n_batch > 0 else None
+                # An input of one small batch runs in-process: it never pays for a
+                # pool. A larger one keeps both cores busy from its first document.
+                pool = self._pool_or_none() if n_batch > 0 or more else None
                 if pool is None:
                     in_flight.append((todo, embed_records(texts, self.embedder, self.chunking), len(batch)))
                 else:

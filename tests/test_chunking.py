@@ -25,16 +25,6 @@ def test_sentence_spans_map_back_to_the_original_text():
     assert all(TEXT[s:e] == TEXT[s:e].strip() for s, e in spans)
 
 
-def test_precompiled_splitter_gives_the_same_sentences_as_the_package(lee_lines):
-    from sentence_splitter import SentenceSplitter
-
-    reference = SentenceSplitter("en")
-    fast = chunking._splitter("en")
-    assert type(fast) is not SentenceSplitter
-    for line in lee_lines[:150]:
-        assert fast.split(line) == reference.split(line)
-
-
 def test_short_text_is_one_chunk_without_the_splitter(monkeypatch):
     monkeypatch.setattr(chunking, "sentence_spans", lambda *a, **k: pytest.fail("splitter called"))
     assert chunk_spans("  A short note. Two sentences.  ", ChunkingSpec(max_tokens=50)) == [(2, 30)]

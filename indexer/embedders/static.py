@@ -19,6 +19,7 @@ Defaults were chosen by measurement: see ``bench/quality.py``.
 
 from __future__ import annotations
 
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -217,20 +218,51 @@ class StaticEmbedder(Embedder):
             extra_vectors.append(np.asarray(vector, dtype=np.float32))
         return [extra[key]]
 
-    def text_rows(self, text: str, extra: dict[str, int], extra_vectors: list[np.ndarray]) -> list[int]:
-        """Vocabulary rows of a text's tokens (the hot loop of indexing: keep it lean)."""
-        tokens = tokenize.words(text.lower() if self._lowercase else text)
-        get = self._vocab.get
-        rows = [get(t) for t in tokens]
-        if None not in rows:
-            return rows
-        out: list[int] = []
-        for token, row in zip(tokens, rows):
-            if row is not None:
-                out.append(row)
-            else:
-                out.extend(self._token_rows(token, extra, extra_vectors))
-        return out
+    def batch_rows(self, texts: Sequence[str], extra: dict[str, int],
+                   extra_vectors: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Vocabulary rows of every token of ``texts`` in order, and the count per text.
+
+        The hot path of indexing: a regex engine tokenises, ``map(dict.get)``
+        looks tokens up without per-token bytecode, and only tokens the
+        vocabulary lacks as written (a few percent) reach Python, once per
+        distinct word per batch.
+        """
+        words = tokenize.words
+        token_lists = [words(t.lower()) for t in texts] if self._lowercase else [words(t) for t in texts]
+        counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+        tokens = list(chain.from_iterable(token_lists))
+        rows = np.fromiter(map(self._vocab.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
+        missing = np.flatnonzero(rows < 0)
+        if len(missing) == 0:
+            return rows, counts
+        return self._resolve_missing(tokens, rows, missing, counts, extra, extra_vectors)
+
+    def _resolve_missing(self, tokens: list[str], rows: np.ndarray, missing: np.ndarray, counts: np.ndarray,
+                         extra: dict[str, int], extra_vectors: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows when some tokens (at ``missing``) miss the vocabulary: each becomes 0, 1 or more rows."""
+        resolved: dict[str, list[int]] = {}
+        missing_rows = []
+        for position in missing.tolist():
+            token = tokens[position]
+            found = resolved.get(token)
+            if found is None:
+                found = resolved[token] = self._token_rows(token, extra, extra_vectors)
+            missing_rows.append(found)
+        repeats = np.ones(len(rows), dtype=np.int64)
+        repeats[missing] = [len(r) for r in missing_rows]
+        if all(len(r) == 1 for r in missing_rows):
+            rows[missing] = [r[0] for r in missing_rows]
+        else:
+            # A compound's parts take its place in order; an unknown word none.
+            first_slot = np.cumsum(repeats) - repeats
+            expanded = np.repeat(rows, repeats)
+            slots = [first_slot[p] + i for p, r in zip(missing.tolist(), missing_rows) for i in range(len(r))]
+            expanded[slots] = [row for r in missing_rows for row in r]
+            rows = expanded
+        # Tokens per text after expansion: sums of repeats over each text's tokens.
+        bounds = np.concatenate(([0], np.cumsum(counts)))
+        totals = np.concatenate(([0], np.cumsum(repeats)))
+        return rows, totals[bounds[1:]] - totals[bounds[:-1]]
 
     # -- pooling ----------------------------------------------------------------
 
@@ -245,16 +277,10 @@ class StaticEmbedder(Embedder):
         """Weighted average of the word vectors, normalised; no component removed."""
         extra: dict[str, int] = {}
         extra_vectors: list[np.ndarray] = []
-        rows: list[int] = []
-        counts = np.zeros(len(texts), dtype=np.int64)
-        for i, text in enumerate(texts):
-            text_rows = self.text_rows(text, extra, extra_vectors)
-            rows.extend(text_rows)
-            counts[i] = len(text_rows)
+        row_ids, counts = self.batch_rows(texts, extra, extra_vectors)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         known = counts > 0
-        if rows:
-            row_ids = np.asarray(rows, dtype=np.int64)
+        if len(row_ids):
             gathered = self._gather(row_ids, extra_vectors)
             if self._weights is not None:
                 # Rows past the vocabulary (fastText subword vectors) are rare words: weight 1.
