@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 import click
 
+from .search.commands.copy import copy_command
 from .search.commands.evaluation import eval_command, eval_model
+from .search.commands.inspect import collections, get, info
 from .search.commands.shared import (
     INDEX_SPEC_HELP,
     UserError,
@@ -52,8 +53,8 @@ Examples:
 
 
 @click.group(cls=VecdexGroup, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", envvar="VECDEX_DB", default="vecdex.db", show_default=True, metavar="PATH",
-              help="The store (SQLite file); also $VECDEX_DB.")
+@click.option("--db", envvar="VECDEX_DB", default="vecdex.db", show_default=True, metavar="PATH|URL",
+              help="The store: a SQLite file, or postgresql+psycopg://user@host/dbname; also $VECDEX_DB.")
 @click.version_option(package_name="vecdex", message="vecdex %(version)s")
 @click.pass_context
 def main(ctx: click.Context, db: str) -> None:
@@ -365,7 +366,7 @@ def add_vectors(ctx, file, collection, model, index_spec, quiet, as_json):
 
 
 
-# -- delete / info / collections / get -------------------------------------------------------
+# -- delete -------------------------------------------------------
 
 
 @main.command(epilog="""
@@ -386,113 +387,6 @@ def delete(ctx, doc_ids, collection):
     if missing:
         raise UserError(f"not found in {collection!r}: {', '.join(missing[:10])}"
                                    + (f" and {len(missing) - 10} more" if len(missing) > 10 else ""))
-
-
-@main.command(epilog="""
-\b
-Examples:
-  vecdex info
-  vecdex info --collection news --json
-""")
-@collection_option
-@json_option
-@click.pass_context
-def info(ctx, collection, as_json):
-    """Counts, model, dimension, index and sizes of a collection."""
-    with open_store(ctx) as vx:
-        stats = vx.collection(collection).stats()
-    if as_json:
-        click.echo(json.dumps(stats, ensure_ascii=False))
-        return
-    spec = stats["embedder"]
-    fingerprint = str(spec.get("fingerprint", ""))[:19]
-    index_file = stats["index_file"]
-    rows = [
-        ("collection", stats["collection"]),
-        ("documents", f"{stats['documents']:,}"),
-        ("chunks", f"{stats['chunks']:,}"),
-        ("model", f"{stats['model']} ({spec.get('kind')}, {stats['dimension']}d, {fingerprint}…)"),
-        ("pooling", f"{_pooling_text(spec)}; chunks of ≤{stats['chunking'].get('max_tokens')} tokens "
-                    f"({stats['chunking'].get('unit')})"),
-        ("index", f"{stats.get('index_description') or _spec_text(stats['index'])}; "
-                  + (f"{index_file.rsplit('/', 1)[-1]} ({_size(stats['index_file_bytes'])}"
-                     f"{', up to date' if stats['index_up_to_date'] else ', will catch up on next query'})"
-                     if index_file else "no file yet (built on first query)")),
-        ("database", f"{stats['db_path']} ({_size(stats['db_bytes'])})"),
-    ]
-    width = max(len(r[0]) for r in rows)
-    for name, value in rows:
-        click.echo(f"{name:<{width}}  {value}")
-
-
-def _pooling_text(spec: dict[str, Any]) -> str:
-    text = str(spec.get("pooling", "-"))
-    if text == "sif":
-        text += f" a={spec.get('sif_a')} p(w)={spec.get('word_freq')}"
-    if spec.get("components"):
-        fitted = (spec.get("fitted") or {}).get("components")
-        text += f", {spec['components']} component(s) removed, fitted on {spec.get('fit')}"
-        text += "" if fitted else " (not yet: too few chunks)"
-    return text
-
-
-def _spec_text(spec: dict[str, Any]) -> str:
-    params = ",".join(f"{k}={v}" for k, v in spec.items() if k != "type")
-    return spec.get("type", "?") + (f":{params}" if params else "")
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
-
-
-@main.command(epilog="""
-\b
-Examples:
-  vecdex collections
-  vecdex collections --json
-""")
-@json_option
-@click.pass_context
-def collections(ctx, as_json):
-    """List the collections in the store."""
-    with open_store(ctx) as vx:
-        for info in vx.collections():
-            n_docs, n_chunks = vx.store.counts(info.id)
-            row = {"collection": info.name, "documents": n_docs, "chunks": n_chunks,
-                   "model": info.embedder.get("model"), "embedder": info.embedder.get("kind"),
-                   "dimension": info.embedder.get("dimension"), "index": info.index_spec.get("type")}
-            if as_json:
-                click.echo(json.dumps(row, ensure_ascii=False))
-            else:
-                click.echo(f"{info.name}\t{n_docs:,} documents\t{row['embedder']} {row['model']} "
-                           f"({row['dimension']}d)\t{row['index']}")
-
-
-@main.command(epilog="""
-\b
-Example:
-  vecdex get notes/today.md --json
-""")
-@click.argument("doc_id")
-@collection_option
-@json_option
-@click.pass_context
-def get(ctx, doc_id, collection, as_json):
-    """Print a stored document (text and metadata)."""
-    with open_store(ctx) as vx:
-        doc = vx.collection(collection).get(doc_id)
-    if doc is None:
-        raise UserError(f"no document with id {doc_id!r} in collection {collection!r}")
-    if as_json:
-        click.echo(json.dumps(doc, ensure_ascii=False))
-    else:
-        if doc["metadata"]:
-            click.echo(json.dumps(doc["metadata"], ensure_ascii=False))
-        click.echo(doc["text"])
 
 
 @main.command(epilog="""
@@ -522,7 +416,8 @@ def refit(ctx, collection, as_json):
         click.echo(f"nothing to refit: {result['reason']}")
 
 
-for command in (compare, eval_command, train, words, analogy, map_command, eval_model, serve, token):
+for command in (info, collections, get, compare, eval_command, train, words, analogy, map_command, eval_model,
+                copy_command, serve, token):
     main.add_command(command)
 
 

@@ -32,7 +32,8 @@ from ..storage.ann.spec import (
 )
 from ..storage.index_cache import IndexCache
 from ..storage.lexical_cache import LexicalCache
-from ..storage.store import CollectionChangedError, CollectionInfo, Store, StoreError
+from ..storage.backends import open_store
+from ..storage.store import CollectionChangedError, CollectionInfo, Store, StoreError  # noqa: F401
 from .dense import DenseSearch
 from .hit_cache import HitRows
 from .hits import Hit, make_snippet  # noqa: F401  (re-exported: the public Hit)
@@ -328,8 +329,9 @@ class Collection(RankedSearch, DenseSearch):
             "index_file": str(index_file) if index_file else None,
             "index_file_bytes": index_file.stat().st_size if index_file else 0,
             "index_up_to_date": bool(index_file) and index_file.name.endswith(f"-s{info.seq}.faiss"),
-            "db_path": str(self._vx.store.path),
-            "db_bytes": _db_bytes(self._vx.store.path),
+            "store": self._vx.store.kind,
+            "db_path": self._vx.store.location,
+            "db_bytes": self._vx.store.size_bytes(),
             # Hit rows this process holds in memory (search/hit_cache.py); 0 until
             # the collection has been searched often enough.
             "hit_cache_bytes": self._hit_rows.cache.nbytes if self._hit_rows.cache is not None else 0,
@@ -338,16 +340,6 @@ class Collection(RankedSearch, DenseSearch):
             "updated_at": info.updated_at,
         }
 
-
-
-def _db_bytes(path) -> int:
-    total = 0
-    for suffix in ("", "-wal", "-shm"):
-        try:
-            total += os.path.getsize(f"{path}{suffix}")
-        except OSError:
-            pass
-    return total
 
 
 def _as_record(doc: Any) -> Record | Problem:
@@ -370,7 +362,7 @@ class Vecdex:
     """A vecdex store on disk: one SQLite file plus its FAISS cache folder."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True):
-        self.store = Store(path or default_db_path(), create=create)
+        self.store = open_store(path or default_db_path(), create=create)
         self.indexes = IndexCache(self.store)
         self.lexical = LexicalCache(self.store)
 
@@ -419,7 +411,7 @@ class Vecdex:
             return Collection(self, info)
         if not create:
             raise StoreError(
-                f"no collection named {name!r} in {self.store.path} "
+                f"no collection named {name!r} in {self.store.location} "
                 f"(collections: {', '.join(c.name for c in self.collections()) or 'none yet'})"
             )
         new_embedder = create_embedder(embedder or "static", model=model, **embedder_options)

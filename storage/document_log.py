@@ -73,6 +73,8 @@ def scan_documents(store: Store, collection_id: int) -> tuple[int, int, Iterator
     exhausted or closed, so every block belongs to the state ``seq`` names
     (plain sqlite3: SQLAlchemy's row handling doubled the cost of a rebuild).
     """
+    if store.kind != "sqlite":
+        return _scan_documents_sql(store, collection_id)
     conn = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
     try:
         conn.execute("PRAGMA busy_timeout = 60000")
@@ -100,6 +102,33 @@ def scan_documents(store: Store, collection_id: int) -> tuple[int, int, Iterator
     return int(state[0]), int(count), blocks()
 
 
+def _scan_documents_sql(store: Store, collection_id: int) -> tuple[int, int, Iterator[list[DocumentRow]]]:
+    """:func:`scan_documents` for a server store: one read transaction (a snapshot)
+    held open while the blocks stream from a server-side cursor."""
+    context = store.reading()
+    conn = context.__enter__()
+    try:
+        state = conn.exec_driver_sql("SELECT seq FROM collections WHERE id = ?", (collection_id,)).first()
+        if state is None:
+            raise StoreError(f"collection {collection_id} no longer exists")
+        count = conn.exec_driver_sql(
+            "SELECT count(*) FROM documents WHERE collection_id = ?", (collection_id,)).scalar_one()
+    except BaseException as exc:
+        context.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+
+    def blocks() -> Iterator[list[DocumentRow]]:
+        try:
+            rows = conn.execution_options(stream_results=True, max_row_buffer=SCAN_ROWS).exec_driver_sql(
+                "SELECT id, text, metadata FROM documents WHERE collection_id = ? ORDER BY id", (collection_id,))
+            for block in rows.partitions(SCAN_ROWS):
+                yield [tuple(r) for r in block]
+        finally:
+            context.__exit__(None, None, None)
+
+    return int(state[0]), int(count), blocks()
+
+
 def prune_tombstones(store: Store, collection_id: int, up_to_seq: int) -> None:
     """Forget document tombstones a lexical index covers, recording how far (so an
     index that covers less knows it cannot catch up and rebuilds instead)."""
@@ -108,8 +137,8 @@ def prune_tombstones(store: Store, collection_id: int, up_to_seq: int) -> None:
             "DELETE FROM document_tombstones WHERE collection_id = ? AND seq <= ?", (collection_id, up_to_seq))
         if pruned.rowcount:
             conn.exec_driver_sql(
-                "UPDATE collections SET documents_pruned_seq = max(documents_pruned_seq, ?) WHERE id = ?",
-                (up_to_seq, collection_id))
+                "UPDATE collections SET documents_pruned_seq = CASE WHEN documents_pruned_seq < ? THEN ? "
+                "ELSE documents_pruned_seq END WHERE id = ?", (up_to_seq, up_to_seq, collection_id))
 
 
 @functools.lru_cache(maxsize=64)
@@ -135,6 +164,6 @@ def matching_documents(store: Store, document_ids: Sequence[int], filters: Seque
         return set()
     docs = schema.documents
     query = select(docs.c.id).where(docs.c.id.in_([int(i) for i in document_ids]),
-                                    filter_clause(filters, docs.c.metadata))
+                                    filter_clause(filters, docs.c.metadata, store.json))
     with store.reading() as conn:
         return set(conn.execute(query).scalars())

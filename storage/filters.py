@@ -5,8 +5,9 @@
 expression over a documents table's metadata column. Every user string (field
 path and value) is a bound parameter: no SQL is built from user text, and no
 table name or alias is pasted into SQL text. JSON access goes through a
-:class:`~storage.sqlite.JsonAccess` (SQLite's JSON1 by default), so another
-dialect compiles the same filters with its own JSON functions.
+:class:`~storage.sqlite.JsonAccess` (SQLite's JSON1 by default; each store
+hands its own: :class:`~storage.postgres.PgJson` for PostgreSQL's jsonb), so
+both dialects compile the same filter objects with identical semantics.
 
 Semantics (the same as documented in :mod:`search.filters`): ``=`` matches a
 string exactly, a number numerically (``2001`` = ``2001.0`` = ``"2001"``),
@@ -71,12 +72,12 @@ def filter_clause(filters: Sequence[Filter], metadata: ColumnElement, json: Json
 def _clause(flt: Filter, metadata: ColumnElement, json: JsonAccess) -> ColumnElement:
     path = json.path(flt.path)
     if flt.op in COMPARISONS:
-        return COMPARISONS[flt.op](json.number(json.value(metadata, path)), flt.number)
+        return COMPARISONS[flt.op](json.number_at(metadata, path), flt.number)
     equal = _equality(flt, metadata, path, json)
     if flt.op == "=":
         return equal
     # NULL (a missing field, a NULL compared) counts as "not equal".
-    return func.coalesce(equal.self_group(), 0) == 0
+    return func.coalesce(equal.self_group(), false()) == false()
 
 
 def _equality(flt: Filter, metadata: ColumnElement, path: str, json: JsonAccess) -> ColumnElement:
@@ -89,8 +90,8 @@ def _equality(flt: Filter, metadata: ColumnElement, path: str, json: JsonAccess)
         scalar.append(kind == name)
         element.append(elements.c.type == name)
     if flt.number is not None:
-        scalar.append(json.number(json.value(metadata, path)) == flt.number)
-        element.append(json.number(elements.c.value) == flt.number)
+        scalar.append(json.number_at(metadata, path) == flt.number)
+        element.append(json.element_number(elements) == flt.number)
     if flt.text is not None:
         scalar.append(and_(kind == json.TEXT, json.value(metadata, path) == flt.text))
         element.append(and_(elements.c.type == json.TEXT, elements.c.value == flt.text))

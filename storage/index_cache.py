@@ -31,7 +31,7 @@ class IndexCache:
 
     def __init__(self, store: Store):
         self.store = store
-        self.folder = Path(str(store.path) + ".faiss")
+        self.folder = store.cache_folder("faiss")
         self._open: dict[tuple[int, int], tuple[VectorIndex, int]] = {}
         self._lock = threading.RLock()
         #: What the last :meth:`get` did: "memory", "file", "caught-up" or "rebuilt".

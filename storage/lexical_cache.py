@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import threading
 import time
@@ -52,11 +51,7 @@ class LexicalIndexError(StoreError):
 
 def cache_folder(store: Store) -> Path:
     """Where a store's lexical indexes live: beside the file, or in the cache folder."""
-    path = getattr(store, "path", None)
-    if path is not None:
-        return Path(str(path) + ".lexical")
-    base = Path(os.environ.get("VECDEX_CACHE_DIR") or Path.home() / ".cache" / "vecdex")
-    return base / document_log.store_id(store) / "lexical"
+    return store.cache_folder("lexical")
 
 
 @dataclass

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import (
     JSON,
     Column,
@@ -29,6 +31,20 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.types import TypeDecorator
+
+
+class JsonValue(TypeDecorator):
+    """A JSON column read as Python values on both dialects. (The PostgreSQL store
+    hands ``jsonb`` over as text, as SQLite does, so driver-level reads get the
+    same text on both; here it is decoded.)"""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        return json.loads(value) if isinstance(value, str) else value
+
 
 metadata_obj = MetaData()
 
@@ -44,9 +60,9 @@ collections = Table(
     metadata_obj,
     Column("id", Integer, primary_key=True),
     Column("name", String, nullable=False, unique=True),
-    Column("embedder", JSON, nullable=False),
-    Column("index_spec", JSON, nullable=False),
-    Column("chunking", JSON, nullable=False),
+    Column("embedder", JsonValue, nullable=False),
+    Column("index_spec", JsonValue, nullable=False),
+    Column("chunking", JsonValue, nullable=False),
     Column("seq", Integer, nullable=False, default=0),
     Column("generation", Integer, nullable=False, default=0),
     Column("documents_pruned_seq", Integer, nullable=False, default=0),
@@ -61,7 +77,7 @@ documents = Table(
     Column("collection_id", Integer, ForeignKey("collections.id", ondelete="CASCADE"), nullable=False),
     Column("ext_id", String, nullable=False),
     Column("text", Text, nullable=False),
-    Column("metadata", JSON, nullable=False),
+    Column("metadata", JsonValue, nullable=False),
     Column("content_hash", String, nullable=False),
     Column("source", String),
     Column("created_at", Float, nullable=False),

@@ -59,9 +59,14 @@ class JsonAccess:
         return func.json_extract(column, path)
 
     @staticmethod
-    def number(expression: ColumnElement) -> ColumnElement:
-        """A value as a number the way :func:`as_number` reads it (NULL if not one)."""
-        return func.vx_num(expression)
+    def number_at(column: ColumnElement, path: str) -> ColumnElement:
+        """The value at ``path`` as a number the way :func:`as_number` reads it (NULL if not one)."""
+        return func.vx_num(func.json_extract(column, path))
+
+    @staticmethod
+    def element_number(elements: FromClause) -> ColumnElement:
+        """An array element (a row of :meth:`elements`) as a number, like :meth:`number_at`."""
+        return func.vx_num(elements.c.value)
 
     @staticmethod
     def elements(column: ColumnElement, path: str) -> FromClause:

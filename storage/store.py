@@ -6,8 +6,6 @@ FAISS files (see :mod:`storage.index_cache`) are derived from what is here.
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 
 # Imported here, before anything can import TensorFlow: TF ships its own SQLite
@@ -17,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, NamedTuple, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from sqlalchemy import Connection, create_engine, event, func, insert, select, update
@@ -26,11 +24,16 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 
 from ..errors import StoreError
 from . import schema
-from .filters import Filter, filter_clause
 from .migrations import LATEST_VERSION, MIGRATIONS
-from .sqlite import as_number, register_functions  # noqa: F401  (as_number: re-exported)
-
-SQL_PARAM_CHUNK = 500  # stay well under SQLite's bound-parameter limit
+from .reads import (  # noqa: F401  (re-exported)
+    SQL_PARAM_CHUNK,
+    ChunkHit,
+    DocumentSample,
+    StoreReads,
+    batched,
+    blobs_to_matrix,
+)
+from .sqlite import SQLITE_JSON, as_number, register_functions  # noqa: F401  (as_number: re-exported)
 
 
 class StaleEmbedderError(StoreError):
@@ -72,26 +75,6 @@ class DocumentWrite:
     vectors: np.ndarray  # (len(spans), dim) float32
 
 
-class ChunkHit(NamedTuple):
-    """What search needs to know about one chunk (a plain row: built per hit, per query)."""
-
-    chunk_id: int
-    document_id: int
-    ext_id: str
-    metadata_json: str  # decoded only for the hits a search returns
-    snippet: str
-    start: int
-    end: int
-
-
-class DocumentSample(NamedTuple):
-    """A document as a map shows it."""
-
-    ext_id: str
-    text: str  # the first characters only
-    metadata: dict[str, Any]
-
-
 @dataclass
 class WriteResult:
     seq: int
@@ -105,42 +88,19 @@ def vector_to_blob(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
 
 
-def blobs_to_matrix(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
-    if not blobs:
-        return np.zeros((0, dimension), dtype=np.float32)
-    return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dimension).astype(np.float32)
+class Store(StoreReads):
+    """A vecdex database file. Cheap to open; safe for several processes.
 
+    Its reads are in :class:`~storage.reads.StoreReads`; connections, migrations,
+    collections and every write are here. :class:`~storage.postgres.PostgresStore`
+    is the same store on PostgreSQL (open either by URL: :func:`storage.backends.open_store`)."""
 
-# A ChunkHit row, column for column.
-_CHUNK_HIT_SELECT = (
-    'SELECT c.id, c.document_id, d.ext_id, d.metadata, substr(d.text, c.start + 1, c."end" - c.start), '
-    'c.start, c."end" FROM chunks c JOIN documents d ON d.id = c.document_id '
-)
-
-
-@functools.lru_cache(maxsize=64)
-def _chunk_hits_sql(n_ids: int) -> str:
-    """The hit lookup for n ids, built once per n (it runs on every search)."""
-    return _CHUNK_HIT_SELECT + f'WHERE c.id IN ({",".join("?" * n_ids)})'
-
-
-def _json_object(value: Any) -> dict[str, Any]:
-    """Metadata read with raw SQL (JSON text) as a dict, like the JSON columns give it."""
-    if isinstance(value, (bytes, str)):
-        return json.loads(value) if value else {}
-    return dict(value or {})
-
-
-def _batched(items: Sequence[Any], size: int = SQL_PARAM_CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-class Store:
-    """A vecdex database file. Cheap to open; safe for several processes."""
+    kind = "sqlite"
+    json = SQLITE_JSON  # how metadata filters compile on this dialect
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True):
         self.path = Path(path)
+        self.location = str(self.path)
         if not create and not self.path.exists():
             raise StoreError(f"no vecdex store at {self.path} (index something first, or pass --db)")
         if self.path.exists() and self.path.is_dir():
@@ -206,26 +166,36 @@ class Store:
         """A read transaction (one consistent snapshot)."""
         return self.engine.begin()
 
-    def _migrate(self) -> None:
+    # This dialect's numbered migrations, and what a database of other tables is called.
+    migrations, latest_version = MIGRATIONS, LATEST_VERSION
+    foreign_message = "{location} is an SQLite database but not a vecdex store"
+
+    def _migrate(self, create: bool = True) -> None:
         """Apply pending numbered migrations. Readers never take the write lock:
         the version is checked in a read transaction first."""
         with self.reading() as conn:
             version = self._version(conn)
             foreign = version == 0 and self._has_foreign_tables(conn)
         if foreign:
-            raise StoreError(f"{self.path} is an SQLite database but not a vecdex store")
-        if version > LATEST_VERSION:
-            raise StoreError(f"{self.path} was written by a newer vecdex (schema {version}); upgrade vecdex")
-        if version == LATEST_VERSION:
+            raise StoreError(self.foreign_message.format(location=self.location))
+        if version > self.latest_version:
+            raise StoreError(f"{self.location} was written by a newer vecdex (schema {version}); upgrade vecdex")
+        if version == self.latest_version:
             return
+        if version == 0 and not create:
+            raise StoreError(f"no vecdex store at {self.location} (index something first)")
         with self.writing() as conn:
+            self._lock_migrations(conn)
             conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS vecdex_meta (key VARCHAR PRIMARY KEY, value TEXT NOT NULL)")
-            for number in sorted(n for n in MIGRATIONS if n > self._version(conn)):
-                for statement in MIGRATIONS[number]:
+            for number in sorted(n for n in self.migrations if n > self._version(conn)):
+                for statement in self.migrations[number]:
                     conn.exec_driver_sql(statement)
                 conn.exec_driver_sql(
-                    "INSERT OR REPLACE INTO vecdex_meta (key, value) VALUES ('schema_version', ?)", (str(number),)
-                )
+                    "INSERT INTO vecdex_meta (key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(number),))
+
+    def _lock_migrations(self, conn: Connection) -> None:
+        """One migrator at a time (SQLite: the write transaction's lock already is)."""
 
     @staticmethod
     def _version(conn: Connection) -> int:
@@ -241,6 +211,34 @@ class Store:
     def _has_foreign_tables(conn: Connection) -> bool:
         names = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
         return bool(names - {"vecdex_meta"})
+
+    def cache_folder(self, kind: str) -> Path:
+        """Where this store's derived ``kind`` indexes (faiss, lexical) live: beside the file."""
+        return Path(f"{self.path}.{kind}")
+
+    def size_bytes(self) -> int:
+        """The database's size on disk (file, WAL and shared memory)."""
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                total += os.path.getsize(f"{self.path}{suffix}")
+            except OSError:
+                pass
+        return total
+
+    def _new_ids(self, conn: Connection, table: str, count: int) -> list[int]:
+        """``count`` ids for new rows of ``table``. SQLite's writer holds the database's
+        write lock (BEGIN IMMEDIATE) from its first statement, so ids past the largest
+        are its own; PostgreSQL's store takes them from a sequence instead."""
+        column = schema.metadata_obj.tables[table].c.id
+        first = int(conn.execute(select(func.coalesce(func.max(column), 0))).scalar_one()) + 1
+        return list(range(first, first + count))
+
+    def _lock_collection(self, conn: Connection, collection_id: int) -> None:
+        """Hold the collection row's lock until commit (PostgreSQL: SELECT ... FOR UPDATE;
+        SQLite's BEGIN IMMEDIATE already holds the whole database)."""
+        cols = schema.collections
+        conn.execute(select(cols.c.id).where(cols.c.id == collection_id).with_for_update())
 
     def schema_version(self) -> int:
         with self.reading() as conn:
@@ -319,12 +317,11 @@ class Store:
             existing = self.get_collection(name, conn)
             if existing is not None:
                 return existing
-            conn.execute(
-                insert(schema.collections).values(
-                    id=self._next_collection_id(conn), name=name, embedder=embedder, index_spec=index_spec,
-                    chunking=chunking, seq=0, generation=0, created_at=now, updated_at=now,
-                )
-            )
+            values = dict(name=name, embedder=embedder, index_spec=index_spec, chunking=chunking,
+                          seq=0, generation=0, created_at=now, updated_at=now)
+            if self.kind == "sqlite":  # PostgreSQL's ids come from a sequence: never reused
+                values["id"] = self._next_collection_id(conn)
+            conn.execute(insert(schema.collections).values(**values))
             return self.get_collection(name, conn)
 
     @staticmethod
@@ -332,28 +329,29 @@ class Store:
         """Never reuse a dropped collection's id: FAISS files and the indexes other
         processes hold are keyed by (id, generation, seq), and a new collection
         reaching the same seq must not be mistaken for the old one."""
-        highest = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM collections").scalar_one()
-        dropped = conn.exec_driver_sql(
-            "SELECT value FROM vecdex_meta WHERE key = 'max_dropped_collection_id'").scalar()
+        cols, meta = schema.collections, schema.meta
+        highest = conn.execute(select(func.coalesce(func.max(cols.c.id), 0))).scalar_one()
+        dropped = conn.execute(select(meta.c.value).where(meta.c.key == "max_dropped_collection_id")).scalar()
         return max(int(highest), int(dropped or 0)) + 1
 
     def drop_collection(self, collection_id: int) -> bool:
-        """Delete a collection with all its documents, chunks and tombstones in one
+        """Delete a collection with all its documents, chunks and change logs in one
         transaction; False when it did not exist. Its FAISS and tantivy files are
         the caches' to remove (:meth:`IndexCache.drop`, :meth:`LexicalCache.drop`)."""
+        cols, meta = schema.collections, schema.meta
         with self.writing() as conn:
-            found = conn.exec_driver_sql("SELECT 1 FROM collections WHERE id = ?", (collection_id,)).first()
-            if found is None:
+            if conn.execute(select(cols.c.id).where(cols.c.id == collection_id)).first() is None:
                 return False
-            conn.exec_driver_sql(
-                "INSERT INTO vecdex_meta (key, value) VALUES ('max_dropped_collection_id', ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
-                (str(collection_id),))
-            conn.exec_driver_sql("DELETE FROM chunk_tombstones WHERE collection_id = ?", (collection_id,))
-            conn.exec_driver_sql("DELETE FROM document_tombstones WHERE collection_id = ?", (collection_id,))
-            conn.exec_driver_sql("DELETE FROM chunks WHERE collection_id = ?", (collection_id,))
-            conn.exec_driver_sql("DELETE FROM documents WHERE collection_id = ?", (collection_id,))
-            conn.exec_driver_sql("DELETE FROM collections WHERE id = ?", (collection_id,))
+            self._lock_collection(conn, collection_id)
+            old = conn.execute(select(meta.c.value).where(meta.c.key == "max_dropped_collection_id")).scalar()
+            if old is None:
+                conn.execute(insert(meta).values(key="max_dropped_collection_id", value=str(collection_id)))
+            elif int(old) < collection_id:
+                conn.execute(update(meta).where(meta.c.key == "max_dropped_collection_id")
+                             .values(value=str(collection_id)))
+            for table in (schema.chunk_tombstones, schema.document_tombstones, schema.chunks, schema.documents):
+                conn.execute(table.delete().where(table.c.collection_id == collection_id))
+            conn.execute(cols.delete().where(cols.c.id == collection_id))
         return True
 
     def update_index_spec(self, collection_id: int, index_spec: dict[str, Any], *, new_generation: bool = True) -> None:
@@ -376,7 +374,7 @@ class Store:
         docs = schema.documents
         found: dict[str, str] = {}
         with self.reading() as conn:
-            for part in _batched(list(ext_ids)):
+            for part in batched(list(ext_ids)):
                 rows = conn.execute(
                     select(docs.c.ext_id, docs.c.content_hash).where(
                         docs.c.collection_id == collection_id, docs.c.ext_id.in_(part)
@@ -404,14 +402,14 @@ class Store:
         """Delete the chunks of these documents and log them as tombstones."""
         ch = schema.chunks
         removed: list[int] = []
-        for part in _batched(document_ids):
+        for part in batched(document_ids):
             removed.extend(r[0] for r in conn.execute(select(ch.c.id).where(ch.c.document_id.in_(part))))
         if removed:
             conn.execute(
                 insert(schema.chunk_tombstones),
                 [{"collection_id": collection_id, "chunk_id": cid, "seq": seq} for cid in removed],
             )
-            for part in _batched(removed):
+            for part in batched(removed):
                 conn.execute(ch.delete().where(ch.c.id.in_(part)))
         return np.asarray(removed, dtype=np.int64)
 
@@ -426,35 +424,33 @@ class Store:
         unless it is still the collection's spec: stored vectors always match the
         stored pooling state, even when another process refits meanwhile.
         """
-        docs, ch = schema.documents, schema.chunks
+        docs = schema.documents
         now = time.time()
         with self.writing() as conn:
             seq = self._bump_seq(conn, collection_id, embedder_spec)
             existing: dict[str, int] = {}
-            for part in _batched([d.ext_id for d in batch]):
+            for part in batched([d.ext_id for d in batch]):
                 rows = conn.execute(
                     select(docs.c.ext_id, docs.c.id).where(docs.c.collection_id == collection_id, docs.c.ext_id.in_(part))
                 )
                 existing.update({r[0]: r[1] for r in rows})
             removed = self._remove_chunks_of(conn, collection_id, list(existing.values()), seq)
-            next_doc = int(conn.execute(select(func.coalesce(func.max(docs.c.id), 0))).scalar_one()) + 1
-            next_chunk = int(conn.execute(select(func.coalesce(func.max(ch.c.id), 0))).scalar_one()) + 1
-            first_chunk = next_chunk
+            doc_ids = iter(self._new_ids(conn, "documents", sum(d.ext_id not in existing for d in batch)))
+            chunk_ids = self._new_ids(conn, "chunks", sum(len(d.spans) for d in batch))
+            next_chunk = iter(chunk_ids)
             new_rows, updates, chunk_rows = [], [], []
             for doc in batch:
                 document_id = existing.get(doc.ext_id)
                 if document_id is None:
-                    document_id = next_doc
-                    next_doc += 1
+                    document_id = next(doc_ids)
                     new_rows.append((document_id, collection_id, doc.ext_id, doc.text, doc.metadata_json,
                                      doc.content_hash, doc.source, now, now, seq))
                 else:
                     updates.append((doc.text, doc.metadata_json, doc.content_hash, doc.source, now, seq, document_id))
                 vectors = np.asarray(doc.vectors, dtype="<f4")
                 for ordinal, (start, end) in enumerate(doc.spans):
-                    chunk_rows.append((next_chunk, collection_id, document_id, ordinal, start, end, seq,
+                    chunk_rows.append((next(next_chunk), collection_id, document_id, ordinal, start, end, seq,
                                        vectors[ordinal].tobytes()))
-                    next_chunk += 1
             if new_rows:
                 conn.exec_driver_sql(
                     "INSERT INTO documents (id, collection_id, ext_id, text, metadata, content_hash, source, "
@@ -470,22 +466,8 @@ class Store:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", chunk_rows)
         return WriteResult(
             seq=seq, added=len(new_rows), updated=len(updates),
-            chunk_ids=np.arange(first_chunk, next_chunk, dtype=np.int64), removed_chunk_ids=removed,
+            chunk_ids=np.asarray(chunk_ids, dtype=np.int64), removed_chunk_ids=removed,
         )
-
-    def chunk_texts(self, collection_id: int) -> tuple[CollectionInfo, list[int], list[str]]:
-        """From one snapshot: the collection's row and every chunk's id and text, by id
-        (what a refit fits on and re-embeds)."""
-        docs, ch, cols = schema.documents, schema.chunks, schema.collections
-        with self.reading() as conn:
-            row = conn.execute(select(cols).where(cols.c.id == collection_id)).first()
-            if row is None:
-                raise StoreError(f"collection {collection_id} no longer exists")
-            rows = conn.execute(
-                select(ch.c.id, func.substr(docs.c.text, ch.c.start + 1, ch.c.end - ch.c.start))
-                .select_from(ch.join(docs, docs.c.id == ch.c.document_id))
-                .where(ch.c.collection_id == collection_id).order_by(ch.c.id)).all()
-        return self._collection_from_row(row), [r[0] for r in rows], [r[1] for r in rows]
 
     def replace_vectors(
         self, state: CollectionInfo, spec: dict[str, Any], chunk_ids: Sequence[int],
@@ -499,7 +481,8 @@ class Store:
         Returns (chunks rewritten, chunks dropped)."""
         cols = schema.collections
         with self.writing() as conn:
-            current = conn.execute(select(cols.c.seq, cols.c.generation).where(cols.c.id == state.id)).first()
+            current = conn.execute(select(cols.c.seq, cols.c.generation).where(cols.c.id == state.id)
+                                   .with_for_update()).first()
             if current is None or (int(current[0]), int(current[1])) != (state.seq, state.generation):
                 raise CollectionChangedError(
                     f"collection {state.name!r} changed while it was being re-embedded; nothing was written")
@@ -520,15 +503,16 @@ class Store:
             insert(schema.chunk_tombstones),
             [{"collection_id": collection_id, "chunk_id": cid, "seq": seq} for cid in chunk_ids],
         )
-        for part in _batched(chunk_ids):
+        for part in batched(chunk_ids):
             conn.execute(schema.chunks.delete().where(schema.chunks.c.id.in_(part)))
 
     def delete_documents(self, collection_id: int, ext_ids: Sequence[str]) -> tuple[list[str], WriteResult]:
         """Delete documents by external id; returns (ids not found, result)."""
         docs = schema.documents
         with self.writing() as conn:
+            self._lock_collection(conn, collection_id)  # the ids found stay ours until commit
             found: dict[str, int] = {}
-            for part in _batched(list(ext_ids)):
+            for part in batched(list(ext_ids)):
                 rows = conn.execute(
                     select(docs.c.ext_id, docs.c.id).where(docs.c.collection_id == collection_id, docs.c.ext_id.in_(part))
                 )
@@ -541,38 +525,9 @@ class Store:
             conn.exec_driver_sql(
                 "INSERT INTO document_tombstones (collection_id, document_id, seq) VALUES (?, ?, ?)",
                 [(collection_id, document_id, seq) for document_id in found.values()])
-            for part in _batched(list(found.values())):
+            for part in batched(list(found.values())):
                 conn.execute(docs.delete().where(docs.c.id.in_(part)))
         return missing, WriteResult(seq=seq, removed_chunk_ids=removed)
-
-    # -- reads for the vector index -------------------------------------------------------
-
-    def vector_state(
-        self, collection: CollectionInfo, since_seq: int | None
-    ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, int]:
-        """One snapshot of what a FAISS file needs to cover the current state.
-
-        Returns (seq, removed chunk ids since ``since_seq``, added chunk ids, their
-        vectors, total chunk count). ``since_seq=None`` means everything (a rebuild).
-        """
-        ch, tomb, cols = schema.chunks, schema.chunk_tombstones, schema.collections
-        dim = int(collection.embedder["dimension"])
-        with self.reading() as conn:
-            seq = int(conn.execute(select(cols.c.seq).where(cols.c.id == collection.id)).scalar_one())
-            query = select(ch.c.id, ch.c.vector).where(ch.c.collection_id == collection.id)
-            removed = np.zeros(0, dtype=np.int64)
-            if since_seq is not None:
-                query = query.where(ch.c.seq > since_seq)
-                removed = np.asarray(
-                    [r[0] for r in conn.execute(
-                        select(tomb.c.chunk_id).where(tomb.c.collection_id == collection.id, tomb.c.seq > since_seq)
-                    )],
-                    dtype=np.int64,
-                )
-            rows = conn.execute(query.order_by(ch.c.id)).all()
-            total = int(conn.execute(select(func.count()).select_from(ch).where(ch.c.collection_id == collection.id)).scalar_one())
-        ids = np.asarray([r[0] for r in rows], dtype=np.int64)
-        return seq, removed, ids, blobs_to_matrix([r[1] for r in rows], dim), total
 
     def index_synced(self, state: CollectionInfo, covered_seq: int, choice: dict[str, Any] | None) -> CollectionInfo:
         """What a writer records once its index covers ``covered_seq``, in one write
@@ -586,7 +541,7 @@ class Store:
             spec = state.index_spec
             previous = spec.get("resolved") or {"type": "flat"}  # what auto built before recording
             values = {"index_spec": {**spec, "resolved": choice}, "updated_at": time.time(),
-                      "generation": cols.c.generation + (previous != choice)}
+                      "generation": cols.c.generation + int(previous != choice)}
         with self.writing() as conn:
             row = conn.execute(update(cols).where(cols.c.id == state.id, cols.c.generation == state.generation)
                                .values(**values).returning(*cols.c)).first()
@@ -604,152 +559,7 @@ class Store:
         tomb = schema.chunk_tombstones
         conn.execute(tomb.delete().where(tomb.c.collection_id == collection_id, tomb.c.seq <= up_to_seq))
 
-    # -- reads for search -------------------------------------------------------------------
-
-    def chunk_hits(self, chunk_ids: Sequence[int]) -> dict[int, ChunkHit]:
-        """Documents and snippet text for chunk ids (ids no longer stored are absent)."""
-        out: dict[int, ChunkHit] = {}
-        chunk_ids = list(chunk_ids)
-        if not chunk_ids:
-            return out
-        reader, make = self._reader(), tuple.__new__  # tuple.__new__: _make's checks cost ~1 us a row here
-        for part in _batched(chunk_ids) if len(chunk_ids) > SQL_PARAM_CHUNK else (chunk_ids,):
-            for row in reader.execute(_chunk_hits_sql(len(part)), part):
-                out[row[0]] = make(ChunkHit, row)
-        return out
-
-    def scan_chunk_hits(self, collection_id: int, consume: Callable[[Iterator[ChunkHit]], Any]) -> tuple[int, int, Any]:
-        """Every chunk's hit row, by chunk id, from one snapshot: returns (seq,
-        generation, ``consume(rows)``). Rows stream inside the read transaction,
-        so ``consume`` sees exactly the state that (seq, generation) names."""
-        with self.reading() as conn:
-            state = conn.exec_driver_sql(
-                "SELECT seq, generation FROM collections WHERE id = ?", (collection_id,)).first()
-            if state is None:
-                raise StoreError(f"collection {collection_id} no longer exists")
-            rows = conn.exec_driver_sql(
-                _CHUNK_HIT_SELECT + "WHERE c.collection_id = ? ORDER BY c.id", (collection_id,))
-            make = tuple.__new__
-            out = consume(make(ChunkHit, tuple(row)) for row in rows)
-        return int(state[0]), int(state[1]), out
-
-    def chunk_vectors(self, collection_id: int, chunk_ids: Sequence[int], dimension: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids still stored, their exact vectors), in the order asked (for re-ranking
-        and exact search over a filter's few rows). By primary key only: with the
-        collection in the WHERE clause SQLite would scan the collection's index."""
-        found: dict[int, bytes] = {}
-        reader = self._reader()
-        for part in _batched([int(i) for i in chunk_ids]):
-            rows = reader.execute(
-                f"SELECT id, collection_id, vector FROM chunks WHERE id IN ({','.join('?' * len(part))})", list(part))
-            found.update({r[0]: r[2] for r in rows if r[1] == collection_id})
-        ids = [int(i) for i in chunk_ids if int(i) in found]
-        return np.asarray(ids, dtype=np.int64), blobs_to_matrix([found[i] for i in ids], dimension)
-
-    def document_vectors(self, collection: CollectionInfo, ext_id: str) -> tuple[int, np.ndarray] | None:
-        """(document row id, its chunk vectors) or None when the id is not stored."""
-        docs, ch = schema.documents, schema.chunks
-        with self.reading() as conn:
-            doc_id = conn.execute(
-                select(docs.c.id).where(docs.c.collection_id == collection.id, docs.c.ext_id == ext_id)
-            ).scalar()
-            if doc_id is None:
-                return None
-            blobs = [r[0] for r in conn.execute(select(ch.c.vector).where(ch.c.document_id == doc_id).order_by(ch.c.ordinal))]
-        return int(doc_id), blobs_to_matrix(blobs, int(collection.embedder["dimension"]))
-
-    def filtered_chunk_ids(self, collection_id: int, filters: Sequence[Filter]) -> np.ndarray:
-        """Chunk ids of documents whose metadata matches all ``filters``."""
-        docs, ch = schema.documents, schema.chunks
-        query = (select(ch.c.id).select_from(ch.join(docs, docs.c.id == ch.c.document_id))
-                 .where(docs.c.collection_id == collection_id, filter_clause(filters, docs.c.metadata)))
-        with self.reading() as conn:
-            ids = [r[0] for r in conn.execute(query)]
-        return np.asarray(ids, dtype=np.int64)
-
-    def document_centroids(
-        self, collection_id: int, dimension: int, pick: Callable[[np.ndarray], np.ndarray], text_chars: int
-    ) -> tuple[int, list[DocumentSample], np.ndarray]:
-        """Documents that have vectors, for a map: from one snapshot, their count and,
-        for the row ids ``pick(all their row ids)`` keeps, each one's id, first
-        ``text_chars`` characters and metadata, and the sum of its chunk vectors
-        (float64, one row per picked document, in picked order)."""
-        docs, ch = schema.documents, schema.chunks
-        with self.reading() as conn:
-            ids = np.asarray(conn.execute(
-                select(docs.c.id).where(docs.c.collection_id == collection_id,
-                                        docs.c.id.in_(select(ch.c.document_id).where(ch.c.collection_id == collection_id)))
-                .order_by(docs.c.id)).scalars().all(), dtype=np.int64)
-            total = len(ids)
-            ids = pick(ids)
-            position = {int(d): i for i, d in enumerate(ids.tolist())}
-            found: dict[int, DocumentSample] = {}
-            sums = np.zeros((len(ids), dimension), dtype=np.float64)
-            for part in _batched(ids.tolist()):
-                meta = select(docs.c.id, docs.c.ext_id, func.substr(docs.c.text, 1, text_chars), docs.c.metadata)
-                for doc_id, ext_id, prefix, metadata in conn.execute(meta.where(docs.c.id.in_(part))):
-                    found[doc_id] = DocumentSample(ext_id, prefix, metadata)
-                blobs = conn.execute(select(ch.c.document_id, ch.c.vector).where(ch.c.document_id.in_(part))
-                                     .order_by(ch.c.document_id, ch.c.ordinal)).all()
-                np.add.at(sums, [position[d] for d, _ in blobs], blobs_to_matrix([b for _, b in blobs], dimension))
-        return total, [found[int(d)] for d in ids.tolist()], sums
-
-    def counts(self, collection_id: int) -> tuple[int, int]:
-        """(documents, chunks) in a collection."""
-        with self.reading() as conn:
-            n_docs = conn.execute(
-                select(func.count()).select_from(schema.documents).where(schema.documents.c.collection_id == collection_id)
-            ).scalar_one()
-            n_chunks = conn.execute(
-                select(func.count()).select_from(schema.chunks).where(schema.chunks.c.collection_id == collection_id)
-            ).scalar_one()
-        return int(n_docs), int(n_chunks)
-
-    def document_page(self, collection_id: int, *, after: int = 0, limit: int = 100,
-                      filters: Sequence[Filter] = ()) -> tuple[list[dict[str, Any]], int | None]:
-        """One page of documents in storage order (row id), from the row after ``after``:
-        (documents, row id to continue after, or None at the end). An upsert keeps a
-        document's row, so paging while others write never repeats or skips a document
-        that existed throughout. ``filters``: metadata filters, all must match."""
-        docs = schema.documents
-        query = (select(docs.c.id, docs.c.ext_id, docs.c.text, docs.c.metadata, docs.c.source, docs.c.created_at,
-                        docs.c.updated_at)
-                 .where(docs.c.collection_id == collection_id, docs.c.id > int(after))
-                 .order_by(docs.c.id).limit(int(limit) + 1))
-        if filters:
-            query = query.where(filter_clause(filters, docs.c.metadata))
-        with self.reading() as conn:
-            rows = conn.execute(query).all()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        documents = [{"id": r[1], "text": r[2], "metadata": _json_object(r[3]), "source": r[4],
-                      "created_at": r[5], "updated_at": r[6]} for r in rows]
-        return documents, (int(rows[-1][0]) if more else None)
-
-    def count_documents(self, collection_id: int) -> int:
-        """Documents in a collection (one indexed count, on the plain reader)."""
-        return int(self._reader().execute(
-            "SELECT count(*) FROM documents WHERE collection_id = ?", (collection_id,)).fetchone()[0])
-
-    def document_ids(self, collection_id: int) -> list[str]:
-        """Every document id of a collection, in storage order."""
-        with self.reading() as conn:
-            return [r[0] for r in conn.exec_driver_sql(
-                "SELECT ext_id FROM documents WHERE collection_id = ? ORDER BY id", (collection_id,))]
-
-    def get_document(self, collection_id: int, ext_id: str) -> dict[str, Any] | None:
-        docs = schema.documents
-        with self.reading() as conn:
-            row = conn.execute(
-                select(docs).where(docs.c.collection_id == collection_id, docs.c.ext_id == ext_id)
-            ).first()
-        if row is None:
-            return None
-        m = row._mapping
-        return {"id": m["ext_id"], "text": m["text"], "metadata": m["metadata"], "source": m["source"],
-                "content_hash": m["content_hash"], "created_at": m["created_at"], "updated_at": m["updated_at"]}
-
 __all__ = [
-    "CollectionChangedError", "CollectionInfo", "ChunkHit", "DocumentWrite", "StaleEmbedderError", "Store", "StoreError", "WriteResult",
-    "blobs_to_matrix", "vector_to_blob", "OperationalError",
+    "CollectionChangedError", "CollectionInfo", "ChunkHit", "DocumentSample", "DocumentWrite", "SQL_PARAM_CHUNK",
+    "StaleEmbedderError", "Store", "StoreError", "WriteResult", "blobs_to_matrix", "vector_to_blob", "OperationalError",
 ]

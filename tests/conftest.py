@@ -74,3 +74,90 @@ def run_vecdex(*args: str, db: Path | None = None, input: bytes | None = None, c
         command += ["--db", str(db)]
     return subprocess.run(command + list(args), input=input, cwd=cwd, env=full_env, capture_output=True,
                           timeout=timeout)
+
+
+# -- PostgreSQL: a real server (.ci/run makes sure one is reachable) ---------------------------
+
+PG_SERVER_URL = os.environ.get("VECDEX_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_FIXTURES = {"pg_url", "store_target", "pg_server"}
+
+
+def _pg_admin():
+    """An autocommit connection to the server's maintenance database (None if unreachable)."""
+    try:
+        import psycopg
+        from sqlalchemy.engine import make_url
+    except ImportError:
+        return None
+    conninfo = make_url(PG_SERVER_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        return psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
+    except psycopg.Error:
+        return None
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The PostgreSQL server tests create their databases on (skipped if none: a
+    failure under CI=true, see pytest_runtest_makereport)."""
+    admin = _pg_admin()
+    if admin is None:
+        pytest.skip(f"no PostgreSQL server reachable at {PG_SERVER_URL} (set VECDEX_TEST_PG_URL)")
+    yield admin
+    admin.close()
+
+
+def new_pg_database(admin) -> str:
+    """A fresh database named vecdex_test_* (only such databases are ever dropped)."""
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    name = f"vecdex_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    return make_url(PG_SERVER_URL).set(drivername="postgresql+psycopg", database=name).render_as_string(
+        hide_password=False)
+
+
+def drop_pg_database(admin, url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    assert name.startswith("vecdex_test_")
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty PostgreSQL database for this test, dropped after it."""
+    url = new_pg_database(pg_server)
+    yield url
+    drop_pg_database(pg_server, url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request, tmp_path):
+    """The same test against both stores: a SQLite file path, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "store.db")
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def any_vx(store_target):
+    from vecdex.search import Vecdex
+
+    with Vecdex(store_target) as store:
+        yield store
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI=true a skipped PostgreSQL test is a failure: CI must run them all."""
+    outcome = yield
+    report = outcome.get_result()
+    if (report.skipped and os.environ.get("CI") == "true"
+            and PG_FIXTURES & set(getattr(item, "fixturenames", ()))):
+        report.outcome = "failed"
+        report.longrepr = f"PostgreSQL test skipped under CI=true: {report.longrepr}"

@@ -74,9 +74,11 @@ def reference(metadata: dict, flt: Filter) -> bool:
 
 
 @pytest.fixture
-def tagged(fake_collection):
-    fake_collection.add([{"id": f"d{i}", "text": f"common words {i}", "metadata": m} for i, m in enumerate(METADATA)])
-    return fake_collection
+def tagged(any_vx):
+    """Both stores: SQLite's JSON1 and PostgreSQL's jsonb must select the same documents."""
+    collection = any_vx.collection("fake", create=True, embedder="fake")
+    collection.add([{"id": f"d{i}", "text": f"common words {i}", "metadata": m} for i, m in enumerate(METADATA)])
+    return collection
 
 
 @pytest.mark.parametrize("mode", ["dense", "lexical"])
@@ -126,7 +128,7 @@ def test_hostile_field_and_value_stay_bound_parameters(tagged):
     assert json.dumps(METADATA)  # the fixture's metadata is plain JSON
 
 
-def test_a_query_without_filters_takes_the_single_query_path(tagged, monkeypatch, db_path):
+def test_a_query_without_filters_takes_the_single_query_path(tagged, monkeypatch, store_target):
     """The CLI hands click's empty tuple for "no --where": that is no filter, not a batch of one."""
     from click.testing import CliRunner
     from vecdex.cli import main
@@ -139,11 +141,11 @@ def test_a_query_without_filters_takes_the_single_query_path(tagged, monkeypatch
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(DenseSearch, "search_vectors", counting)
-    result = CliRunner().invoke(main, ["--db", str(db_path), "query", "common words", "-c", "fake", "--mode", "dense"])
+    result = CliRunner().invoke(main, ["--db", store_target, "query", "common words", "-c", "fake", "--mode", "dense"])
     assert result.exit_code == 0, result.output
     assert "d0" in result.output and batches == []
     tagged.search("common words", k=3, where=(), mode="dense")
     assert batches == []
-    filtered = CliRunner().invoke(main, ["--db", str(db_path), "query", "common words", "-c", "fake", "--mode",
+    filtered = CliRunner().invoke(main, ["--db", store_target, "query", "common words", "-c", "fake", "--mode",
                                          "dense", "--where", "lang=en"])
     assert filtered.exit_code == 0 and len(batches) == 1

@@ -165,7 +165,7 @@ def _eval_pairs(ctx, pairs_path, matrix_path, texts_path, model, collection, poo
 def _has_collection(ctx, name: str) -> bool:
     import os
 
-    if not os.path.exists(ctx.obj["db"]):
+    if "://" not in str(ctx.obj["db"]) and not os.path.exists(ctx.obj["db"]):
         return False
     with open_store(ctx) as vx:
         return any(c.name == name for c in vx.collections())

@@ -81,11 +81,11 @@ def serve(ctx, db, host, port, workers, max_body_mb, max_k, max_batch, read_time
 def _check_store(db: str, host: str) -> None:
     """Open (and migrate) the store before any worker starts; refuse a public address
     while the store has no token."""
-    from ...storage.store import Store
+    from ...storage.backends import open_store
     from ...storage.tokens import TokenTable
     from ..server.settings import is_loopback
 
-    store = Store(db)
+    store = open_store(db)
     try:
         has_tokens = bool(TokenTable(store).all())
     finally:
@@ -118,10 +118,10 @@ Examples:
 @click.pass_context
 def token_create(ctx, db, scope, collections, name, as_json):
     """Make a token and print it (only its SHA-256 digest is stored: it cannot be shown again)."""
-    from ...storage.store import Store
+    from ...storage.backends import open_store
     from ..server.auth import mint
 
-    store = Store(_db(ctx, db))
+    store = open_store(_db(ctx, db))
     try:
         secret, record = mint(store, scope, list(collections) or None, name)
     finally:
@@ -141,10 +141,10 @@ def token_create(ctx, db, scope, collections, name, as_json):
 @click.pass_context
 def token_list(ctx, db, as_json):
     """The store's tokens (id, scope, collections; never the tokens themselves)."""
-    from ...storage.store import Store
+    from ...storage.backends import open_store
     from ...storage.tokens import TokenTable
 
-    store = Store(_db(ctx, db), create=False)
+    store = open_store(_db(ctx, db), create=False)
     try:
         records = TokenTable(store).all()
     finally:
@@ -163,10 +163,10 @@ def token_list(ctx, db, as_json):
 @click.pass_context
 def token_revoke(ctx, db, token_id):
     """Revoke a token by its id (from `vecdex token list`); every worker refuses it at once."""
-    from ...storage.store import Store
+    from ...storage.backends import open_store
     from ...storage.tokens import TokenTable
 
-    store = Store(_db(ctx, db), create=False)
+    store = open_store(_db(ctx, db), create=False)
     try:
         removed = TokenTable(store).remove(token_id)
     finally:
