@@ -1,6 +1,6 @@
 """``python -m vecdex``: the same command line as the ``vecdex`` script."""
 
-from .cli import main
+from .cli import run
 
 if __name__ == "__main__":
-    main(prog_name="vecdex")
+    run()

@@ -12,6 +12,8 @@ import sys
 
 import click
 
+from .errors import VecdexError
+from .search.commands.check import check
 from .search.commands.copy import copy_command
 from .search.commands.evaluation import eval_command, eval_model
 from .search.commands.inspect import collections, get, info
@@ -68,6 +70,15 @@ def main(ctx: click.Context, db: str) -> None:
     ctx.obj = {"db": db}
 
 
+def run() -> None:
+    """The ``vecdex`` console script (and ``python -m vecdex``): the command line
+    plus the process-level interrupt handling of :mod:`vecdex.search.commands.interrupts`."""
+    from .search.commands.interrupts import install
+
+    install()
+    main(prog_name="vecdex")
+
+
 # -- index --------------------------------------------------------------------------------
 
 
@@ -112,6 +123,7 @@ def index(ctx, paths, collection, model, embedder, layer, pooling, fmt, id_field
     first = next(items, None)
     vx = open_store(ctx, create=True)
     with vx:
+        existed = vx.store.get_collection(collection) is not None
         # ELMo reads one sentence at a time: its chunks stay sentences, --chunk-tokens only caps them.
         unit = "sentence" if embedder == "elmo" else "budget"
         chunking = ChunkingSpec(max_tokens=chunk_tokens, unit=unit) if chunk_tokens else None
@@ -122,9 +134,15 @@ def index(ctx, paths, collection, model, embedder, layer, pooling, fmt, id_field
         try:
             report = coll.add(_chain(first, items), strict=strict, workers=workers,
                               progress=progress.update if progress is not None else None)
+        except VecdexError:
+            if not existed:
+                vx.drop_if_empty(coll.name)  # a failed run into a new collection leaves nothing behind
+            raise
         finally:
             if progress is not None:
                 progress.close()
+        if not existed and report.added == 0:
+            vx.drop_if_empty(coll.name)
         for ext, count in sorted(options.skipped_extensions.items()):
             kind = "without an extension" if ext == "(no extension)" else f"with extension {ext}"
             report.notes[f"{_plural(count, 'file')} {kind} not indexed (--format text indexes them)"] = 0
@@ -417,7 +435,7 @@ def refit(ctx, collection, as_json):
 
 
 for command in (info, collections, get, compare, eval_command, train, words, analogy, map_command, eval_model,
-                copy_command, serve, token):
+                copy_command, check, serve, token):
     main.add_command(command)
 
 

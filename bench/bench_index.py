@@ -19,7 +19,8 @@ vectors into its SQLite content store and FAISS index, in the same rounds.
 One-core baselines in this process: the sentence-splitter package alone and a
 plain numpy mean of word vectors. Wall-clock rates drift with whatever else
 runs on the machine, so CPU time per document (main process and workers) is
-printed too: it is what a busy machine distorts least.
+printed too: it is what a busy machine distorts least. Last, the cost of durable
+commits (the default) against the bulk-load opt-out (``--durability-only``: just that).
 """
 
 from __future__ import annotations
@@ -179,6 +180,47 @@ def has_txtai() -> bool:
     return True
 
 
+def durability_cost(lines: list[str], rounds: int = 3) -> None:
+    """Durable commits (synchronous=FULL, the default) against the bulk-load opt-out
+    (NORMAL, ``VECDEX_SYNCHRONOUS=normal``), interleaved A/B, best of ``rounds``: a
+    bulk load (one commit per 4,096 lines) and one-document writes (a commit each)."""
+    import numpy as np
+
+    from vecdex.search import Vecdex
+
+    def bulk(durable: bool) -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            with Vecdex(Path(tmp) / "d.db", durable=durable) as vx:
+                coll = vx.collection("d", create=True)
+                started = time.perf_counter()
+                coll.add(((str(i), t) for i, t in enumerate(lines)), workers=1)
+                return time.perf_counter() - started
+
+    def singles(durable: bool, n: int = 200) -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            with Vecdex(Path(tmp) / "d.db", durable=durable) as vx:
+                coll = vx.collection("d", create=True, embedder="precomputed", dimension=8)
+                vectors = np.random.default_rng(0).standard_normal((n, 8)).astype(np.float32)
+                started = time.perf_counter()
+                for i in range(n):
+                    coll.add_vectors([str(i)], vectors[i : i + 1])
+                return (time.perf_counter() - started) / n
+
+    best: dict[tuple[str, bool], float] = {}
+    for _ in range(rounds):
+        for durable in (True, False):
+            for name, run in (("bulk", bulk), ("single", singles)):
+                t = run(durable)
+                best[(name, durable)] = min(best.get((name, durable), float("inf")), t)
+    print(f"\ndurability (synchronous FULL, the default, vs NORMAL, the opt-out; best of {rounds}, interleaved):")
+    print(f"  bulk load {len(lines):,} lines   FULL {len(lines) / best[('bulk', True)]:8,.0f} docs/s   "
+          f"NORMAL {len(lines) / best[('bulk', False)]:8,.0f} docs/s   "
+          f"FULL/NORMAL time = {best[('bulk', True)] / best[('bulk', False)]:.2f}x")
+    print(f"  one document per commit    FULL {best[('single', True)] * 1000:8.2f} ms     "
+          f"NORMAL {best[('single', False)] * 1000:8.2f} ms     "
+          f"FULL/NORMAL time = {best[('single', True)] / best[('single', False)]:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--news", type=int, default=3000, help="news-length documents")
@@ -186,8 +228,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds, best kept")
     parser.add_argument("--baseline", help="python of another vecdex install to compare with")
     parser.add_argument("--no-txtai", action="store_true", help="skip txtai even if installed")
+    parser.add_argument("--durability-only", action="store_true",
+                        help="only the cost of durable commits (synchronous FULL vs NORMAL)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.durability_only:
+        durability_cost(one_line_documents(20_000), args.rounds)
+        return
     if args.child:
         kind, *rest = args.child
         result = child_txtai(*rest) if kind == "txtai" else child_vecdex(kind, *rest)
@@ -241,6 +288,7 @@ def main() -> None:
         print("\none core, this process, news documents:")
         print(f"  sentence-splitter package alone  {len(sample) / split_s:8,.0f} docs/s")
         print(f"  plain numpy mean of word vectors {len(sample) / mean_s:8,.0f} docs/s (no storage)")
+    durability_cost(one_line_documents(20_000), args.rounds)
 
 
 if __name__ == "__main__":

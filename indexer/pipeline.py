@@ -26,6 +26,7 @@ from ..storage.store import CollectionInfo, DocumentWrite, Store
 from .chunking import ChunkingSpec, chunk_spans
 from .embedders.base import Embedder
 from .embedders.factory import embedder_from_spec
+from .lifeline import die_with_parent
 from .readers import Problem, Record
 
 # A batch is one transaction and one unit of work for a worker: big enough that
@@ -106,7 +107,8 @@ class IndexReport:
 _worker_state: dict[str, Any] = {}
 
 
-def _init_worker(embedder_spec: dict[str, Any], chunking: dict[str, Any]) -> None:
+def _init_worker(parent: int, embedder_spec: dict[str, Any], chunking: dict[str, Any]) -> None:
+    die_with_parent(parent)
     _worker_state["embedder"] = embedder_from_spec(embedder_spec)
     _worker_state["chunking"] = ChunkingSpec.from_dict(chunking)
 
@@ -227,7 +229,7 @@ class Indexer:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context(method),
                 initializer=_init_worker,
-                initargs=(self.embedder.spec, self.chunking.to_dict()),
+                initargs=(os.getpid(), self.embedder.spec, self.chunking.to_dict()),
             )
         return self._pool
 
@@ -259,12 +261,24 @@ class Indexer:
                     self._write(*in_flight.popleft(), report)
             while in_flight:
                 self._write(*in_flight.popleft(), report)
+        except BaseException:
+            self._stop_pool(now=True)  # Ctrl-C or an error: no waiting for work nobody will write
+            raise
         finally:
-            if self._pool is not None:
-                self._pool.shutdown(cancel_futures=True)
-                self._pool = None
+            self._stop_pool(now=False)
             report.seconds = time.perf_counter() - started
         return report
+
+    def _stop_pool(self, *, now: bool) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if now:
+            # The executor offers no "stop now": end the workers, then let it
+            # notice (its manager thread joins them; nothing is left behind).
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
 
     def run_vectors(self, records: Sequence[Record], matrix: np.ndarray) -> IndexReport:
         """Index records with their own vectors (one per record, rows of ``matrix``):

@@ -6,10 +6,12 @@ and line, and go on. The pipeline decides (``--strict`` or not) what to do.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import os
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,9 @@ FORMAT_BY_EXTENSION = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv",
 }
 DEFAULT_MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
+# Metadata is stored as JSON and filtered in SQL; hundreds of levels are never
+# data, and Python's JSON encoder and decoder recurse per level.
+MAX_METADATA_DEPTH = 64
 
 
 @dataclass
@@ -109,7 +114,31 @@ def _read_folder(root: Path, options: ReadOptions, several: bool) -> Iterator[It
             yield from _read_file(path, shown, fmt, options, prefix=f"{shown}:")
 
 
+def _special_file(path: Path) -> str | None:
+    """What a path is when it is not a regular file (reading a FIFO nobody writes to
+    would wait forever), or None. Pipes under /dev/fd and /proc (the shell's
+    ``<(command)``) are read: someone is writing to them."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # open() reports it
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode) and str(path).startswith(("/dev/fd/", "/proc/")):
+        return None
+    for test, what in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
 def _read_file(path: Path, shown: str, fmt: str, options: ReadOptions, prefix: str) -> Iterator[Item]:
+    special = _special_file(path)
+    if special:
+        yield Problem(shown, f"{special}, not a file: skipped (pipe it in with: vecdex index - < {shown})",
+                      "not-a-file")
+        return
     try:
         handle = open(path, "rb")
     except OSError as exc:
@@ -157,13 +186,68 @@ def _iter_lines(stream: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | Non
         yield number, line
 
 
+_WIDE_CODECS = {"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"}
+
+
+def _wide_encoding(head: bytes, options: ReadOptions) -> str | None:
+    """The encoding when it is UTF-16/32 (asked for, or announced by a BOM): such
+    text holds NUL bytes and its lines do not end in a b"\\n" byte, so it is
+    decoded as a stream instead of being split into byte lines."""
+    if options.encoding:
+        try:
+            name = codecs.lookup(options.encoding).name
+        except LookupError:
+            return None
+        return name if name in _WIDE_CODECS else None
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return None
+
+
+_BAD = "\udcff"  # a lone surrogate: never the result of decoding valid UTF-16/32
+
+
+def _mark_bad(error: UnicodeDecodeError) -> tuple[str, int]:
+    return _BAD, error.end
+
+
+codecs.register_error("vecdex-mark", _mark_bad)
+
+
+def _wide_lines(stream: BinaryIO, shown: str, encoding: str, options: ReadOptions):
+    """(line number, text or Problem, note) from a UTF-16/32 stream; a line that
+    does not decode is a problem naming it (the others are read)."""
+    reader = io.TextIOWrapper(stream, encoding=encoding, errors="vecdex-mark", newline="")
+    number = 0
+    while True:
+        line = reader.readline(options.max_document_bytes + 1)
+        if not line:
+            return
+        number += 1
+        if number == 1:
+            line = line.lstrip("\ufeff")
+        if len(line) > options.max_document_bytes:
+            yield number, Problem(f"{shown}:{number}", "line longer than the document limit", "too-large"), None
+            while line and not line.endswith("\n"):  # drain the rest of the huge line
+                line = reader.readline(1 << 20)
+            continue
+        if _BAD in line:
+            yield number, Problem(f"{shown}:{number}", f"not valid {encoding}", "encoding"), None
+            continue
+        yield number, line.rstrip("\r\n"), None
+
+
 def _read_stream(stream: BinaryIO, shown: str, prefix: str, fmt: str, options: ReadOptions) -> Iterator[Item]:
     head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES] if hasattr(stream, "peek") else b""
-    if head and looks_binary(head):
+    wide = _wide_encoding(head, options)
+    if head and not wide and looks_binary(head):
         yield Problem(shown, "looks like a binary file (contains NUL bytes)", "binary")
         return
     if fmt == "auto":
-        fmt = "jsonl" if head.lstrip()[:1] == b"{" else "lines"
+        start = head.decode(wide, errors="ignore").lstrip("\ufeff \t\r\n") if wide else head.lstrip()
+        fmt = "jsonl" if start[:1] in ("{", b"{") else "lines"
     if fmt == "text":
         data = stream.read(options.max_document_bytes + 1)
         if len(data) > options.max_document_bytes:
@@ -171,7 +255,7 @@ def _read_stream(stream: BinaryIO, shown: str, prefix: str, fmt: str, options: R
             return
         yield from _text_document(data, shown.strip("<>"), options)
         return
-    lines = _decoded_lines(stream, shown, options)
+    lines = _wide_lines(stream, shown, wide, options) if wide else _decoded_lines(stream, shown, options)
     if fmt == "lines":
         yield from _lines_records(lines, prefix)
     elif fmt == "jsonl":
@@ -224,10 +308,34 @@ def _jsonl_records(lines, shown: str, options: ReadOptions) -> Iterator[Item]:
         except json.JSONDecodeError as exc:
             yield Problem(where, f"malformed JSON ({exc.msg} at column {exc.colno})")
             continue
+        except RecursionError:
+            yield Problem(where, f"JSON nested too deeply (metadata may nest {MAX_METADATA_DEPTH} levels)")
+            continue
         if not isinstance(obj, dict):
             yield Problem(where, f"expected a JSON object, got {type(obj).__name__}")
             continue
+        if _depth(obj) > MAX_METADATA_DEPTH:
+            yield Problem(where, f"JSON nested too deeply (metadata may nest {MAX_METADATA_DEPTH} levels)")
+            continue
         yield _record_from_fields(obj, where, options, note)
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest (without recursion: the input may be hostile)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_METADATA_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _record_from_fields(fields: dict[str, Any], where: str, options: ReadOptions, note: str | None) -> Item:

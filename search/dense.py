@@ -19,7 +19,7 @@ from ..storage.ann.spec import search_params
 from ..storage.store import ChunkHit
 from .filters import normalise_filters
 from .hit_cache import HitCache
-from .hits import Hit, make_snippet
+from .hits import Hit, check_k, make_snippet
 
 # Filters matching at most this many chunks (or this share of them) are searched
 # exactly over their rows instead of through an approximate index.
@@ -118,8 +118,7 @@ class DenseSearch:
     def _prepare_search(self, vectors: Any, k: int, nprobe: int | None, ef: int | None):
         """What every vector search starts with: a checked k, unit query rows, the
         per-call knobs, the up-to-date index and where its hit rows are read."""
-        if k < 1:
-            raise QueryError("k must be at least 1")
+        check_k(k)
         matrix = self._query_matrix(vectors)
         params = search_params(nprobe, ef)
         index = self.index()

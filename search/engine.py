@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -42,6 +43,7 @@ from .ranking import RankedSearch
 if TYPE_CHECKING:
     from ..indexer.pipeline import IndexReport
 
+_log = logging.getLogger(__name__)
 DEFAULT_DB = "vecdex.db"
 DEFAULT_COLLECTION = "default"
 REFIT_ATTEMPTS = 3  # a refit redone because the collection changed meanwhile, at most this often
@@ -167,8 +169,12 @@ class Collection(RankedSearch, DenseSearch):
         report = None
         try:
             report = indexer.run((_as_record(d) for d in documents), strict=strict)
-        finally:
+        except KeyboardInterrupt:
+            raise  # no more work after an interrupt: committed batches are safe, the index catches up later
+        except BaseException:
             self._sync_index(indexer.last_seq, report)
+            raise
+        self._sync_index(indexer.last_seq, report)
         if self._refit_due():
             try:
                 self.refit()
@@ -301,11 +307,23 @@ class Collection(RankedSearch, DenseSearch):
         state = self.info if written_seq <= self.info.seq else dataclasses.replace(self.info, seq=written_seq)
         _, self.info = self._vx.indexes.sync(state)
         if report is not None and report.added + report.updated >= LEXICAL_EAGER_DOCS:
-            self._vx.lexical.catch_up(state.id)
-            self._vx.lexical.prune(state.id)
+            try:
+                self._vx.lexical.catch_up(state.id)
+                self._vx.lexical.prune(state.id)
+            except (ValueError, OSError, StoreError) as exc:
+                # The write is committed; this catch-up only saves the next search the
+                # work. Another process writing the same tantivy index can make it fail
+                # (measured: two `vecdex index` runs into one collection): the next
+                # search catches up (or rebuilds) instead of the run failing here.
+                _log.info("lexical index of %s not caught up now (%s): the next search will", self.name, exc)
 
     # -- reads ---------------------------------------------------------------------------
 
+
+    def check(self, *, repair: bool = False):
+        """Verify this collection (documents, chunks, vectors, its index file); see
+        :meth:`Vecdex.check`."""
+        return self._vx.check(repair=repair, collection=self.name)
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
         return self._vx.store.get_document(self.info.id, str(doc_id))
@@ -328,7 +346,7 @@ class Collection(RankedSearch, DenseSearch):
             "index_description": format_spec(info.index_spec),
             "index_file": str(index_file) if index_file else None,
             "index_file_bytes": index_file.stat().st_size if index_file else 0,
-            "index_up_to_date": bool(index_file) and index_file.name.endswith(f"-s{info.seq}.faiss"),
+            "index_up_to_date": bool(index_file) and self._vx.indexes.covered_by(index_file)[1] == info.seq,
             "store": self._vx.store.kind,
             "db_path": self._vx.store.location,
             "db_bytes": self._vx.store.size_bytes(),
@@ -361,8 +379,11 @@ def _as_record(doc: Any) -> Record | Problem:
 class Vecdex:
     """A vecdex store on disk: one SQLite file plus its FAISS cache folder."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True):
-        self.store = open_store(path or default_db_path(), create=create)
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True,
+                 durable: bool | None = None):
+        # durable=False (or $VECDEX_SYNCHRONOUS=normal): commits skip the fsync that
+        # makes them survive a power cut; for bulk loads that can simply be re-run.
+        self.store = open_store(path or default_db_path(), create=create, durable=durable)
         self.indexes = IndexCache(self.store)
         self.lexical = LexicalCache(self.store)
 
@@ -374,6 +395,30 @@ class Vecdex:
 
     def close(self) -> None:
         self.store.close()
+
+    def check(self, *, repair: bool = False, collection: str | None = None):
+        """Verify the store and its caches (``vecdex check``); with ``repair``, rebuild
+        caches and remove stray files first. Returns a :class:`~vecdex.storage.check.CheckReport`."""
+        from ..storage.check import check_store
+
+        chosen = None
+        if collection is not None:
+            info = self.store.get_collection(collection)
+            if info is None:
+                raise StoreError(f"no collection named {collection!r} in {self.store.path}")
+            chosen = [info]
+        return check_store(self.store, self.indexes, chosen, repair=repair, lexical=self.lexical)
+
+    def drop_if_empty(self, name: str) -> bool:
+        """Remove a collection that was never written to (a run that indexed
+        nothing leaves nothing behind); returns whether it was removed."""
+        info = self.store.get_collection(name)
+        if info is None or not self.store.drop_collection_if_empty(info.id):
+            return False
+        self.indexes.forget(info.id)
+        for path in self.indexes.stray_files(info):
+            path.unlink(missing_ok=True)
+        return True
 
     def collections(self) -> list[CollectionInfo]:
         return self.store.list_collections()

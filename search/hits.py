@@ -5,7 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import QueryError
+
 SNIPPET_CHARS = 280
+#: The most results one search may ask for (FAISS and numpy index with int64;
+#: bigger numbers are a mistake, not a wish).
+MAX_K = 2**31 - 1
+
+
+def check_k(k: int) -> None:
+    """A one-line QueryError for a k no search can honour."""
+    if k < 1:
+        raise QueryError("k must be at least 1")
+    if k > MAX_K:
+        raise QueryError(f"k must be at most {MAX_K:,}")
 
 
 @dataclass(slots=True)

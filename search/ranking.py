@@ -16,7 +16,7 @@ from ..errors import QueryError
 from . import lexical
 from .dense import DenseCandidate, dense_hit
 from .filters import Where, normalise_filters
-from .hits import Hit
+from .hits import Hit, check_k
 from .hybrid import Ranking, fuse
 
 
@@ -55,8 +55,7 @@ class RankedSearch:
     def _search(self, query: str, k: int, where: Where, options: Ranking, vector: np.ndarray | None = None,
                 unknown: bool = False, knobs: dict[str, int | None] | None = None) -> list[Hit]:
         """One query; ``vector`` (or ``unknown``) when the caller embedded it already."""
-        if k < 1:
-            raise QueryError("k must be at least 1")
+        check_k(k)
         if options.mode == "dense":
             if unknown:
                 raise self._unknown_words(query)
@@ -149,8 +148,7 @@ class RankedSearch:
         """
         options = Ranking.of(mode, **ranking)
         where = normalise_filters(where)
-        if k < 1:
-            raise QueryError("k must be at least 1")
+        check_k(k)
         found = self._vx.store.document_vectors(self._refresh(), str(doc_id))
         if found is None:
             raise QueryError(f"no document with id {doc_id!r} in collection {self.name!r}")

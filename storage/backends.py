@@ -26,8 +26,9 @@ def sqlite_path(target: str | os.PathLike[str]) -> str | os.PathLike[str]:
     return target
 
 
-def open_store(target: str | os.PathLike[str], *, create: bool = True) -> Store:
-    """The store ``target`` names (a path or a URL), opened and migrated."""
+def open_store(target: str | os.PathLike[str], *, create: bool = True, durable: bool | None = None) -> Store:
+    """The store ``target`` names (a path or a URL), opened and migrated. ``durable``
+    (SQLite): commits reach the disk before they return (default: yes)."""
     if is_postgres(target):
         try:
             from .postgres import PostgresStore
@@ -38,4 +39,4 @@ def open_store(target: str | os.PathLike[str], *, create: bool = True) -> Store:
     if is_url(target) and not str(target).startswith("sqlite:///"):
         scheme = str(target).split("://", 1)[0]
         raise StoreError(f"unsupported store URL scheme {scheme!r} (use a file path, sqlite:///PATH or postgresql+psycopg://...)")
-    return Store(sqlite_path(target), create=create)
+    return Store(sqlite_path(target), create=create, durable=durable)

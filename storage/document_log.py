@@ -9,13 +9,14 @@ rebuilt from every document. Hits read only the rows they return.
 from __future__ import annotations
 
 import functools
-import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Iterator, NamedTuple, Sequence
 
 from sqlalchemy import select
 
 from ..errors import StoreError
+from . import store as store_module
 from . import schema
 from .filters import Filter, filter_clause
 from .store import SQL_PARAM_CHUNK, Store
@@ -75,7 +76,7 @@ def scan_documents(store: Store, collection_id: int) -> tuple[int, int, Iterator
     """
     if store.kind != "sqlite":
         return _scan_documents_sql(store, collection_id)
-    conn = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
+    conn = store.connect_raw()  # read-only stores: opened read-only, as the store is
     try:
         conn.execute("PRAGMA busy_timeout = 60000")
         conn.execute("BEGIN")
@@ -132,13 +133,23 @@ def _scan_documents_sql(store: Store, collection_id: int) -> tuple[int, int, Ite
 def prune_tombstones(store: Store, collection_id: int, up_to_seq: int) -> None:
     """Forget document tombstones a lexical index covers, recording how far (so an
     index that covers less knows it cannot catch up and rebuilds instead)."""
+    # Kept TOMBSTONE_KEEP_SECONDS after this process covered them: other processes'
+    # indexes catch up from them meanwhile instead of rebuilding.
+    if store.read_only:
+        return
+    where = "collection_id = ? AND seq <= ? AND created_at <= ?"
+    params = (collection_id, up_to_seq, time.time() - store_module.TOMBSTONE_KEEP_SECONDS)
+    with store.reading() as conn:  # the common case, nothing old enough, takes no write lock
+        if conn.exec_driver_sql(f"SELECT 1 FROM document_tombstones WHERE {where} LIMIT 1", params).first() is None:
+            return
     with store.writing() as conn:
-        pruned = conn.exec_driver_sql(
-            "DELETE FROM document_tombstones WHERE collection_id = ? AND seq <= ?", (collection_id, up_to_seq))
-        if pruned.rowcount:
-            conn.exec_driver_sql(
-                "UPDATE collections SET documents_pruned_seq = CASE WHEN documents_pruned_seq < ? THEN ? "
-                "ELSE documents_pruned_seq END WHERE id = ?", (up_to_seq, up_to_seq, collection_id))
+        floor = conn.exec_driver_sql(f"SELECT max(seq) FROM document_tombstones WHERE {where}", params).scalar()
+        if floor is None:
+            return
+        conn.exec_driver_sql(f"DELETE FROM document_tombstones WHERE {where}", params)
+        conn.exec_driver_sql(
+            "UPDATE collections SET documents_pruned_seq = CASE WHEN documents_pruned_seq < ? THEN ? "
+            "ELSE documents_pruned_seq END WHERE id = ?", (floor, floor, collection_id))
 
 
 @functools.lru_cache(maxsize=64)

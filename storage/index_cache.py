@@ -1,7 +1,11 @@
 """FAISS files as a rebuildable cache of the SQL store.
 
-A file's name says which store state it covers: ``c<collection>-g<generation>-s<seq>.faiss``
-in the folder ``<db>.faiss/`` beside the database. On open, the newest file that
+A file's name says which store state it covers and whose it is:
+``c<collection>-g<generation>-s<seq>-<owner>.faiss`` in the folder ``<db>.faiss/``
+beside the database (for a read-only store: a folder in the user cache), where
+``owner`` is drawn from the store's random id and the collection's id and
+creation time, so a file built from another store, or from a store deleted and
+re-created at the same path, is never loaded (it is removed as stale). On open, the newest file that
 does not claim to be ahead of the store is loaded and caught up from the
 store's log (tombstones, then chunks written after its ``seq``); a missing,
 damaged or inconsistent file is rebuilt from the stored vectors. Files are
@@ -11,6 +15,7 @@ old file or the new one.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -19,11 +24,20 @@ from pathlib import Path
 
 from .ann.base import VectorIndex
 from .ann.factory import concrete, create_index, load_index
-from .files import atomic_path
+from .files import atomic_path, remove_stale_temp_files
 from .store import CollectionInfo, Store
 
 log = logging.getLogger(__name__)
-_FILE_RE = re.compile(r"^c(\d+)-g(\d+)-s(\d+)\.faiss$")
+_FILE_RE = re.compile(r"^c(\d+)-g(\d+)-s(\d+)-([0-9a-f]+)\.faiss$")
+#: Any FAISS file of a collection, ours or not (older names had no owner part).
+_ANY_FILE_RE = re.compile(r"^c(\d+)-.*\.faiss$")
+
+
+def owner_tag(store: Store, collection: CollectionInfo) -> str:
+    """Who a cache file belongs to: this store (its random id) and this collection
+    (its id and creation time, so a collection re-made under a reused id differs)."""
+    key = f"{store.store_id()}|{collection.id}|{collection.created_at!r}"
+    return hashlib.blake2b(key.encode(), digest_size=6).hexdigest()
 
 
 class IndexCache:
@@ -32,6 +46,11 @@ class IndexCache:
     def __init__(self, store: Store):
         self.store = store
         self.folder = store.cache_folder("faiss")
+        beside = Path(f"{store.path}.faiss") if getattr(store, "path", None) else self.folder
+        # Files shipped beside a read-only store are still read (never written).
+        self.folders = [self.folder] if self.folder == beside else [self.folder, beside]
+        if self.folder.is_dir() and not store.read_only:
+            remove_stale_temp_files(self.folder)  # saves interrupted by a kill
         self._open: dict[tuple[int, int], tuple[VectorIndex, int]] = {}
         self._lock = threading.RLock()
         #: What the last :meth:`get` did: "memory", "file", "caught-up" or "rebuilt".
@@ -39,31 +58,82 @@ class IndexCache:
 
     # -- files ----------------------------------------------------------------------
 
-    def _files(self, collection_id: int) -> list[tuple[int, int, Path]]:
-        if not self.folder.is_dir():
-            return []
+    def _entries(self) -> list[os.DirEntry]:
         found = []
-        for entry in os.scandir(self.folder):
+        for folder in self.folders:
+            try:
+                found.extend(os.scandir(folder))
+            except OSError:  # no folder yet
+                pass
+        return found
+
+    def _files(self, collection: CollectionInfo) -> list[tuple[int, int, Path]]:
+        """(generation, seq, path) of this collection's files that belong to it."""
+        owner = owner_tag(self.store, collection)
+        found = []
+        for entry in self._entries():
             m = _FILE_RE.match(entry.name)
-            if m and int(m.group(1)) == collection_id:
+            if m and int(m.group(1)) == collection.id and m.group(4) == owner:
                 found.append((int(m.group(2)), int(m.group(3)), Path(entry.path)))
         return found
+
+    def stray_files(self, collection: CollectionInfo | None = None, *, retired: bool = True) -> list[Path]:
+        """Files in the folder this store would never load: another store's (or
+        collection's), unnamed by owner, or (``retired``) of a retired generation,
+        which a process that still held the old generation may save after a
+        reindex; the next save removes those. With no collection: every FAISS
+        file no current collection of the store owns."""
+        collections = [collection] if collection else self.store.list_collections()
+        owners = {c.id: (owner_tag(self.store, c), c.generation) for c in collections}
+        stray = []
+        try:
+            entries = list(os.scandir(self.folder))
+        except OSError:
+            return stray
+        for entry in entries:
+            m = _FILE_RE.match(entry.name)
+            if m:
+                cid = int(m.group(1))
+                if collection is not None and cid != collection.id:
+                    continue
+                if cid not in owners or owners[cid][0] != m.group(4):
+                    stray.append(Path(entry.path))
+                elif retired and int(m.group(2)) < owners[cid][1]:
+                    stray.append(Path(entry.path))
+            elif _ANY_FILE_RE.match(entry.name):
+                cid = int(_ANY_FILE_RE.match(entry.name).group(1))
+                if collection is None or cid == collection.id:
+                    stray.append(Path(entry.path))
+        return stray
 
     def file_for(self, collection: CollectionInfo) -> Path | None:
         """The newest usable file of this collection's current generation."""
         usable = [
-            (seq, path) for gen, seq, path in self._files(collection.id)
+            (seq, path) for gen, seq, path in self._files(collection)
             if gen == collection.generation and seq <= collection.seq
         ]
         return max(usable)[1] if usable else None
 
+    @staticmethod
+    def covered_by(path: Path) -> tuple[int, int]:
+        """(generation, seq) a file of ours covers, from its name."""
+        m = _FILE_RE.match(path.name)
+        return int(m.group(2)), int(m.group(3))
+
+    def file_name(self, collection: CollectionInfo, seq: int) -> str:
+        return f"c{collection.id}-g{collection.generation}-s{seq}-{owner_tag(self.store, collection)}.faiss"
+
     def _save(self, collection: CollectionInfo, index: VectorIndex, seq: int) -> Path:
-        target = self.folder / f"c{collection.id}-g{collection.generation}-s{seq}.faiss"
+        target = self.folder / self.file_name(collection, seq)
         with atomic_path(target) as tmp:
             index.save(tmp)
-        for gen, old_seq, path in self._files(collection.id):
-            if (gen, old_seq) != (collection.generation, seq) and (gen != collection.generation or old_seq < seq):
+        for gen, old_seq, path in self._files(collection):
+            if path.parent == self.folder and (gen, old_seq) != (collection.generation, seq) and (
+                gen < collection.generation or (gen == collection.generation and old_seq < seq)
+            ):
                 path.unlink(missing_ok=True)
+        for path in self.stray_files(collection):  # another store's files under this name
+            path.unlink(missing_ok=True)
         return target
 
     # -- the one entry point ------------------------------------------------------------
@@ -111,7 +181,10 @@ class IndexCache:
         seq = covered
         if index is not None:
             seq, removed, ids, vectors, total = self.store.vector_state(collection, covered)
-            if self._wanted_spec(collection, total) != self._built_spec(collection):
+            if removed is None:
+                log.info("index for %s is older than the kept tombstones: rebuilding", collection.name)
+                index = None
+            elif self._wanted_spec(collection, total) != self._built_spec(collection):
                 index = None  # auto wants another index type for this many rows
             elif seq != covered:
                 index.remove(removed)
@@ -182,17 +255,21 @@ class IndexCache:
         return lambda ids: store.chunk_vectors(collection_id, ids, dimension)
 
     def _load_file(self, collection: CollectionInfo) -> tuple[VectorIndex | None, int]:
-        path = self.file_for(collection)
-        if path is None:
-            return None, -1
-        seq = int(_FILE_RE.match(path.name).group(3))
-        try:
-            index = load_index(str(path), collection.index_spec, int(collection.embedder["dimension"]))
-        except Exception as exc:  # FAISS raises RuntimeError on damaged files
-            log.warning("index file %s is unreadable (%s): rebuilding", path, exc)
-            return None, -1
-        self.last_action = "file"
-        return index, seq
+        for _attempt in range(5):
+            path = self.file_for(collection)
+            if path is None:
+                return None, -1
+            seq = int(_FILE_RE.match(path.name).group(3))
+            try:
+                index = load_index(str(path), collection.index_spec, int(collection.embedder["dimension"]))
+            except Exception as exc:  # FAISS raises RuntimeError on damaged files
+                if not path.exists():
+                    continue  # another process saved a newer file and retired this one: take that
+                log.warning("index file %s is unreadable (%s): rebuilding", path, exc)
+                return None, -1
+            self.last_action = "file"
+            return index, seq
+        return None, -1
 
     def forget(self, collection_id: int | None = None) -> None:
         """Drop in-memory indexes (all, or one collection's)."""

@@ -51,7 +51,8 @@ class LexicalIndexError(StoreError):
 
 
 def cache_folder(store: Store) -> Path:
-    """Where a store's lexical indexes live: beside the file, or in the cache folder."""
+    """Where a store's lexical indexes live: beside the file, or (a store on
+    read-only media, PostgreSQL) in the user cache folder."""
     return store.cache_folder("lexical")
 
 

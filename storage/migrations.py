@@ -98,10 +98,19 @@ MIGRATIONS: dict[int, list[str]] = {
         "DROP TABLE IF EXISTS documents_fts_terms",
         "DROP TABLE IF EXISTS documents_fts",
     ],
+    # Tombstones record when they were written: they are kept for a while after
+    # the writer's own caches have covered them, so other processes holding older
+    # indexes catch up instead of rebuilding (Store.prune_tombstones,
+    # document_log.prune_tombstones). (The store id, recorded by every cache file,
+    # is written by migration 3.)
+    5: [
+        "ALTER TABLE chunk_tombstones ADD COLUMN created_at FLOAT NOT NULL DEFAULT 0",
+        "ALTER TABLE document_tombstones ADD COLUMN created_at FLOAT NOT NULL DEFAULT 0",
+    ],
     # Bearer tokens of the HTTP API (vecdex serve): only a SHA-256 digest of each
     # token is kept; ``id`` is a short public handle for listing and revoking.
     # ``collections`` is a JSON list of names the token is limited to (NULL: all).
-    5: [
+    6: [
         """CREATE TABLE api_tokens (
             id VARCHAR PRIMARY KEY,
             digest VARCHAR NOT NULL UNIQUE,
@@ -200,6 +209,12 @@ POSTGRES_MIGRATIONS: dict[int, list[str]] = {
             SELECT e #>> '{}', vx_type(e), vx_num(e)
             FROM jsonb_array_elements(CASE WHEN jsonb_typeof(j) = 'array' THEN j ELSE '[]'::jsonb END) AS e
         $$""",
+    ],
+    # Tombstone age (SQLite's migration 5): kept a while after the writer's caches
+    # covered them, so other processes catch up instead of rebuilding.
+    2: [
+        "ALTER TABLE chunk_tombstones ADD COLUMN created_at DOUBLE PRECISION NOT NULL DEFAULT 0",
+        "ALTER TABLE document_tombstones ADD COLUMN created_at DOUBLE PRECISION NOT NULL DEFAULT 0",
     ],
 }
 

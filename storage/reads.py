@@ -89,6 +89,8 @@ class StoreReads:
 
         Returns (seq, removed chunk ids since ``since_seq``, added chunk ids, their
         vectors, total chunk count). ``since_seq=None`` means everything (a rebuild).
+        Removed is None when tombstones after ``since_seq`` were already pruned:
+        such an index cannot be caught up and must be rebuilt.
         """
         ch, tomb, cols = schema.chunks, schema.chunk_tombstones, schema.collections
         dim = int(collection.embedder["dimension"])
@@ -96,6 +98,8 @@ class StoreReads:
             seq = int(conn.execute(select(cols.c.seq).where(cols.c.id == collection.id)).scalar_one())
             query = select(ch.c.id, ch.c.vector).where(ch.c.collection_id == collection.id)
             removed = np.zeros(0, dtype=np.int64)
+            if since_seq is not None and since_seq < self._tombstone_floor(conn, collection.id):
+                return seq, None, np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32), -1
             if since_seq is not None:
                 query = query.where(ch.c.seq > since_seq)
                 removed = np.asarray(
@@ -108,6 +112,13 @@ class StoreReads:
             total = int(conn.execute(select(func.count()).select_from(ch).where(ch.c.collection_id == collection.id)).scalar_one())
         ids = np.asarray([r[0] for r in rows], dtype=np.int64)
         return seq, removed, ids, blobs_to_matrix([r[1] for r in rows], dim), total
+
+    @staticmethod
+    def _tombstone_floor(conn, collection_id: int) -> int:
+        """The seq below which tombstones were forgotten (-1: none yet)."""
+        row = conn.execute(select(schema.meta.c.value).where(
+            schema.meta.c.key == f"tombstone_floor:{collection_id}")).first()
+        return int(row[0]) if row else -1
 
     def chunk_texts(self, collection_id: int) -> tuple[CollectionInfo, list[int], list[str]]:
         """From one snapshot: the collection's row and every chunk's id and text, by id

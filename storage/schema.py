@@ -107,6 +107,7 @@ chunk_tombstones = Table(
     Column("collection_id", Integer, nullable=False),
     Column("chunk_id", Integer, nullable=False),
     Column("seq", Integer, nullable=False),
+    Column("created_at", Float, nullable=False, default=0),
     Index("ix_tombstones_collection_seq", "collection_id", "seq"),
 )
 

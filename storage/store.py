@@ -6,6 +6,7 @@ FAISS files (see :mod:`storage.index_cache`) are derived from what is here.
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 # Imported here, before anything can import TensorFlow: TF ships its own SQLite
@@ -18,12 +19,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from sqlalchemy import Connection, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, create_engine, event, func, insert, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.pool import QueuePool
 
 from ..errors import StoreError
-from . import schema
+from . import opening, schema
 from .migrations import LATEST_VERSION, MIGRATIONS
 from .reads import (  # noqa: F401  (re-exported)
     SQL_PARAM_CHUNK,
@@ -34,6 +36,39 @@ from .reads import (  # noqa: F401  (re-exported)
     blobs_to_matrix,
 )
 from .sqlite import SQLITE_JSON, as_number, register_functions  # noqa: F401  (as_number: re-exported)
+
+BUSY_TIMEOUT_MS = 60000  # how long one statement waits for another process's lock
+# Writers queue for the write lock (BEGIN IMMEDIATE) this long in all, retrying
+# when SQLite answers "busy" without waiting (it does, e.g. during WAL recovery).
+WRITE_LOCK_WAIT_S = 600.0
+# Tombstones outlive the writer's own catch-up by this long, so that every other
+# process holding an index of the collection can catch up from them too.
+TOMBSTONE_KEEP_SECONDS = float(os.environ.get("VECDEX_TOMBSTONE_SECONDS", 3600))
+
+
+def durability(durable: bool | None) -> bool:
+    """Durable commits unless asked otherwise (``durable=False`` or
+    ``$VECDEX_SYNCHRONOUS=normal``, the bulk-load opt-out)."""
+    if durable is not None:
+        return durable
+    return os.environ.get("VECDEX_SYNCHRONOUS", "full").strip().lower() not in ("normal", "off", "0")
+
+
+def begin_immediate(conn: Connection) -> None:
+    """Take the write lock up front, so two writers queue instead of one failing
+    halfway with "database is locked"; retried until ``WRITE_LOCK_WAIT_S``."""
+    deadline = time.monotonic() + WRITE_LOCK_WAIT_S
+    pause = 0.005
+    while True:
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            message = str(exc.orig).lower()
+            if ("locked" not in message and "busy" not in message) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
 
 
 class StaleEmbedderError(StoreError):
@@ -96,19 +131,19 @@ class Store(StoreReads):
     is the same store on PostgreSQL (open either by URL: :func:`storage.backends.open_store`)."""
 
     kind = "sqlite"
+    read_only = False  # a store on read-only media (set per file; PostgreSQL: never)
+    durable = True
     json = SQLITE_JSON  # how metadata filters compile on this dialect
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True):
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, durable: bool | None = None):
         self.path = Path(path)
         self.location = str(self.path)
-        if not create and not self.path.exists():
-            raise StoreError(f"no vecdex store at {self.path} (index something first, or pass --db)")
-        if self.path.exists() and self.path.is_dir():
-            raise StoreError(f"{self.path} is a folder, not a vecdex database file")
-        if create:
-            parent = self.path.parent
-            if not parent.exists():
-                raise StoreError(f"folder {parent} does not exist (for the store {self.path})")
+        # Nothing is written before the file is recognised as a vecdex store (or a
+        # writing command asked for a new one): see storage/opening.py.
+        self.file = opening.inspect(self.path, create=create)
+        self.read_only = self.file.read_only
+        self.durable = durability(durable)
+        self._store_id: str | None = None
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -129,18 +164,25 @@ class Store(StoreReads):
     # -- connection setup ---------------------------------------------------------
 
     def _make_engine(self) -> Engine:
-        engine = create_engine(f"sqlite:///{self.path}", future=True)
+        uri = self.file.uri()
+        # A URI (read-only and immutable opens need one); "sqlite://" alone would
+        # mean an in-memory database and a one-connection pool.
+        engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+                               poolclass=QueuePool, future=True)
+        read_only, synchronous = self.read_only, "FULL" if self.durable else "NORMAL"
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record) -> None:
             # Let SQLAlchemy's "begin" event decide how transactions start.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA busy_timeout = 60000")
-            cursor.execute("PRAGMA journal_mode = WAL")
-            # NORMAL in WAL mode: a killed process loses nothing committed; a power
-            # cut may lose the last transactions but never corrupts the file.
-            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if not read_only:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                # FULL in WAL mode: a commit returns only once the log is on disk, so
+                # an acknowledged batch survives a power cut. NORMAL (the bulk-load
+                # opt-out) never corrupts the file but may lose the last commits.
+                cursor.execute(f"PRAGMA synchronous = {synchronous}")
             cursor.execute("PRAGMA foreign_keys = ON")
             # Searches read a few random rows of big tables: serve them from a
             # memory map and a larger page cache instead of one read() per page.
@@ -153,13 +195,18 @@ class Store(StoreReads):
         def _on_begin(conn: Connection) -> None:
             # Writers take the lock up front (BEGIN IMMEDIATE) so two writers queue
             # instead of failing halfway with "database is locked".
-            mode = "BEGIN IMMEDIATE" if conn.get_execution_options().get("vx_write") else "BEGIN"
-            conn.exec_driver_sql(mode)
+            if conn.get_execution_options().get("vx_write"):
+                begin_immediate(conn)
+            else:
+                conn.exec_driver_sql("BEGIN")
 
         return engine
 
     def writing(self):
         """A write transaction: ``with store.writing() as conn: ...``."""
+        if self.read_only:
+            raise StoreError(f"{self.path} is read-only (a read-only file, folder or mount): it can be "
+                             "searched but not changed")
         return self._write_engine.begin()
 
     def reading(self):
@@ -184,6 +231,11 @@ class Store(StoreReads):
             return
         if version == 0 and not create:
             raise StoreError(f"no vecdex store at {self.location} (index something first)")
+        if self.read_only and version >= 2:
+            return  # searchable as it is; what the newer schema adds is only needed to write
+        if self.read_only:
+            raise StoreError(f"{self.location} needs an upgrade to schema {self.latest_version} (it has {version}) "
+                             "but is read-only: open it once where it can be written")
         with self.writing() as conn:
             self._lock_migrations(conn)
             conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS vecdex_meta (key VARCHAR PRIMARY KEY, value TEXT NOT NULL)")
@@ -205,7 +257,10 @@ class Store(StoreReads):
         if not has_meta:
             return 0
         row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first()
-        return int(row[0]) if row else 0
+        try:
+            return int(row[0]) if row else 0
+        except ValueError:
+            raise StoreError(f"schema version {row[0]!r} is not a number") from None
 
     @staticmethod
     def _has_foreign_tables(conn: Connection) -> bool:
@@ -213,8 +268,42 @@ class Store(StoreReads):
         return bool(names - {"vecdex_meta"})
 
     def cache_folder(self, kind: str) -> Path:
-        """Where this store's derived ``kind`` indexes (faiss, lexical) live: beside the file."""
-        return Path(f"{self.path}.{kind}")
+        """Where this store's derived ``kind`` indexes (faiss, lexical) live: beside the
+        file, or, when that cannot be written (read-only media), in the user cache."""
+        beside = Path(f"{self.path}.{kind}")
+        writable = os.access(beside, os.W_OK) if beside.exists() else os.access(self.path.parent, os.W_OK)
+        if writable and not self.read_only:
+            return beside
+        from ..indexer.cache import cache_dir
+
+        root = cache_dir()
+        if root is None:
+            return beside  # nowhere to write: indexes live in memory only
+        digest = hashlib.blake2b(str(self.path.resolve()).encode(), digest_size=8).hexdigest()
+        return root / "stores" / f"{self.path.name}-{digest}.{kind}"
+
+    def store_id(self) -> str:
+        """The random id written when the store was made: cache files record it, so a
+        file built from another store (or a store re-created at this path) is never used."""
+        if self._store_id is None:
+            with self.reading() as conn:
+                row = conn.exec_driver_sql("SELECT value FROM vecdex_meta WHERE key = 'store_id'").first()
+            # only a read-only store too old to have one: its path stands in
+            self._store_id = str(row[0]) if row else "unidentified-" + str(self.path.resolve())
+        return self._store_id
+
+    def connect_raw(self) -> sqlite3.Connection:
+        """A plain sqlite3 connection to the store, opened as the store is (read-only
+        or immutable on read-only media); autocommit, any thread."""
+        return sqlite3.connect(self.file.uri(), uri=True, check_same_thread=False, isolation_level=None)
+
+    def drop_collection_if_empty(self, collection_id: int) -> bool:
+        """Delete a collection nothing was ever written to (seq 0, no documents)."""
+        with self.writing() as conn:
+            gone = conn.exec_driver_sql(
+                "DELETE FROM collections WHERE id = ? AND seq = 0 AND NOT EXISTS "
+                "(SELECT 1 FROM documents WHERE collection_id = ?)", (collection_id, collection_id)).rowcount
+        return bool(gone)
 
     def size_bytes(self) -> int:
         """The database's size on disk (file, WAL and shared memory)."""
@@ -260,8 +349,8 @@ class Store(StoreReads):
     def _reader(self) -> sqlite3.Connection:
         connection = getattr(self._local, "reader", None)
         if connection is None:
-            connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            connection.execute("PRAGMA busy_timeout = 60000")
+            connection = self.connect_raw()
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             # Reads by memory map: no read() per page on the search path.
             connection.execute("PRAGMA mmap_size = 1073741824")
             self._local.reader = connection
@@ -275,7 +364,7 @@ class Store(StoreReads):
         (One probe connection for all threads: the counter is per connection.)"""
         with self._readers_lock:
             if self._probe is None:
-                self._probe = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                self._probe = self.connect_raw()
                 self._readers.append(self._probe)
             return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
 
@@ -407,7 +496,8 @@ class Store(StoreReads):
         if removed:
             conn.execute(
                 insert(schema.chunk_tombstones),
-                [{"collection_id": collection_id, "chunk_id": cid, "seq": seq} for cid in removed],
+                [{"collection_id": collection_id, "chunk_id": cid, "seq": seq, "created_at": time.time()}
+                 for cid in removed],
             )
             for part in batched(removed):
                 conn.execute(ch.delete().where(ch.c.id.in_(part)))
@@ -501,7 +591,8 @@ class Store(StoreReads):
     def _remove_chunk_ids(self, conn: Connection, collection_id: int, chunk_ids: list[int], seq: int) -> None:
         conn.execute(
             insert(schema.chunk_tombstones),
-            [{"collection_id": collection_id, "chunk_id": cid, "seq": seq} for cid in chunk_ids],
+            [{"collection_id": collection_id, "chunk_id": cid, "seq": seq, "created_at": time.time()}
+             for cid in chunk_ids],
         )
         for part in batched(chunk_ids):
             conn.execute(schema.chunks.delete().where(schema.chunks.c.id.in_(part)))
@@ -523,8 +614,8 @@ class Store(StoreReads):
             seq = self._bump_seq(conn, collection_id)
             removed = self._remove_chunks_of(conn, collection_id, list(found.values()), seq)
             conn.exec_driver_sql(
-                "INSERT INTO document_tombstones (collection_id, document_id, seq) VALUES (?, ?, ?)",
-                [(collection_id, document_id, seq) for document_id in found.values()])
+                "INSERT INTO document_tombstones (collection_id, document_id, seq, created_at) VALUES (?, ?, ?, ?)",
+                [(collection_id, document_id, seq, time.time()) for document_id in found.values()])
             for part in batched(list(found.values())):
                 conn.execute(docs.delete().where(docs.c.id.in_(part)))
         return missing, WriteResult(seq=seq, removed_chunk_ids=removed)
@@ -554,10 +645,32 @@ class Store(StoreReads):
         return self._collection_from_row(row)
 
     @staticmethod
-    def _prune_tombstones(conn: Connection, collection_id: int, up_to_seq: int) -> None:
-        """Forget tombstones an index file already covers."""
+    def _prune_tombstones(conn: Connection, collection_id: int, up_to_seq: int,
+                          keep_seconds: float | None = None) -> int:
+        """Forget tombstones this process's index covers once they are ``keep_seconds``
+        old (default ``TOMBSTONE_KEEP_SECONDS``): meanwhile, other processes holding
+        older indexes catch up from them instead of rebuilding. Records the highest
+        seq forgotten (the floor below which no index can be caught up). Returns how
+        many were forgotten."""
         tomb = schema.chunk_tombstones
-        conn.execute(tomb.delete().where(tomb.c.collection_id == collection_id, tomb.c.seq <= up_to_seq))
+        keep = TOMBSTONE_KEEP_SECONDS if keep_seconds is None else keep_seconds
+        condition = (tomb.c.collection_id == collection_id, tomb.c.seq <= up_to_seq,
+                     tomb.c.created_at <= time.time() - keep)
+        floor = conn.execute(select(func.max(tomb.c.seq)).where(*condition)).scalar()
+        if floor is None:
+            return 0
+        gone = conn.execute(tomb.delete().where(*condition)).rowcount
+        larger = ("GREATEST(CAST(vecdex_meta.value AS BIGINT), CAST(excluded.value AS BIGINT))"
+                  if conn.dialect.name == "postgresql" else "max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))")
+        conn.execute(text("INSERT INTO vecdex_meta (key, value) VALUES (:key, :value) ON CONFLICT (key) DO UPDATE "
+                          f"SET value = CAST({larger} AS TEXT)"),
+                     {"key": f"tombstone_floor:{collection_id}", "value": str(int(floor))})
+        return int(gone)
+
+    def prune_tombstones(self, collection_id: int, up_to_seq: int, keep_seconds: float | None = None) -> int:
+        """:meth:`_prune_tombstones` in a transaction of its own."""
+        with self.writing() as conn:
+            return self._prune_tombstones(conn, collection_id, up_to_seq, keep_seconds)
 
 __all__ = [
     "CollectionChangedError", "CollectionInfo", "ChunkHit", "DocumentSample", "DocumentWrite", "SQL_PARAM_CHUNK",

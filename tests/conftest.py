@@ -55,6 +55,24 @@ def lee_lines(lee_background) -> list[str]:
     return lee_background.read_text("utf-8").splitlines()
 
 
+#: Documents in :func:`lee_news_jsonl`.
+LEE_NEWS_DOCS = 3000
+
+
+@pytest.fixture(scope="session")
+def lee_news_jsonl(tmp_path_factory, lee_lines) -> Path:
+    """3,000 real news paragraphs (Lee corpus lines, recombined) as JSONL: what the
+    kill and interrupt tests index."""
+    import json
+
+    path = tmp_path_factory.mktemp("lee-news") / "corpus.jsonl"
+    with open(path, "w", encoding="utf-8") as handle:
+        for i in range(LEE_NEWS_DOCS):
+            text = " ".join(lee_lines[(i * 7 + j) % len(lee_lines)] for j in range(2))
+            handle.write(json.dumps({"id": f"doc-{i}", "text": text, "n": i}) + "\n")
+    return path
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cache(tmp_path_factory):
     """Model caches go to a per-session temp folder, never the user's home."""

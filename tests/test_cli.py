@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 from click.testing import CliRunner
@@ -155,8 +156,10 @@ def test_bad_records_are_skipped_and_counted_or_stop_with_strict(runner, db_path
     strict_db = tmp_path / "strict.db"
     result = invoke(runner, strict_db, "index", str(path), "--strict")
     assert result.exit_code == 1 and "mixed.jsonl:2" in result.output
-    info = json.loads(invoke(runner, strict_db, "info", "--json").output)
-    assert info["documents"] == 0  # the failed batch was not written
+    with sqlite3.connect(strict_db) as raw:  # the failed batch was not written, nor an empty collection kept
+        assert raw.execute("SELECT count(*) FROM documents").fetchone()[0] == 0
+        assert raw.execute("SELECT count(*) FROM collections").fetchone()[0] == 0
+    raw.close()
 
 
 def test_console_script_end_to_end_on_the_lee_corpus(tmp_path, lee_background):

@@ -18,20 +18,14 @@ import sys
 import time
 
 import pytest
-from conftest import TESTS
+from conftest import LEE_NEWS_DOCS, TESTS
 
-N_DOCS = 3000
+N_DOCS = LEE_NEWS_DOCS
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory, lee_lines):
-    """3,000 real news paragraphs (Lee corpus lines, recombined) as JSONL."""
-    path = tmp_path_factory.mktemp("crash") / "corpus.jsonl"
-    with open(path, "w", encoding="utf-8") as handle:
-        for i in range(N_DOCS):
-            text = " ".join(lee_lines[(i * 7 + j) % len(lee_lines)] for j in range(2))
-            handle.write(json.dumps({"id": f"doc-{i}", "text": text, "n": i}) + "\n")
-    return path
+@pytest.fixture
+def corpus(lee_news_jsonl):
+    return lee_news_jsonl
 
 
 def start_index(db, corpus, workers: str) -> subprocess.Popen:

@@ -41,7 +41,8 @@ def test_first_open_builds_and_saves_a_file_named_by_seq(setup):
     cache = fresh(store)
     index = cache.get(current(store))
     assert cache.last_action == "rebuilt" and index.count() == 3
-    assert cache.file_for(current(store)).name == f"c{coll.id}-g0-s1.faiss"
+    assert cache.file_for(current(store)).name == cache.file_name(current(store), 1)
+    assert cache.file_for(current(store)).name.startswith(f"c{coll.id}-g0-s1-")
     again = fresh(store)
     again.get(current(store))
     assert again.last_action == "file"
@@ -59,7 +60,7 @@ def test_stale_file_is_caught_up_not_rebuilt(setup):
     _, ids = index.search(np.ones((1, 8), dtype=np.float32), 10)
     assert first.chunk_ids[0] not in ids[0].tolist()
     # the old file was replaced by the new one
-    assert [p.name for p in cache.folder.iterdir()] == [f"c{coll.id}-g0-s3.faiss"]
+    assert [p.name for p in cache.folder.iterdir()] == [cache.file_name(current(store), 3)]
 
 
 def test_damaged_file_is_rebuilt(setup):
@@ -79,7 +80,7 @@ def test_file_claiming_a_future_state_is_ignored(setup):
     cache = fresh(store)
     cache.get(current(store))
     path = cache.file_for(current(store))
-    path.rename(path.with_name(f"c{coll.id}-g0-s99.faiss"))
+    path.rename(path.with_name(path.name.replace("-s1-", "-s99-")))
     again = fresh(store)
     assert again.get(current(store)).count() == 2 and again.last_action == "rebuilt"
 

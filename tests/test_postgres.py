@@ -5,6 +5,7 @@ connection rolled back, and the same answers as the SQLite store."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import numpy as np
@@ -232,3 +233,26 @@ def test_a_writer_killed_mid_transaction_leaves_nothing_half_written(pg_store, p
     # The dead writer's lock on the collection row went with its connection.
     assert pg_store.write_documents(coll.id, [doc("next")]).seq == 2
     assert pg_store.counts(coll.id) == (2, 4)
+
+
+def test_a_reader_with_its_own_cache_folder_sees_every_acknowledged_write(pg_url, tmp_path, monkeypatch):
+    """Two processes, two cache folders, one database: each write another process
+    acknowledged is found by the very next search here (dense and lexical), the
+    caches caught up from the store, never from the other process's files."""
+    from vecdex.search import Vecdex
+
+    reader_cache, writer_cache = tmp_path / "reader-cache", tmp_path / "writer-cache"
+    monkeypatch.setenv("VECDEX_CACHE_DIR", str(reader_cache))
+    with Vecdex(pg_url) as vx:
+        for n, text in enumerate(TEXTS[:4]):
+            corpus = tmp_path / f"batch{n}.jsonl"
+            corpus.write_text(json.dumps({"id": f"n{n}", "text": text}) + "\n", "utf-8")
+            wrote = run_vecdex("index", str(corpus), "-c", "news", env={"VECDEX_DB": pg_url,
+                                                                      "VECDEX_CACHE_DIR": str(writer_cache)})
+            assert wrote.returncode == 0, wrote.stderr
+            news = vx.collection("news")
+            assert news.search(text, k=1, mode="dense")[0].id == f"n{n}"
+            assert news.search(text, k=1, mode="lexical")[0].id == f"n{n}"
+        store_dir = f"stores/{vx.store.store_id()}"
+    assert list((reader_cache / store_dir / "faiss").glob("*.faiss"))
+    assert list((writer_cache / store_dir / "faiss").glob("*.faiss"))

@@ -6,12 +6,12 @@ Only click is imported here: ``vecdex --help`` must stay instant.
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Callable
 
 import click
 
 from ...errors import VecdexError
+from .interrupts import exit_interrupted
 
 
 class VecdexGroup(click.Group):
@@ -25,8 +25,7 @@ class VecdexGroup(click.Group):
         except click.ClickException:
             raise
         except KeyboardInterrupt:
-            click.echo("vecdex: interrupted (everything committed so far is kept; run the command again to finish)", err=True)
-            sys.exit(130)
+            exit_interrupted()
         except Exception as exc:
             if isinstance(exc, VecdexError):
                 raise UserError(str(exc)) from None
@@ -34,6 +33,8 @@ class VecdexGroup(click.Group):
 
             if isinstance(exc, OperationalError):
                 raise UserError(f"database error: {exc.orig}") from None
+            if isinstance(exc, OverflowError):  # a number beyond what numpy/FAISS/SQLite hold
+                raise UserError(f"a number is too large ({exc})") from None
             raise
 
 
@@ -59,7 +60,7 @@ def json_option(fn: Callable) -> Callable:
 
 
 def k_option(fn: Callable) -> Callable:
-    return click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True,
+    return click.option("-k", "k", type=click.IntRange(min=1, max=2**31 - 1), default=10, show_default=True,
                         help="How many documents to return.")(fn)
 
 
