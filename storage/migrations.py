@@ -216,6 +216,17 @@ POSTGRES_MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE chunk_tombstones ADD COLUMN created_at DOUBLE PRECISION NOT NULL DEFAULT 0",
         "ALTER TABLE document_tombstones ADD COLUMN created_at DOUBLE PRECISION NOT NULL DEFAULT 0",
     ],
+    # SQLite's migration 6: the HTTP API's bearer tokens (SHA-256 digests).
+    3: [
+        """CREATE TABLE api_tokens (
+            id VARCHAR PRIMARY KEY,
+            digest VARCHAR NOT NULL UNIQUE,
+            scope VARCHAR NOT NULL,
+            collections JSON,
+            name VARCHAR,
+            created_at DOUBLE PRECISION NOT NULL
+        )""",
+    ],
 }
 
 POSTGRES_LATEST_VERSION = max(POSTGRES_MIGRATIONS)
