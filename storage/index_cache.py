@@ -277,11 +277,11 @@ class IndexCache:
             if collection_id is None or key[0] == collection_id:
                 del self._open[key]
 
-    def drop(self, collection_id: int) -> None:
+    def drop(self, collection: CollectionInfo) -> None:
         """Forget a dropped collection's indexes and delete its files (its id is never reused)."""
         with self._lock:
-            self.forget(collection_id)
-            for _, _, path in self._files(collection_id):
+            self.forget(collection.id)
+            for _, _, path in self._files(collection):
                 path.unlink(missing_ok=True)
 
     def open_seqs(self) -> dict[int, int]:
@@ -295,9 +295,8 @@ class IndexCache:
     def file_seqs(self) -> dict[int, int]:
         """collection id -> the newest ``seq`` an index file on disk covers (any generation)."""
         out: dict[int, int] = {}
-        if self.folder.is_dir():
-            for entry in os.scandir(self.folder):
-                m = _FILE_RE.match(entry.name)
-                if m:
-                    out[int(m.group(1))] = max(int(m.group(3)), out.get(int(m.group(1)), -1))
+        for entry in self._entries():
+            m = _FILE_RE.match(entry.name)
+            if m:
+                out[int(m.group(1))] = max(int(m.group(3)), out.get(int(m.group(1)), -1))
         return out

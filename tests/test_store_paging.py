@@ -13,10 +13,10 @@ def test_drop_collection_removes_everything_and_its_id_is_never_reused(vx):
     keep.add([("a", "apples and pears")])
     gone.add([("b", "boats and ships"), ("c", "cars and trains")])
     gone.search("boats", k=1, mode="dense")  # writes an index file
-    files = list(vx.indexes.folder.glob(f"c{gone.info.id}-*.faiss"))
+    files = [path for _, _, path in vx.indexes._files(gone.info)]
     assert files
     assert vx.store.drop_collection(gone.info.id) is True
-    vx.indexes.drop(gone.info.id)
+    vx.indexes.drop(gone.info)
     assert vx.store.drop_collection(gone.info.id) is False
     assert not any(f.exists() for f in files)
     assert [c.name for c in vx.collections()] == ["keep"]

@@ -81,7 +81,7 @@ class Service:
         with self.write_lock:
             if not self.store.drop_collection(collection.info.id):
                 raise ApiError(404, "collection_not_found", f"no collection named {name!r}")
-            self.vx.indexes.drop(collection.info.id)
+            self.vx.indexes.drop(collection.info)
             self.vx.lexical.drop(collection.info.id)
             with self._lock:
                 self._collections.pop(name, None)
