@@ -26,10 +26,12 @@ _LAZY = {
     "Collection": ".search.engine",
     "Hit": ".search.engine",
     "default_db_path": ".search.engine",
+    "Client": ".search.server.client",
 }
 
 if TYPE_CHECKING:
     from .search.engine import Collection, Hit, Vecdex, default_db_path
+    from .search.server.client import Client
 
 
 def __getattr__(name: str) -> Any:
@@ -46,5 +48,5 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = ["Collection", "ConfigError", "EmbedderError", "EvaluationError", "Hit", "InputError",
+__all__ = ["Client", "Collection", "ConfigError", "EmbedderError", "EvaluationError", "Hit", "InputError",
            "ModelMismatchError", "QueryError", "StoreError", "Vecdex", "VecdexError", "default_db_path"]

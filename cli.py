@@ -34,6 +34,7 @@ from .search.commands.shared import (
     ranking_options,
     where_option,
 )
+from .search.commands.server import serve, token
 from .search.commands.workbench import analogy, compare, map_command, train, words
 
 EXAMPLES = """
@@ -468,7 +469,7 @@ def refit(ctx, collection, as_json):
 
 
 for command in (info, collections, get, compare, eval_command, train, words, analogy, map_command, eval_model,
-                copy_command, check):
+                copy_command, check, serve, token):
     main.add_command(command)
 
 

@@ -129,6 +129,34 @@ class Collection(RankedSearch, DenseSearch):
         self._index = (version, index)
         return index
 
+    def catch_up(self) -> int:
+        """Bring this process's index up to the store; returns the ``seq`` it now covers
+        (what read-your-writes promises: a read after a write of ``seq`` s sees it)."""
+        index = self.index()
+        state = self._index_state or self._vx.indexes.open_state(self.info.id, index)
+        return state[1] if state is not None else self.store_seq()
+
+    def store_seq(self) -> int:
+        """The collection's write counter in the store right now."""
+        state = self._vx.store.collection_state(self.info.id)
+        if state is None:
+            raise StoreError(f"collection {self.info.name!r} no longer exists")
+        return state[0]
+
+    def documents(self, where: Any = None, *, batch: int = 1000):
+        """Every document (``{"id", "text", "metadata", ...}``) in storage order, read a page at a time."""
+        from .filters import normalise_filters
+
+        filters = normalise_filters(where)
+        after: int | None = 0
+        while after is not None:
+            page, after = self._vx.store.document_page(self.info.id, after=after, limit=batch, filters=filters)
+            yield from page
+
+    def count(self) -> int:
+        """How many documents the collection holds."""
+        return self._vx.store.count_documents(self.info.id)
+
     # -- writes ------------------------------------------------------------------------
 
     def add(

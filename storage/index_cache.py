@@ -283,6 +283,30 @@ class IndexCache:
             if collection_id is None or key[0] == collection_id:
                 del self._open[key]
 
+    def drop(self, collection: CollectionInfo) -> None:
+        """Forget a dropped collection's indexes and delete its files (its id is never reused)."""
+        with self._lock:
+            self.forget(collection.id)
+            for _, _, path in self._files(collection):
+                path.unlink(missing_ok=True)
+
+    def open_seqs(self) -> dict[int, int]:
+        """collection id -> the store ``seq`` its open in-memory index covers (for metrics)."""
+        with self._lock:
+            out: dict[int, int] = {}
+            for (cid, _), (_, seq) in self._open.items():
+                out[cid] = max(seq, out.get(cid, -1))
+            return out
+
+    def file_seqs(self) -> dict[int, int]:
+        """collection id -> the newest ``seq`` an index file on disk covers (any generation)."""
+        out: dict[int, int] = {}
+        for entry in self._entries():
+            m = _FILE_RE.match(entry.name)
+            if m:
+                out[int(m.group(1))] = max(int(m.group(3)), out.get(int(m.group(1)), -1))
+        return out
+
 
 def _only_ef_differs(wanted: dict, built: dict) -> bool:
     """Two HNSW specs that differ in efSearch only (a search setting: same graph)."""

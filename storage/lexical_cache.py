@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import threading
 import time
@@ -169,6 +170,17 @@ class LexicalCache:
                 if collection_id is None or key == collection_id:
                     del self._open[key]
 
+    def drop(self, collection_id: int) -> None:
+        """Forget a dropped collection's index and delete its folder (its id is never reused)."""
+        with self._lock:
+            self.forget(collection_id)
+            shutil.rmtree(self.path_for(collection_id), ignore_errors=True)
+
+    def open_seqs(self) -> dict[int, int]:
+        """collection id -> the store ``seq`` its open index covers (for metrics)."""
+        with self._lock:
+            return {cid: index.seq for cid, index in self._open.items()}
+
     # -- opening, catching up, rebuilding ---------------------------------------------------
 
     def _update(self, collection_id: int, version: int, store_seq: int) -> LexicalIndex:
@@ -272,6 +284,13 @@ class LexicalCache:
         try:
             index = tantivy.Index.open(str(path))
             self._configure(index)
+            if self._has_no_marker(index):
+                # Never committed. Being built right now by another process (it holds the
+                # writer lock): wait for it, removing the folder would pull the files from
+                # under its commit. Otherwise a build that died: made afresh.
+                if self._being_built(index):
+                    return index
+                raise ValueError("no marker: a first build that was interrupted")
             if self._marker(index, collection_id) is None:
                 raise ValueError("no marker of this format, store and collection")
         except Exception as exc:
@@ -280,14 +299,39 @@ class LexicalCache:
         return index
 
     def _create_index(self, collection_id: int, *, fresh: bool = False) -> tantivy.Index:
-        """A new empty index (the old folder, if any, is unreadable or foreign: removed)."""
+        """A new empty index (the old folder, if any, is unreadable or foreign: removed).
+
+        Made in a folder of its own and renamed into place, so another process never
+        sees (and never removes) a half-made index: if one appears first, it is used."""
         path = self.path_for(collection_id)
-        if fresh or path.exists():
+        if fresh or path.exists():  # unreadable or foreign (an empty one is opened, not made)
             shutil.rmtree(path, ignore_errors=True)
-        path.mkdir(parents=True, exist_ok=True)
-        index = tantivy.Index(SCHEMA, path=str(path), reuse=False)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.new-{os.getpid()}-{threading.get_ident()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            tantivy.Index(SCHEMA, path=str(tmp), reuse=False)
+            try:
+                os.rename(tmp, path)
+            except OSError:  # another process put its new index there first: use that one
+                shutil.rmtree(tmp, ignore_errors=True)
+        index = tantivy.Index.open(str(path))
         self._configure(index)
         return index
+
+    @staticmethod
+    def _being_built(index: tantivy.Index) -> bool:
+        try:
+            writer = index.writer(WRITER_HEAP, 1)
+        except ValueError as exc:
+            return "lock" in str(exc).lower()
+        del writer  # nobody holds it: release at once
+        return False
+
+    @staticmethod
+    def _has_no_marker(index: tantivy.Index) -> bool:
+        return not index.searcher().search(lexical_query.doc_query(MARKER_ID), 1, count=False).hits
 
     @staticmethod
     def _configure(index: tantivy.Index) -> None:

@@ -107,6 +107,19 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE chunk_tombstones ADD COLUMN created_at FLOAT NOT NULL DEFAULT 0",
         "ALTER TABLE document_tombstones ADD COLUMN created_at FLOAT NOT NULL DEFAULT 0",
     ],
+    # Bearer tokens of the HTTP API (vecdex serve): only a SHA-256 digest of each
+    # token is kept; ``id`` is a short public handle for listing and revoking.
+    # ``collections`` is a JSON list of names the token is limited to (NULL: all).
+    6: [
+        """CREATE TABLE api_tokens (
+            id VARCHAR PRIMARY KEY,
+            digest VARCHAR NOT NULL UNIQUE,
+            scope VARCHAR NOT NULL,
+            collections JSON,
+            name VARCHAR,
+            created_at FLOAT NOT NULL
+        )""",
+    ],
 }
 
 LATEST_VERSION = max(MIGRATIONS)
@@ -202,6 +215,17 @@ POSTGRES_MIGRATIONS: dict[int, list[str]] = {
     2: [
         "ALTER TABLE chunk_tombstones ADD COLUMN created_at DOUBLE PRECISION NOT NULL DEFAULT 0",
         "ALTER TABLE document_tombstones ADD COLUMN created_at DOUBLE PRECISION NOT NULL DEFAULT 0",
+    ],
+    # SQLite's migration 6: the HTTP API's bearer tokens (SHA-256 digests).
+    3: [
+        """CREATE TABLE api_tokens (
+            id VARCHAR PRIMARY KEY,
+            digest VARCHAR NOT NULL UNIQUE,
+            scope VARCHAR NOT NULL,
+            collections JSON,
+            name VARCHAR,
+            created_at DOUBLE PRECISION NOT NULL
+        )""",
     ],
 }
 

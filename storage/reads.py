@@ -63,6 +63,15 @@ def _chunk_hits_sql(n_ids: int) -> str:
     return _CHUNK_HIT_SELECT + f'WHERE c.id IN ({",".join("?" * n_ids)})'
 
 
+def _json_object(value: Any) -> dict[str, Any]:
+    """Metadata as a dict (a JSON column gives a dict; JSON text is decoded)."""
+    if isinstance(value, (bytes, str)):
+        import json
+
+        return json.loads(value) if value else {}
+    return dict(value or {})
+
+
 def batched(items: Sequence[Any], size: int = SQL_PARAM_CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -225,6 +234,41 @@ class StoreReads:
                 select(func.count()).select_from(schema.chunks).where(schema.chunks.c.collection_id == collection_id)
             ).scalar_one()
         return int(n_docs), int(n_chunks)
+
+    def document_page(self, collection_id: int, *, after: int = 0, limit: int = 100,
+                      filters: Sequence[Filter] = ()) -> tuple[list[dict[str, Any]], int | None]:
+        """One page of documents in storage order (row id), from the row after ``after``:
+        (documents, row id to continue after, or None at the end). An upsert keeps a
+        document's row, so paging while others write never repeats or skips a document
+        that existed throughout. ``filters``: metadata filters, all must match."""
+        docs = schema.documents
+        query = (select(docs.c.id, docs.c.ext_id, docs.c.text, docs.c.metadata, docs.c.source, docs.c.created_at,
+                        docs.c.updated_at)
+                 .where(docs.c.collection_id == collection_id, docs.c.id > int(after))
+                 .order_by(docs.c.id).limit(int(limit) + 1))
+        if filters:
+            query = query.where(filter_clause(filters, docs.c.metadata, self.json))
+        with self.reading() as conn:
+            rows = conn.execute(query).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        documents = [{"id": r[1], "text": r[2], "metadata": _json_object(r[3]), "source": r[4],
+                      "created_at": r[5], "updated_at": r[6]} for r in rows]
+        return documents, (int(rows[-1][0]) if more else None)
+
+    def count_documents(self, collection_id: int) -> int:
+        """Documents in a collection."""
+        docs = schema.documents
+        with self.reading() as conn:
+            return int(conn.execute(select(func.count()).select_from(docs)
+                                    .where(docs.c.collection_id == collection_id)).scalar_one())
+
+    def document_ids(self, collection_id: int) -> list[str]:
+        """Every document id of a collection, in storage order."""
+        docs = schema.documents
+        with self.reading() as conn:
+            return [r[0] for r in conn.execute(select(docs.c.ext_id).where(docs.c.collection_id == collection_id)
+                                               .order_by(docs.c.id))]
 
     def get_document(self, collection_id: int, ext_id: str) -> dict[str, Any] | None:
         docs = schema.documents

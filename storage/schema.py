@@ -10,6 +10,7 @@
   covers an older ``seq`` can be caught up instead of rebuilt.
 - ``documents.seq`` and ``document_tombstones``: the same log at document level
   (which batch wrote or removed a document), for the lexical index.
+- ``api_tokens``: bearer tokens of the HTTP API, as SHA-256 digests, with a scope.
 """
 
 from __future__ import annotations
@@ -117,4 +118,15 @@ document_tombstones = Table(
     Column("document_id", Integer, nullable=False),
     Column("seq", Integer, nullable=False),
     Index("ix_document_tombstones_collection_seq", "collection_id", "seq"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata_obj,
+    Column("id", String, primary_key=True),
+    Column("digest", String, nullable=False, unique=True),
+    Column("scope", String, nullable=False),
+    Column("collections", JSON),
+    Column("name", String),
+    Column("created_at", Float, nullable=False),
 )

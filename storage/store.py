@@ -406,13 +406,42 @@ class Store(StoreReads):
             existing = self.get_collection(name, conn)
             if existing is not None:
                 return existing
-            conn.execute(
-                insert(schema.collections).values(
-                    name=name, embedder=embedder, index_spec=index_spec, chunking=chunking,
-                    seq=0, generation=0, created_at=now, updated_at=now,
-                )
-            )
+            values = dict(name=name, embedder=embedder, index_spec=index_spec, chunking=chunking,
+                          seq=0, generation=0, created_at=now, updated_at=now)
+            if self.kind == "sqlite":  # PostgreSQL's ids come from a sequence: never reused
+                values["id"] = self._next_collection_id(conn)
+            conn.execute(insert(schema.collections).values(**values))
             return self.get_collection(name, conn)
+
+    @staticmethod
+    def _next_collection_id(conn: Connection) -> int:
+        """Never reuse a dropped collection's id: FAISS files and the indexes other
+        processes hold are keyed by (id, generation, seq), and a new collection
+        reaching the same seq must not be mistaken for the old one."""
+        cols, meta = schema.collections, schema.meta
+        highest = conn.execute(select(func.coalesce(func.max(cols.c.id), 0))).scalar_one()
+        dropped = conn.execute(select(meta.c.value).where(meta.c.key == "max_dropped_collection_id")).scalar()
+        return max(int(highest), int(dropped or 0)) + 1
+
+    def drop_collection(self, collection_id: int) -> bool:
+        """Delete a collection with all its documents, chunks and change logs in one
+        transaction; False when it did not exist. Its FAISS and tantivy files are
+        the caches' to remove (:meth:`IndexCache.drop`, :meth:`LexicalCache.drop`)."""
+        cols, meta = schema.collections, schema.meta
+        with self.writing() as conn:
+            if conn.execute(select(cols.c.id).where(cols.c.id == collection_id)).first() is None:
+                return False
+            self._lock_collection(conn, collection_id)
+            old = conn.execute(select(meta.c.value).where(meta.c.key == "max_dropped_collection_id")).scalar()
+            if old is None:
+                conn.execute(insert(meta).values(key="max_dropped_collection_id", value=str(collection_id)))
+            elif int(old) < collection_id:
+                conn.execute(update(meta).where(meta.c.key == "max_dropped_collection_id")
+                             .values(value=str(collection_id)))
+            for table in (schema.chunk_tombstones, schema.document_tombstones, schema.chunks, schema.documents):
+                conn.execute(table.delete().where(table.c.collection_id == collection_id))
+            conn.execute(cols.delete().where(cols.c.id == collection_id))
+        return True
 
     def update_index_spec(self, collection_id: int, index_spec: dict[str, Any], *, new_generation: bool = True) -> None:
         """Record a new index spec; bumping ``generation`` retires the old FAISS files
