@@ -89,9 +89,15 @@ def test_editable_install_maps_the_same_package(tmp_path):
     python = venv / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q", "-e", str(REPO)],
                    check=True, capture_output=True)
-    out = subprocess.run([str(python), "-c", "import vecdex.search.engine as e, vecdex.cli as c; "
-                          "print(e.__file__); print(c.__file__)"], capture_output=True, text=True, cwd=tmp_path,
-                         check=True)
+    # The venv sees the base interpreter's packages (for build tools); a regular vecdex
+    # installed there (as CI's `pip install .` leaves one) would shadow the editable
+    # finder, so the check looks past the base site-packages. find_spec loads only the
+    # packages' light __init__ modules (no numpy), which the venv alone can import.
+    code = ("import importlib.util, sys; "
+            "sys.path[:] = [p for p in sys.path if not (p.startswith(sys.base_prefix) and 'site-packages' in p)]; "
+            "print(importlib.util.find_spec('vecdex.search.engine').origin); "
+            "print(importlib.util.find_spec('vecdex.cli').origin)")
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
     assert out.stdout.split() == [str(REPO / "search" / "engine.py"), str(REPO / "cli.py")]
 
 
