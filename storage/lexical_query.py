@@ -104,14 +104,17 @@ def _term(path: list[str], kind: str, value: str) -> str:
     return _path_key(tuple(path)) + _SEP + kind + _SEP + value
 
 
-def _scalar_terms(path: list[str], value: Any) -> Iterable[str]:
+def _scalar_terms(path: list[str], value: Any, number: float | None) -> list[str]:
+    """The ``mkey`` terms of one scalar; ``number`` is :func:`as_number` of it (computed once by the caller)."""
+    key = _path_key(tuple(path)) + _SEP
+    terms = []
     if isinstance(value, bool):
-        yield _term(path, "b", "true" if value else "false")
+        terms.append(key + "b" + _SEP + ("true" if value else "false"))
     elif isinstance(value, str):
-        yield _term(path, "s", value)
-    number = as_number(value)
+        terms.append(key + "s" + _SEP + value)
     if number is not None:
-        yield _term(path, "n", repr(number))
+        terms.append(key + "n" + _SEP + repr(number))
+    return terms
 
 
 def metadata_fields(metadata: Any) -> tuple[list[str], dict[str, Any]]:
@@ -133,10 +136,10 @@ def metadata_fields(metadata: Any) -> tuple[list[str], dict[str, Any]]:
             elif isinstance(value, list):
                 for element in value:  # json_each: scalar elements can match `=`
                     if not isinstance(element, (dict, list)) and element is not None:
-                        terms.extend(_scalar_terms(here, element))
+                        terms.extend(_scalar_terms(here, element, as_number(element)))
             elif value is not None:
-                terms.extend(_scalar_terms(here, value))
                 number = as_number(value)
+                terms.extend(_scalar_terms(here, value, number))
                 if number is not None and numeric_key:
                     out[key] = number
 

@@ -22,8 +22,11 @@ def as_number(value: Any) -> float | None:
         return None
     if isinstance(value, (int, float)):
         return float(value)
+    text = str(value).strip()
+    if not text or not (text[0].isdigit() or text[0] in "+-."):
+        return None  # a word: no finite number starts like this (and float()'s exception costs ~2 us)
     try:
-        number = float(str(value).strip())
+        number = float(text)
     except ValueError:
         return None
     return number if math.isfinite(number) else None
