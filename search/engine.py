@@ -181,8 +181,8 @@ class Collection(RankedSearch, DenseSearch):
             )
         from ..indexer.pipeline import Indexer  # not needed (nor imported) on the query path
 
-        indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=workers, progress=progress,
-                          chunk_progress=chunk_progress)
+        indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=workers,
+                          progress=self._lexical_follower(progress), chunk_progress=chunk_progress)
         report = None
         try:
             report = indexer.run((_as_record(d) for d in documents), strict=strict)
@@ -200,6 +200,24 @@ class Collection(RankedSearch, DenseSearch):
         return report
 
     upsert = add
+
+    def _lexical_follower(self, progress=None):
+        """``progress`` that also starts a background lexical catch-up every
+        :data:`LEXICAL_EAGER_DOCS` documents of a long add: tantivy indexes what is
+        committed while the next batches are embedded, instead of all of it at the
+        first search after the add (82 s after 100k news articles, measured)."""
+        since = 0
+
+        def committed(n: int) -> None:
+            nonlocal since
+            since += n
+            if since >= LEXICAL_EAGER_DOCS:
+                since = 0
+                self._vx.lexical.catch_up_soon(self.info.id)
+            if progress is not None:
+                progress(n)
+
+        return committed
 
     def delete(self, ids: Sequence[str]) -> list[str]:
         """Delete documents by id; returns the ids that were not found."""
