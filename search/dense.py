@@ -29,11 +29,11 @@ _UNREAD = object()  # a chunk row not looked up yet (None: looked up, gone)
 
 
 class DenseCandidate(NamedTuple):
-    """A dense hit before its snippet and metadata are built (see ``light``)."""
+    """A dense hit before its row, snippet and metadata are read (see ``light``)."""
 
     document_id: int  # the store's row id: what fusion matches the two sides on
     score: float
-    row: ChunkHit
+    chunk_id: int  # its best chunk: the snippet, if the hit is returned
 
 
 def dense_hit(row: ChunkHit, score: float, rank: int) -> Hit:
@@ -68,8 +68,11 @@ class DenseSearch:
         while fetch:
             scores, ids = index.search(query, fetch, params)
             id_list = ids[0].tolist()
-            rows: dict[int, ChunkHit | None] = self._hit_rows.read([c for c in id_list[:k] if c >= 0], cache)
-            hits = self._collapse(scores[0], id_list, k, exclude_document, rows, cache, light)
+            if light:
+                hits = self._candidates(scores[0], id_list, k, exclude_document)
+            else:
+                rows: dict[int, ChunkHit | None] = self._hit_rows.read([c for c in id_list[:k] if c >= 0], cache)
+                hits = self._collapse(scores[0], id_list, k, exclude_document, rows, cache)
             if len(hits) == k or fetch >= available:
                 return hits
             fetch = min(available, fetch * 4)  # documents repeated in the ranking: look deeper
@@ -99,11 +102,14 @@ class DenseSearch:
             scores, ids = index.search(queries, fetch, params, allowed)
             # The first k chunks of every query in one read; more only if documents repeat.
             head = ids[:, :k]
-            rows: dict[int, ChunkHit | None] = self._hit_rows.read(list(set(head[head >= 0].tolist())), cache)
+            rows: dict[int, ChunkHit | None] = (
+                {} if light else self._hit_rows.read(list(set(head[head >= 0].tolist())), cache))
             short = []
             for row, query in enumerate(pending):
-                results[query] = self._collapse(scores[row], ids[row].tolist(), k, exclude_document, rows, cache,
-                                                light)
+                if light:
+                    results[query] = self._candidates(scores[row], ids[row].tolist(), k, exclude_document)
+                else:
+                    results[query] = self._collapse(scores[row], ids[row].tolist(), k, exclude_document, rows, cache)
                 if len(results[query]) < k and fetch < available:
                     short.append(query)
             pending, fetch = short, min(available, fetch * 4)
@@ -157,10 +163,33 @@ class DenseSearch:
         ids, vectors = self._vx.store.chunk_vectors(self.info.id, chunk_ids, int(self.info.embedder["dimension"]))
         scores = vectors @ vector
         order = np.argsort(-scores, kind="stable")
-        return self._collapse(scores[order], ids[order].tolist(), k, exclude_document, {}, cache, light)
+        if light:
+            return self._candidates(scores[order], ids[order].tolist(), k, exclude_document)
+        return self._collapse(scores[order], ids[order].tolist(), k, exclude_document, {}, cache)
+
+    def _candidates(self, scores: np.ndarray, id_list: list[int], k: int,
+                    exclude_document: int | None) -> list[DenseCandidate]:
+        """Chunk hits -> the k best documents as light candidates (document, score,
+        best chunk): documents are looked up a block at a time, only as far down
+        the ranking as it takes to fill k."""
+        out: list[DenseCandidate] = []
+        seen: set[int] = set()
+        score_list = scores.tolist()
+        position = 0
+        while position < len(id_list) and len(out) < k:
+            block = id_list[position : position + 2 * (k - len(out)) + 8]
+            for offset, (chunk_id, document_id) in enumerate(zip(block, self._hit_rows.documents(block))):
+                if chunk_id < 0 or document_id < 0 or document_id in seen or document_id == exclude_document:
+                    continue
+                seen.add(document_id)
+                out.append(DenseCandidate(document_id, score_list[position + offset], chunk_id))
+                if len(out) == k:
+                    break
+            position += len(block)
+        return out
 
     def _collapse(self, scores: np.ndarray, id_list: list[int], k: int, exclude_document: int | None,
-                  rows: dict[int, ChunkHit | None], cache: HitCache | None, light: bool = False) -> list[Hit]:
+                  rows: dict[int, ChunkHit | None], cache: HitCache | None) -> list[Hit]:
         """Chunk hits -> document hits; a document scores as its best chunk.
 
         ``rows`` holds chunk rows read so far; missing ones are read (from
@@ -181,11 +210,6 @@ class DenseSearch:
             if row is None or row.document_id in seen or row.document_id == exclude_document:
                 continue
             seen.add(row.document_id)
-            if light:
-                hits.append(DenseCandidate(row.document_id, score, row))
-                if len(hits) == k:
-                    break
-                continue
             hits.append(dense_hit(row, score, len(hits) + 1))
             if len(hits) == k:
                 break

@@ -16,6 +16,14 @@ The copy is of one store state (generation, seq) and is used only while the
 collection's open index covers exactly that state: any write makes it stale, and
 it is dropped (and rebuilt after another ``HIT_CACHE_AFTER`` searches). SQLite
 stays the source of truth: a chunk the copy lacks is read from the store.
+
+A hybrid search's dense side needs less: only which document each of its ~50
+documents' worth of chunks belongs to (fusion matches documents; snippets are
+built for the few hits returned). :class:`ChunkDocuments` holds just that, two
+int64 arrays (16 bytes a chunk), so it fits where the full copy does not (100k
+news articles: 480k chunks, 7.7 MB against ~480 MB of rows). A chunk never moves
+to another document, so the map needs no state check: chunks newer than it are
+looked up in the store, and enough of them make it rebuilt.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ import os
 import threading
 from dataclasses import dataclass
 from typing import Iterator
+
+import numpy as np
 
 from ..storage.store import ChunkHit, Store
 
@@ -85,6 +95,25 @@ class HitCache:
         return {chunk_id: rows[chunk_id] for chunk_id in chunk_ids if chunk_id in rows}
 
 
+@dataclass
+class ChunkDocuments:
+    """chunk id -> document row id of one collection, as two sorted arrays."""
+
+    chunk_ids: np.ndarray  # ascending
+    document_ids: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.chunk_ids.nbytes + self.document_ids.nbytes)
+
+    def lookup(self, chunk_ids: np.ndarray) -> np.ndarray:
+        """The document of each chunk id (-1: not in this map)."""
+        if len(self.chunk_ids) == 0:
+            return np.full(len(chunk_ids), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.chunk_ids, chunk_ids), len(self.chunk_ids) - 1)
+        return np.where(self.chunk_ids[at] == chunk_ids, self.document_ids[at], -1)
+
+
 class HitRows:
     """Where a collection's searches read hit rows: SQLite, or a :class:`HitCache`
     once the collection has been searched often enough in an unchanged state."""
@@ -103,6 +132,10 @@ class HitRows:
         self._too_big: tuple[int, int] | None = None
         self._builder: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.documents_map: ChunkDocuments | None = None
+        self._map_searches = 0
+        self._map_misses = 0
+        self._map_builder: threading.Thread | None = None
 
     def source(self, state: tuple[int, int] | None) -> HitCache | None:
         """The cache to read for one search of an index covering ``state``
@@ -140,10 +173,10 @@ class HitRows:
             self._builder = None
 
     def wait(self) -> None:
-        """Wait for a build under way (tests, benchmarks)."""
-        builder = self._builder
-        if builder is not None:
-            builder.join()
+        """Wait for builds under way (tests, benchmarks)."""
+        for builder in (self._builder, self._map_builder):
+            if builder is not None:
+                builder.join()
 
     def read(self, chunk_ids: list[int], cache: HitCache | None) -> dict[int, ChunkHit]:
         """Rows for chunk ids: from ``cache`` when given, the rest from the store."""
@@ -153,3 +186,55 @@ class HitRows:
         if len(found) < len(chunk_ids):
             found.update(self.store.chunk_hits([c for c in chunk_ids if c not in found]))
         return found
+
+    def current(self, state: tuple[int, int] | None) -> HitCache | None:
+        """The full copy if it is of ``state`` (no counting: for hits being built)."""
+        cache = self.cache
+        return cache if cache is not None and state is not None and cache.state == state else None
+
+    def documents(self, chunk_ids: list[int]) -> list[int]:
+        """The document row id of each chunk id (-1: no longer stored), from the full
+        copy or the map when they hold it, else from the store. Counts searches
+        towards building the map, and misses towards rebuilding it."""
+        cache = self.cache
+        if cache is not None:
+            rows = cache.rows
+            found = [rows[c].document_id if c in rows else -1 for c in chunk_ids]
+        elif self.documents_map is not None:
+            found = self.documents_map.lookup(np.asarray(chunk_ids, dtype=np.int64)).tolist()
+        else:
+            found = [-1] * len(chunk_ids)
+        missing = [c for c, d in zip(chunk_ids, found) if d < 0 and c >= 0]
+        if missing:
+            stored = self.store.chunk_document_ids(missing)
+            found = [stored.get(c, -1) if d < 0 else d for c, d in zip(chunk_ids, found)]
+        self._count_map_use(len(missing))
+        return found
+
+    def _count_map_use(self, misses: int) -> None:
+        self._map_searches += 1
+        self._map_misses += misses
+        mapped = len(self.documents_map.chunk_ids) if self.documents_map is not None else 0
+        due = (self.documents_map is None and self._map_searches >= self.after) or (
+            self.documents_map is not None and self._map_misses > max(1000, mapped // 20))
+        if not due or self.max_bytes <= 0 or self.cache is not None:
+            return
+        with self._lock:
+            if self._map_builder is None:  # off the query path, as the full copy
+                self._map_misses = 0
+                self._map_builder = threading.Thread(target=self._build_map, daemon=True,
+                                                     name=f"vecdex-chunk-documents-{self.collection_id}")
+                self._map_builder.start()
+
+    def _build_map(self) -> None:
+        try:
+            chunk_ids, document_ids = self.store.chunk_documents(self.collection_id)
+            built = ChunkDocuments(chunk_ids, document_ids)
+            if built.nbytes <= self.max_bytes:
+                self.documents_map = built
+        except Exception as exc:  # the store was closed or the collection dropped
+            log.debug("chunk documents not mapped: %s", exc)
+        finally:
+            with self._lock:
+                self._map_builder = None
+

@@ -176,16 +176,19 @@ def _informative(index: LexicalIndex, words: list[list[str]]) -> list[list[str]]
     OR-ing them makes the search score a large share of all documents. In
     small collections a quarter of the documents can be a topic ("space" in a
     two-newsgroup sample), so only the half rule applies there (measured:
-    bench/quality.py). A query made only of such words keeps them; a word the
-    analyser splits (a phrase) is always kept.
+    bench/quality.py). A query made only of such words keeps them. A word the
+    analyser splits (``there's``, ``one-year``: a phrase) is dropped only when
+    each of its pieces is such a word: its documents are then a large share too
+    (at most its rarest piece's), and a phrase query over them checks positions
+    in every one (10 ms of a 100k-article query, measured, against 0.3 ms).
     """
     if len(words) < 2:
         return words
     total = index.documents
     if total <= 0:
         return words
-    fraction = LARGE_STORE_MAX_DF_FRACTION if total >= LARGE_STORE else MAX_DF_FRACTION
-    kept = [w for w in words if len(w) > 1 or index.doc_freq(w[0]) <= fraction * total]
+    limit = (LARGE_STORE_MAX_DF_FRACTION if total >= LARGE_STORE else MAX_DF_FRACTION) * total
+    kept = [w for w in words if any(index.doc_freq(token) <= limit for token in w)]
     return kept or words
 
 

@@ -116,6 +116,8 @@ class RankedSearch:
         fused = fuse(dense, words, key=_key, score=_score, ranking=options, k=k)
         light = [h for h, _ in fused if isinstance(h, lexical.LexicalHit)]
         built = lexical.materialise(self._vx.store, light, terms) if light else {}
+        chunk_ids = [h.chunk_id for h, _ in fused if isinstance(h, DenseCandidate)]
+        rows = self._hit_rows.read(chunk_ids, self._hit_rows.current(self._index_state)) if chunk_ids else {}
         out = []
         for hit, score in fused:
             if isinstance(hit, lexical.LexicalHit):
@@ -125,7 +127,10 @@ class RankedSearch:
                 full.score, full.rank = score, len(out) + 1
                 out.append(full)
             else:
-                out.append(dense_hit(hit.row, score, len(out) + 1))
+                row = rows.get(hit.chunk_id)
+                if row is None:
+                    continue  # deleted meanwhile
+                out.append(dense_hit(row, score, len(out) + 1))
         return out
 
     def search_many(self, queries: Sequence[str], k: int = 10, where: Any = None, *,

@@ -148,6 +148,25 @@ class StoreReads:
                 out[row[0]] = make(ChunkHit, row)
         return out
 
+    def chunk_documents(self, collection_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids ascending, the document row id of each) of a collection: what a
+        hybrid search's dense side needs to fuse by document. A chunk never moves to
+        another document (updates write new chunks), so the pairs stay true."""
+        rows = list(self._reader().execute(
+            "SELECT id, document_id FROM chunks WHERE collection_id = ? ORDER BY id", (collection_id,)))
+        pairs = np.array(rows, dtype=np.int64).reshape(-1, 2)
+        return np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
+
+    def chunk_document_ids(self, chunk_ids: Sequence[int]) -> dict[int, int]:
+        """chunk id -> document row id for the chunk ids still stored."""
+        out: dict[int, int] = {}
+        reader = self._reader()
+        for part in batched(list(chunk_ids)):
+            rows = reader.execute(f"SELECT id, document_id FROM chunks WHERE id IN ({','.join('?' * len(part))})",
+                                  list(part))
+            out.update((int(r[0]), int(r[1])) for r in rows)
+        return out
+
     def scan_chunk_hits(self, collection_id: int, consume: Callable[[Iterator[ChunkHit]], Any]) -> tuple[int, int, Any]:
         """Every chunk's hit row, by chunk id, from one snapshot: returns (seq,
         generation, ``consume(rows)``). Rows stream inside the read transaction,
