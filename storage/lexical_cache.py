@@ -27,7 +27,7 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 WRITER_HEAP = 64_000_000
 #: Indexing threads: two halve a large catch-up's wall time (tokenising is the cost).
 WRITER_THREADS = 2
+#: Document frequencies remembered per open searcher.
+DOC_FREQ_CACHE = 100_000
 #: How long to wait for another process's writer (tantivy's lock) before giving up.
 LOCK_WAIT_SECONDS = 120.0
 
@@ -67,9 +69,17 @@ class LexicalIndex:
     seq: int  # the store seq this index covers
     version: int  # the store's data_version when that was last checked
     documents: int  # real documents (the marker excluded)
+    # Document frequencies asked of this searcher (an immutable snapshot): queries
+    # repeat their common words, and each lookup costs ~8 us.
+    _doc_freqs: dict[str, int] = field(default_factory=dict, repr=False)
 
     def doc_freq(self, token: str) -> int:
-        return self.searcher.doc_freq("text", token)
+        found = self._doc_freqs.get(token)
+        if found is None:
+            if len(self._doc_freqs) >= DOC_FREQ_CACHE:
+                self._doc_freqs.clear()
+            found = self._doc_freqs[token] = self.searcher.doc_freq("text", token)
+        return found
 
     def search(self, query: tantivy.Query, limit: int) -> list[tuple[int, float]]:
         """(document row id, BM25 score) of the best ``limit`` matches."""
