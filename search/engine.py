@@ -19,18 +19,13 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, ModelMismatchError, QueryError
+from ..errors import ModelMismatchError, QueryError
 from ..indexer.chunking import ChunkingSpec
 from ..indexer.embedders.base import Embedder, EmbedderError
 from ..indexer.embedders.factory import create_embedder, embedder_from_spec
 from ..indexer.readers import Problem, Record
 from ..storage.ann.factory import DEFAULT_INDEX_SPEC
-from ..storage.ann.spec import (
-    IndexSpecError,
-    check_dimension,
-    format_spec,
-    parse_index_spec,
-)
+from ..storage.ann.spec import IndexSpecError, check_dimension, format_spec, parse_index_spec
 from ..storage.index_cache import IndexCache
 from ..storage.lexical_cache import LexicalCache
 from ..storage.backends import open_store
@@ -39,6 +34,7 @@ from .dense import DenseSearch
 from .hit_cache import HitRows
 from .hits import Hit, make_snippet  # noqa: F401  (re-exported: the public Hit)
 from .ranking import RankedSearch
+from .setup import check_same_setup, check_window
 
 if TYPE_CHECKING:
     from ..indexer.pipeline import IndexReport
@@ -53,36 +49,9 @@ REFIT_ATTEMPTS = 3  # a refit redone because the collection changed meanwhile, a
 LEXICAL_EAGER_DOCS = 1000
 
 
-
 def default_db_path() -> str:
     return os.environ.get("VECDEX_DB") or DEFAULT_DB
 
-
-
-#: Pooling options of an embedder spec that change its vectors (static embedder).
-POOLING_KEYS = ("pooling", "sif_a", "word_freq", "components", "fit")
-
-
-def _pooling_difference(wanted: dict[str, Any], stored: dict[str, Any], asked: dict[str, Any]) -> str | None:
-    """A description of the stored pooling when an option the caller set differs from it."""
-    defaults = {"pooling": "mean", "components": 0}
-    stored_pooling = {k: stored.get(k, defaults.get(k)) for k in POOLING_KEYS}
-    if all(wanted.get(k) == stored_pooling[k] for k in asked if k in POOLING_KEYS and asked[k] is not None):
-        return None
-    return ", ".join(f"{k}={v}" for k, v in stored_pooling.items() if v is not None)
-
-
-def _check_window(embedder: Embedder, chunking: ChunkingSpec) -> None:
-    """A model with a window (a transformer) needs chunks that fit it, counted in its tokens."""
-    limit = getattr(embedder, "max_chunk_tokens", None)
-    if limit is None:
-        return
-    if chunking.tokens != "model":
-        raise ConfigError(f"{embedder.model_name} reads at most {limit} of its own tokens: chunk budgets for it "
-                          "count those (ChunkingSpec(..., tokens='model'))")
-    if chunking.max_tokens > limit:
-        raise ConfigError(f"chunks of {chunking.max_tokens} tokens do not fit {embedder.model_name}'s window "
-                          f"({limit} word pieces besides its special tokens); use --chunk-tokens {limit} or less")
 
 
 class Collection(RankedSearch, DenseSearch):
@@ -476,13 +445,7 @@ class Vecdex:
         wanted_index = parse_index_spec(index) if index is not None else None
         info = self.store.get_collection(name)
         if info is not None:
-            current = {k: v for k, v in info.index_spec.items() if k != "resolved"}
-            if wanted_index is not None and wanted_index != current:
-                raise IndexSpecError(
-                    f"collection {name!r} already has index {format_spec(current)}; "
-                    f"change it with: vecdex reindex --collection {name} --index SPEC"
-                )
-            self._check_same_setup(info, embedder, model, chunking, embedder_options)
+            check_same_setup(info, wanted_index, embedder, model, chunking, embedder_options)
             return Collection(self, info)
         if not create:
             raise StoreError(
@@ -493,7 +456,7 @@ class Vecdex:
         wanted_index = wanted_index or dict(DEFAULT_INDEX_SPEC)
         check_dimension(wanted_index, new_embedder.dimension)
         chunking = chunking or new_embedder.default_chunking or ChunkingSpec()
-        _check_window(new_embedder, chunking)
+        check_window(new_embedder, chunking)
         info = self.store.create_collection(
             name, new_embedder.spec, wanted_index, chunking.to_dict()
         )
@@ -502,39 +465,6 @@ class Vecdex:
         collection = Collection(self, info)
         collection._embedder = new_embedder
         return collection
-
-    @staticmethod
-    def _check_same_setup(info: CollectionInfo, embedder: str | None, model: str | None,
-                          chunking: ChunkingSpec | None, embedder_options: dict[str, Any]) -> None:
-        stored = info.embedder
-        # Naming only the kind the collection already has asks for nothing new: the
-        # recorded model is used (loading a default model here could need a download).
-        if embedder not in (None, stored.get("kind")) or model is not None or embedder_options:
-            kind = embedder or stored.get("kind", "static")
-            options = dict(embedder_options)
-            if kind == stored.get("kind") and "pooling" in stored:
-                # Pooling the caller did not ask about is the collection's own, not
-                # today's default (a collection built with plain mean stays usable).
-                options.setdefault("pooling", stored["pooling"])
-            wanted = create_embedder(kind, model=model, **options)
-            if not wanted.same_model(stored):
-                raise ModelMismatchError(
-                    f"collection {info.name!r} was built with {stored.get('kind')} model "
-                    f"{stored.get('model')} ({stored.get('dimension')}d); {wanted.spec.get('model')} is a "
-                    f"different model [{wanted.model_difference(stored)}]. Use another --collection "
-                    "or the model the collection was built with"
-                )
-            differs = _pooling_difference(wanted.spec, stored, embedder_options)
-            if differs:
-                raise ModelMismatchError(
-                    f"collection {info.name!r} was built with {differs}; its vectors cannot be mixed with "
-                    "other pooling. Use another --collection, or leave the pooling options out"
-                )
-        if chunking is not None and chunking.to_dict() != info.chunking:
-            raise ModelMismatchError(
-                f"collection {info.name!r} cuts documents into chunks of {info.chunking.get('max_tokens')} "
-                f"tokens; it cannot mix in chunks of {chunking.max_tokens}. Use another --collection"
-            )
 
 
 __all__ = [

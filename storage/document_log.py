@@ -16,7 +16,7 @@ from typing import Iterator, NamedTuple, Sequence
 from sqlalchemy import select
 
 from ..errors import StoreError
-from . import store as store_module
+from . import writes as writes_module
 from . import schema
 from .filters import Filter, filter_clause
 from .store import SQL_PARAM_CHUNK, Store
@@ -138,7 +138,7 @@ def prune_tombstones(store: Store, collection_id: int, up_to_seq: int) -> None:
     if store.read_only:
         return
     where = "collection_id = ? AND seq <= ? AND created_at <= ?"
-    params = (collection_id, up_to_seq, time.time() - store_module.TOMBSTONE_KEEP_SECONDS)
+    params = (collection_id, up_to_seq, time.time() - writes_module.TOMBSTONE_KEEP_SECONDS)
     with store.reading() as conn:  # the common case, nothing old enough, takes no write lock
         if conn.exec_driver_sql(f"SELECT 1 FROM document_tombstones WHERE {where} LIMIT 1", params).first() is None:
             return

@@ -40,7 +40,7 @@ def make(request, tmp_path, server):
             return client.collection(name, create=True, **options)
 
         yield create
-        for name in made:
+        for name in dict.fromkeys(made):
             client.drop(name)
         client.close()
 
@@ -123,3 +123,18 @@ def test_search_many_and_vectors(make):
     results = text.search_many(["floods after a storm", "zzqqxx"], k=1, mode="dense")
     assert ids(results[0]) == ["rain"]
     assert isinstance(results[1], vecdex.QueryError)
+
+
+def test_create_checks_an_existing_collection_s_setup(make):
+    coll = make("c_setup")
+    coll.add(DOCS[:2])
+    # Asking again for what it has (or for nothing in particular) opens it as it is.
+    assert make("c_setup", embedder="static").count() == 2
+    assert make("c_setup").count() == 2
+    # Another embedder, or another index, is refused in one line: never silently the old one.
+    with pytest.raises(vecdex.ModelMismatchError, match="c_setup") as refused:
+        make("c_setup", embedder="precomputed", dimension=4)
+    assert "\n" not in str(refused.value) and "was built with static model" in str(refused.value)
+    with pytest.raises(vecdex.ConfigError, match="already has index"):
+        make("c_setup", index="flat")
+    assert make("c_setup").count() == 2

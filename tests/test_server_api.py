@@ -64,6 +64,8 @@ def error_of(response, status):
     ("GET", "/v1/collections/news/documents?limit=0", None, 422, "invalid_request"),
     ("POST", "/v1/collections", {"name": "../etc"}, 422, "invalid_request"),
     ("POST", "/v1/collections", {"name": "news"}, 409, "collection_exists"),
+    ("POST", "/v1/collections", {"name": "news", "embedder": "precomputed", "dimension": 4}, 409, "model_mismatch"),
+    ("POST", "/v1/collections", {"name": "news", "index": "flat"}, 400, "bad_option"),
     ("POST", "/v1/collections", {"name": "m", "model": "/no/such/model.bin"}, 400, "bad_model"),
     ("POST", "/v1/collections", {"name": "m", "index": "hnsw:M=banana"}, 400, "bad_option"),
     ("POST", "/v1/collections/news/documents", {"documents": [{"id": "x", "text": "t", "vector": [1.0]}]},

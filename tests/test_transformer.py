@@ -360,3 +360,62 @@ def test_help_and_glove_queries_do_not_import_onnxruntime(tmp_path, lee_backgrou
                  ["--db", str(db), "query", "cricket"], ["--db", str(db), "info"]):
         out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env)
         assert "LOADED []" in out.stdout, (args, out.stdout[-300:], out.stderr[-500:])
+
+
+# -- the server end to end -----------------------------------------------------------------------
+
+#: Each query shares no word with its document: only meaning finds it (dense). The first shares
+#: "town" with a wrong one, which lexical matching (and so hybrid, on five documents) prefers.
+SERVED = [
+    {"id": "flood", "text": "Heavy rain flooded the river valley overnight and hundreds of homes were evacuated.",
+     "metadata": {"topic": "weather"}},
+    {"id": "council", "text": "The town council approved the budget for a new library."},
+    {"id": "rates", "text": "The central bank raised interest rates again to slow inflation."},
+    {"id": "cats", "text": "Cats sleep most of the day in the sun."},
+    {"id": "match", "text": "The football team won the cup final after extra time."},
+]
+PARAPHRASES = {"a deluge submerged the town": "flood", "lending costs went up": "rates",
+               "pets napping": "cats", "the squad lifted the trophy": "match"}
+
+
+def test_server_end_to_end(tmp_path, minilm):
+    """``vecdex serve``: a transformer collection made over HTTP, documents added and searched
+    over HTTP (and through vecdex.Client), found by paraphrase; its spec names the model."""
+    import httpx
+    from serving import Server
+
+    import vecdex
+
+    with Server(tmp_path / "served.db") as server, httpx.Client(base_url=server.url, timeout=120) as http:
+        made = http.post("/v1/collections", json={"name": "mini", "embedder": "transformer"})
+        assert made.status_code == 201, made.text
+        assert made.json()["embedder"]["kind"] == "transformer"
+        written = http.post("/v1/collections/mini/documents", json={"documents": SERVED})
+        assert written.status_code == 200, written.text
+        assert (written.json()["added"], written.json()["failed"]) == (5, 0)
+        seq = written.json()["seq"]
+        for query, expected in PARAPHRASES.items():
+            for mode in ("dense",) if "town" in query else ("dense", "hybrid"):
+                answer = http.post("/v1/collections/mini/search",
+                                   json={"query": query, "k": 3, "mode": mode, "min_seq": seq})
+                assert answer.status_code == 200, answer.text
+                hits = answer.json()["hits"]
+                assert hits[0]["id"] == expected, (query, mode, hits)
+                assert hits[0]["score"] > hits[1]["score"]
+        flood = http.post("/v1/collections/mini/search",
+                          json={"query": "a deluge submerged the town", "k": 1, "mode": "dense"})
+        assert flood.json()["hits"][0]["metadata"] == {"topic": "weather"}
+
+        stats = http.get("/v1/collections/mini").json()
+        assert stats["model"] == "all-MiniLM-L6-v2" and stats["dimension"] == 384 and stats["documents"] == 5
+        assert stats["embedder"] == minilm.spec  # kind, model, fingerprints of the ONNX file and tokenizer
+        listed = {c["name"]: c for c in http.get("/v1/collections").json()["collections"]}
+        assert (listed["mini"]["embedder"], listed["mini"]["model"]) == ("transformer", "all-MiniLM-L6-v2")
+
+        # The Python client: a second collection made through it answers the same.
+        with vecdex.Client(server.url) as client:
+            other = client.collection("mini2", create=True, embedder="transformer")
+            assert other.add(SERVED).added == 5
+            assert [h.id for h in other.search("a deluge submerged the town", k=1, mode="dense")] == ["flood"]
+            assert client.collection("mini", create=True, embedder="transformer").count() == 5
+    assert server.stop() == 0

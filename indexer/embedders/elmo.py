@@ -7,7 +7,8 @@ and feed the ``tokens`` signature (tokens + lengths), so padding and tokenisatio
 are exact; modules without it get the same tokens space-joined through ``default``.
 
 Speed: texts are sorted by length and cut into batches of similar lengths
-(bucketing), so little time goes into padding; vectors come back in input order.
+(bucketing, :mod:`indexer.embedders.batching`), so little time goes into padding;
+vectors come back in input order.
 
 TensorFlow is imported only in :func:`import_tensorflow`, i.e. when an ELMo collection
 is built or queried; importing this module costs nothing.
@@ -33,6 +34,14 @@ import numpy as np
 from ..cache import file_fingerprint
 from ..chunking import ChunkingSpec
 from .base import Embedder, EmbedderError, Embeddings, normalise_rows
+from .batching import (  # noqa: F401  (re-exported: the cost model bench/bench_elmo.py fits)
+    CALL_COST_TOKENS,
+    STEP_COST_TOKENS,
+    batch_cost,
+    bucket_batches,
+    env_int,
+    length_batches,
+)
 
 DEFAULT_HANDLE = "https://tfhub.dev/google/elmo/3"
 LAYERS = ("word_emb", "lstm_outputs1", "lstm_outputs2")
@@ -46,13 +55,6 @@ DEFAULT_BATCH_SIZE = 128
 # ~16k floats per token per LSTM layer and direction while it runs; peak RSS with
 # 2048 was ~2.3 GB, with 4096 ~3 GB).
 MAX_BATCH_TOKENS = 2048
-# Bucketing's cost model, in units of one padded token's work, fitted on the
-# real-size ELMo on 2 cores (bench/bench_elmo.py --fit-cost; two fits: 6.9-7.7 ms
-# a biLSTM time step, 1.11-1.16 ms a padded token, 1-97 ms a call): a step costs
-# what ~6 padded tokens cost. The call term is poorly determined by the fit, and
-# the cut hardly depends on it (0 to 150 changes the predicted time by < 0.5%).
-CALL_COST_TOKENS = 90.0
-STEP_COST_TOKENS = 6.0
 MAX_TOKENS_PER_TEXT = 128  # longer texts are cut (chunking keeps sentences shorter)
 CONNECT_TIMEOUT_S = 5.0
 DOWNLOAD_SOCKET_TIMEOUT_S = 60.0
@@ -319,11 +321,6 @@ def _load_module(folder: Path, fingerprint: str) -> _Module:
     return _modules[key]
 
 
-def _env_int(name: str) -> int | None:
-    value = os.environ.get(name)
-    return int(value) if value and value.isdigit() else None
-
-
 class ElmoEmbedder(Embedder):
     """Mean- (or max-) pooled ELMo vectors over each text's real tokens."""
 
@@ -343,8 +340,8 @@ class ElmoEmbedder(Embedder):
         self.module = module
         self.mix = LayerMix.parse(spec["layers"])
         self.pooling = spec["pooling"]
-        self.batch_size = max(1, batch_size or _env_int("VECDEX_ELMO_BATCH_SIZE") or DEFAULT_BATCH_SIZE)
-        self.max_batch_tokens = max(1, max_batch_tokens or _env_int("VECDEX_ELMO_BATCH_TOKENS") or MAX_BATCH_TOKENS)
+        self.batch_size = max(1, batch_size or env_int("VECDEX_ELMO_BATCH_SIZE") or DEFAULT_BATCH_SIZE)
+        self.max_batch_tokens = max(1, max_batch_tokens or env_int("VECDEX_ELMO_BATCH_TOKENS") or MAX_BATCH_TOKENS)
         self.bucket = bucket
 
     # -- construction ------------------------------------------------------------------
@@ -371,7 +368,7 @@ class ElmoEmbedder(Embedder):
         folder = resolve_handle(handle)
         fingerprint = model_fingerprint(folder)
         tf, _hub = import_tensorflow()
-        _configure_threads(tf, threads or _env_int("VECDEX_ELMO_THREADS"))
+        _configure_threads(tf, threads or env_int("VECDEX_ELMO_THREADS"))
         module = _load_module(folder, fingerprint)
         spec = {
             "kind": cls.kind,
@@ -398,7 +395,7 @@ class ElmoEmbedder(Embedder):
                 "re-index into a new collection to use it"
             )
         tf, _hub = import_tensorflow()
-        _configure_threads(tf, _env_int("VECDEX_ELMO_THREADS"))
+        _configure_threads(tf, env_int("VECDEX_ELMO_THREADS"))
         return cls(spec, _load_module(folder, fingerprint))
 
     # -- tokens ------------------------------------------------------------------------
@@ -420,18 +417,9 @@ class ElmoEmbedder(Embedder):
         if self.bucket:
             yield from bucket_batches(lengths, self.batch_size, self.max_batch_tokens)
             return
-        batch: list[int] = []
-        longest = 0
-        for i, n in enumerate(lengths):
-            if n <= 0:
-                continue
-            if batch and (len(batch) >= self.batch_size or max(longest, n) * (len(batch) + 1) > self.max_batch_tokens):
-                yield batch
-                batch, longest = [], 0
-            batch.append(i)
-            longest = max(longest, n)
-        if batch:
-            yield batch
+        texts = [i for i, n in enumerate(lengths) if n > 0]
+        for batch in length_batches([lengths[i] for i in texts], self.batch_size, self.max_batch_tokens, sort=False):
+            yield [texts[j] for j in batch]
 
     def token_vectors(self, token_lists: Sequence[list[str]]) -> Iterator[tuple[list[int], list[np.ndarray]]]:
         """Per batch: the input indices and, for each, its [n_tokens, d] contextual vectors."""
@@ -460,44 +448,6 @@ class ElmoEmbedder(Embedder):
             return []
         (_, [vectors]), = list(self.token_vectors([tokens]))
         return list(zip(tokens, np.asarray(vectors, dtype=np.float32)))
-
-
-def batch_cost(size, width):
-    """Predicted time of one batch of ``size`` texts padded to ``width`` tokens, in
-    padded-token units: the call, the biLSTM's sequential steps, the tokens.
-    Numbers or numpy arrays (the bucketing search prices many batches at once)."""
-    return CALL_COST_TOKENS + STEP_COST_TOKENS * width + size * width
-
-
-def bucket_batches(lengths: Sequence[int], max_size: int, max_tokens: int) -> list[list[int]]:
-    """Bucketing: the non-empty texts sorted by length, cut into consecutive runs
-    that respect the limits and minimise the summed :func:`batch_cost`.
-
-    Exact by dynamic programming over the sorted lengths (the cheapest way to
-    batch the first j texts ends with one batch i..j-1); ``max_size`` bounds the
-    choices per j, so it costs O(n * max_size) and a few ms for 1,000 texts.
-    """
-    order = [int(i) for i in np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable") if lengths[i] > 0]
-    n = len(order)
-    if not n:
-        return []
-    widths = np.asarray([lengths[i] for i in order], dtype=np.float64)
-    best = np.full(n + 1, np.inf)
-    best[0] = 0.0
-    cut = np.zeros(n + 1, dtype=np.int64)
-    for end in range(1, n + 1):
-        width = widths[end - 1]  # the longest of any batch ending here
-        most = min(max_size, end, max(1, int(max_tokens // width)))
-        starts = np.arange(end - most, end)
-        costs = best[starts] + batch_cost(end - starts, width)  # every batch starts..end-1 at once
-        pick = int(np.argmin(costs))
-        best[end], cut[end] = costs[pick], starts[pick]
-    batches: list[list[int]] = []
-    end = n
-    while end:
-        batches.append(order[cut[end]:end])
-        end = int(cut[end])
-    return batches[::-1]
 
 
 def _dimension(module: _Module, mix: LayerMix) -> int:

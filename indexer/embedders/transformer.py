@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from ...errors import ModelMismatchError
 from ..cache import file_fingerprint
 from ..chunking import ChunkingSpec
 from .base import Embedder, EmbedderError, Embeddings, normalise_rows
+from .batching import env_int, length_batches
 from .transformer_files import DEFAULT_MODEL, INSTALL_HINT, ModelFiles, is_default, model_files
 
 POOLING = "mean"
@@ -55,18 +56,13 @@ def import_runtime():
     return onnxruntime, tokenizers
 
 
-def _env_int(name: str) -> int | None:
-    value = os.environ.get(name, "")
-    return int(value) if value.isdigit() and int(value) > 0 else None
-
-
 class _Model:
     """A loaded ONNX session and tokenizer (one per model file per process)."""
 
     def __init__(self, files: ModelFiles, threads: int | None = None):
         ort, tokenizers = import_runtime()
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or _env_int("VECDEX_ORT_THREADS") or (os.cpu_count() or 1)
+        options.intra_op_num_threads = threads or env_int("VECDEX_ORT_THREADS") or (os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -136,29 +132,6 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (hidden * weights).sum(axis=1) / counts
 
 
-def length_batches(lengths: Sequence[int], max_texts: int, max_tokens: int,
-                   sort: bool = True) -> Iterator[list[int]]:
-    """Indices sorted by length, cut greedily into batches within both limits.
-
-    Sorted, a batch's padded width is its last text's length, so filling each
-    batch as far as the limits allow wastes almost nothing on padding.
-    ``sort=False`` keeps input order (the baseline bench/bench_transformer.py
-    compares with).
-    """
-    order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable") if sort else range(len(lengths))
-    batch: list[int] = []
-    longest = 0
-    for i in (int(i) for i in order):
-        width = max(longest, lengths[i])
-        if batch and (len(batch) >= max_texts or width * (len(batch) + 1) > max_tokens):
-            yield batch
-            batch, width = [], lengths[i]
-        batch.append(i)
-        longest = width
-    if batch:
-        yield batch
-
-
 class TransformerEmbedder(Embedder):
     """Mean-pooled, L2-normalised token vectors of an ONNX transformer encoder."""
 
@@ -180,8 +153,8 @@ class TransformerEmbedder(Embedder):
         super().__init__(spec)
         self.model = model
         self.sort_by_length = sort_by_length
-        self.max_batch_texts = max(1, max_batch_texts or _env_int("VECDEX_ORT_BATCH_TEXTS") or MAX_BATCH_TEXTS)
-        self.max_batch_tokens = max(1, max_batch_tokens or _env_int("VECDEX_ORT_BATCH_TOKENS") or MAX_BATCH_TOKENS)
+        self.max_batch_texts = max(1, max_batch_texts or env_int("VECDEX_ORT_BATCH_TEXTS") or MAX_BATCH_TEXTS)
+        self.max_batch_tokens = max(1, max_batch_tokens or env_int("VECDEX_ORT_BATCH_TOKENS") or MAX_BATCH_TOKENS)
 
     @property
     def default_chunking(self) -> ChunkingSpec:

@@ -122,7 +122,10 @@ class Client:
     def collection(self, name: str = "default", *, create: bool = False, embedder: str | None = None,
                    model: str | None = None, index: str | None = None, pooling: str | None = None,
                    dimension: int | None = None) -> "RemoteCollection":
-        """Open a collection; with ``create=True`` make it when missing (admin scope)."""
+        """Open a collection; with ``create=True`` make it when missing (admin scope).
+
+        As locally, an existing collection must match what is asked: another embedder,
+        model or pooling raises :class:`ModelMismatchError`, another index ``ConfigError``."""
         if create:
             body = {k: v for k, v in {"name": name, "embedder": embedder, "model": model, "index": index,
                                       "pooling": pooling, "dimension": dimension}.items() if v is not None}

@@ -21,10 +21,11 @@ class Strict(BaseModel):
 
 class CollectionCreate(Strict):
     name: str = Field(pattern=_NAME, description="Letters, digits, '.', '_', '-'; up to 128 characters.")
-    embedder: Optional[str] = Field(None, description="static (default), elmo or precomputed.")
-    model: Optional[str] = Field(None, description="A model name or a path on the server (default glove-6b-50d).")
+    embedder: Optional[str] = Field(None, description="static (default), transformer, elmo or precomputed.")
+    model: Optional[str] = Field(None, description="A model name or a path on the server "
+                                 "(default glove-6b-50d; transformer: all-MiniLM-L6-v2).")
     index: Optional[str] = Field(None, description="Vector index spec, e.g. auto, flat, hnsw:M=32.")
-    pooling: Optional[str] = Field(None, description="sif or mean (static), mean or max (elmo).")
+    pooling: Optional[str] = Field(None, description="sif or mean (static), mean or max (elmo), mean (transformer).")
     dimension: Optional[int] = Field(None, ge=1, le=65536, description="Vector dimension (precomputed only).")
 
 

@@ -70,10 +70,16 @@ class Service:
         return self.vx.collections()
 
     def create(self, name: str, **options: Any) -> Collection:
+        """Make a collection. One that exists is checked first, as the local API's
+        ``collection(name, create=True, ...)`` checks it: another embedder, model,
+        pooling or index is refused (409 ``model_mismatch``, 400 ``bad_option``) rather
+        than reported as ``collection_exists``, which clients take as "use it"."""
+        options = {k: v for k, v in options.items() if v is not None}
         with self.write_lock:
             if self.store.get_collection(name) is not None:
+                self.vx.collection(name, **options)  # raises when the setup asked for differs
                 raise ApiError(409, "collection_exists", f"collection {name!r} already exists")
-            collection = self.vx.collection(name, create=True, **{k: v for k, v in options.items() if v is not None})
+            collection = self.vx.collection(name, create=True, **options)
         return collection
 
     def drop(self, name: str) -> None:
