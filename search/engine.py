@@ -224,7 +224,7 @@ class Collection(RankedSearch, DenseSearch):
         from ..indexer.pipeline import Indexer  # writes only
 
         records = [Record(ids[i], str(texts[i] or ""), dict(metadata[i] or {}), ids[i]) for i in range(len(ids))]
-        indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=1)
+        indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=1, progress=self._lexical_follower())
         report = None
         try:
             report = indexer.run_vectors(records, matrix)
