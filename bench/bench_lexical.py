@@ -1,6 +1,6 @@
 """Default (hybrid) and lexical query latency against vecdex's own dense query, same run.
 
-    python bench/bench_lexical.py [--news 100000] [--lines 1000000] [--queries 300] [--passes 3]
+    python bench/bench_lexical.py [--news 100000] [--lines 1000000] [--queries 300] [--passes 3] [--keep DIR]
 
 Builds two collections in one store (GloVe, the default embedder): news-length
 documents (~3 KB, Lee articles joined) and one-line documents (real sentences),
@@ -74,6 +74,10 @@ def report(name: str, coll, queries: list[str], passes: int, p50_target: float) 
 
 
 def build(vx, name: str, texts: list[str]):
+    existing = {c.name for c in vx.collections()}
+    if name in existing and vx.collection(name).stats()["documents"] == len(texts):
+        print(f"{name}: reusing the kept store's {len(texts):,} documents")
+        return vx.collection(name)
     coll = vx.collection(name, create=True)
     started = time.perf_counter()
     coll.add((str(i), t) for i, t in enumerate(texts))
@@ -92,13 +96,16 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--keep", metavar="DIR", help="keep the store in DIR and reuse its collections next time "
+                        "(building 100k news articles takes minutes)")
     args = parser.parse_args()
     from vecdex.search import Vecdex
 
     rng = np.random.default_rng(0)
     pool = sentences()
     queries = [" ".join(pool[i].split()[:6]) for i in rng.integers(0, len(pool), args.queries)]
-    tmp = Path(tempfile.mkdtemp())
+    tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp())
+    tmp.mkdir(parents=True, exist_ok=True)
     try:
         with Vecdex(tmp / "bench.db") as vx:
             if args.news:
@@ -108,7 +115,8 @@ def main() -> None:
                 lines = build(vx, "lines", one_line_documents(args.lines))
                 report("one-line documents", lines, queries, args.passes, 3.0)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
