@@ -4,7 +4,7 @@
     python bench/bench_server.py --n 5000        # a quick run
 
 For single searches (one query per request) and batched searches (``queries``, 32 per
-request), in dense mode: latency p50/p99 of one client issuing requests back to back,
+request), in dense mode (``--mode hybrid`` for the default mode): latency p50/p99 of one client issuing requests back to back,
 and requests/s of --clients concurrent clients, in-process (the library called from
 threads) and through `vecdex serve` with 1 and 2 workers. Passes are interleaved
 (in-process, 1 worker, 2 workers, repeat) and the best of --passes kept: the machine
@@ -32,7 +32,8 @@ from serving import Server  # noqa: E402
 
 import vecdex  # noqa: E402
 
-COLLECTION = "bench"
+COLLECTION = "bench"  # --collection
+MODE = "dense"  # --mode
 BATCH = 32
 
 
@@ -49,7 +50,7 @@ def build(db: Path, n: int) -> None:
                        check=True)
         print(f"indexed {n:,} news-length documents in {time.perf_counter() - started:.0f} s")
     with vecdex.Vecdex(db) as vx:  # build the index file once, outside the measurements
-        vx.collection(COLLECTION).search("warm up", k=10, mode="dense")
+        vx.collection(COLLECTION).search("warm up", k=10, mode=MODE)
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -76,10 +77,10 @@ class InProcess:
         self.coll = self.vx.collection(COLLECTION)
 
     def single(self, query: str) -> None:
-        self.coll.search(query, k=10, mode="dense")
+        self.coll.search(query, k=10, mode=MODE)
 
     def batch(self, queries: list[str]) -> None:
-        self.coll.search_many(queries, k=10, mode="dense")
+        self.coll.search_many(queries, k=10, mode=MODE)
 
     def pids(self) -> list[int]:
         return []
@@ -99,12 +100,12 @@ class OverHttp:
 
     def single(self, query: str) -> None:
         response = self.http().post(f"/v1/collections/{COLLECTION}/search",
-                                    json={"query": query, "k": 10, "mode": "dense"})
+                                    json={"query": query, "k": 10, "mode": MODE})
         response.raise_for_status()
 
     def batch(self, queries: list[str]) -> None:
         response = self.http().post(f"/v1/collections/{COLLECTION}/search",
-                                    json={"queries": queries, "k": 10, "mode": "dense"})
+                                    json={"queries": queries, "k": 10, "mode": MODE})
         response.raise_for_status()
 
     def pids(self) -> list[int]:
@@ -149,6 +150,7 @@ def pct(samples: list[float], q: float) -> float:
 
 
 def main() -> None:
+    global COLLECTION, MODE
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100_000, help="news-length documents")
     parser.add_argument("--db", type=Path, default=None, help="store to build or reuse [/tmp/vecdex-bench-server-N.db]")
@@ -156,7 +158,10 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=5.0, help="per throughput measurement")
+    parser.add_argument("--collection", default=COLLECTION, help="collection of --db to search [bench]")
+    parser.add_argument("--mode", default=MODE, choices=("dense", "hybrid", "lexical"))
     args = parser.parse_args()
+    COLLECTION, MODE = args.collection, args.mode
     db = args.db or Path(tempfile.gettempdir()) / f"vecdex-bench-server-{args.n}.db"
     build(db, args.n)
     texts = sentences()[: args.queries]
