@@ -144,8 +144,9 @@ RANKINGS = [
     ("hybrid minmax 1:3", Ranking(mode="hybrid", fusion="minmax", lexical_weight=3.0)),
     ("hybrid score 1:1", Ranking(mode="hybrid", fusion="score", lexical_weight=1.0)),
     ("hybrid score 1:2", Ranking(mode="hybrid", fusion="score", lexical_weight=2.0)),
-    ("default (collection's)", None),  # score 1:3 for GloVe, score 1:1 for MiniLM
-    ("hybrid score 1:4", Ranking(mode="hybrid", fusion="score", lexical_weight=4.0)),
+    ("default (collection's)", None),  # score 1:4 for GloVe, score 1:1 for MiniLM
+    ("hybrid score 1:3", Ranking(mode="hybrid", fusion="score", lexical_weight=3.0)),
+    ("hybrid score 1:5", Ranking(mode="hybrid", fusion="score", lexical_weight=5.0)),
 ]
 DEPTH = 10
 

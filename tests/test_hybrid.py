@@ -29,7 +29,7 @@ def test_score_fusion_by_hand():
 def test_fuse_keeps_the_dense_hit_and_cuts_at_k():
     dense = [("a", 0.9, "dense snippet"), ("b", 0.5, "b")]
     lexical = [("c", 8.0, "c"), ("a", 2.0, "lexical snippet")]
-    top = fuse(dense, lexical, key=lambda h: h[0], score=lambda h: h[1], ranking=Ranking(), k=2)
+    top = fuse(dense, lexical, key=lambda h: h[0], score=lambda h: h[1], ranking=Ranking(lexical_weight=3.0), k=2)
     assert [(hit[0], hit[2]) for hit, _ in top] == [("c", "c"), ("a", "dense snippet")]
     assert [score for _, score in top] == pytest.approx([3.0, 1.65])
 
