@@ -64,7 +64,7 @@ class DenseSearch:
         # glue show in bench/bench_ann.py's ratio against raw FAISS.
         query, params, index, cache = self._prepare_search(vector, k, nprobe, ef)
         available = index.count()
-        fetch = self._fetch_size(k, exclude_document, available)
+        fetch = self._fetch_size(k, exclude_document, available, light)
         while fetch:
             scores, ids = index.search(query, fetch, params)
             id_list = ids[0].tolist()
@@ -96,7 +96,7 @@ class DenseSearch:
                 return [self._exact(row, allowed, k, exclude_document, cache, light) for row in matrix]
         results: list[list[Hit]] = [[] for _ in matrix]
         pending = list(range(len(matrix))) if available else []
-        fetch = self._fetch_size(k, exclude_document, available)
+        fetch = self._fetch_size(k, exclude_document, available, light)
         while pending:
             queries = matrix if len(pending) == len(matrix) else matrix[pending]
             scores, ids = index.search(queries, fetch, params, allowed)
@@ -130,10 +130,15 @@ class DenseSearch:
         index = self.index()
         return matrix, params, index, self._hit_rows.source(self._index_state)
 
-    def _fetch_size(self, k: int, exclude_document: int | None, available: int) -> int:
+    def _fetch_size(self, k: int, exclude_document: int | None, available: int, light: bool = False) -> int:
         """Chunks to ask the index for: k documents' worth (one round when documents
-        are one chunk, as words or short texts are); callers widen if documents repeat."""
-        extra = 0 if self._chunks_per_doc <= 1.0 else int(k * self._chunks_per_doc * 2)
+        are one chunk, as words or short texts are); callers widen if documents repeat.
+        Twice the average chunks per document for hits, once for a hybrid search's
+        candidates: it asks for 50 documents, and an HNSW search for 2 x 50 documents'
+        chunks raised efSearch to ~500, half of a hybrid query's dense time at 100k
+        news articles (it still searches wider than a plain dense query's efSearch)."""
+        per_document = 1 if light else 2
+        extra = 0 if self._chunks_per_doc <= 1.0 else int(k * self._chunks_per_doc * per_document)
         return min(available, k + (exclude_document is not None) + extra)
 
     def _query_matrix(self, vectors: Any) -> np.ndarray:
