@@ -221,9 +221,10 @@ class Collection(RankedSearch, DenseSearch):
                              "they must be as many")
         if len(set(ids)) != len(ids):
             raise QueryError("ids must be unique within one call")
-        from ..indexer.pipeline import Indexer  # writes only
+        from ..indexer.pipeline import Indexer, gc_paused  # writes only
 
-        records = [Record(ids[i], str(texts[i] or ""), dict(metadata[i] or {}), ids[i]) for i in range(len(ids))]
+        with gc_paused():
+            records = [Record(ids[i], str(texts[i] or ""), dict(metadata[i] or {}), ids[i]) for i in range(len(ids))]
         indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=1, progress=self._lexical_follower())
         report = None
         try:
