@@ -18,26 +18,19 @@ at 100k.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
-from corpora import news_documents, one_line_documents, sentences  # noqa: E402
+from corpora import news_documents, one_line_documents, sample_queries  # noqa: E402
+from timing import clock, options, percentiles, since  # noqa: E402
 
 MODES = ("dense", "hybrid", "lexical")
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    ms = np.array(samples) * 1000
-    return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
 
 
 def measure(coll, queries: list[str], passes: int) -> tuple[dict[str, list[float]], dict[str, float]]:
@@ -50,10 +43,10 @@ def measure(coll, queries: list[str], passes: int) -> tuple[dict[str, list[float
     for _ in range(passes):
         for i, q in enumerate(queries):
             for mode in MODES:  # interleaved: a noisy moment hits every mode alike
-                c0, t0 = time.process_time(), time.perf_counter()
+                start = clock()
                 coll.search(q, k=10, mode=mode)
-                elapsed = time.perf_counter() - t0
-                cpu[mode] += time.process_time() - c0
+                elapsed, cpu_seconds = since(start)
+                cpu[mode] += cpu_seconds
                 best[mode][i] = min(best[mode][i], elapsed)
     return best, {mode: cpu[mode] / (passes * len(queries)) for mode in MODES}
 
@@ -91,19 +84,12 @@ def build(vx, name: str, texts: list[str]):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--news", type=int, default=100_000)
-    parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--passes", type=int, default=3)
-    parser.add_argument("--keep", metavar="DIR", help="keep the store in DIR and reuse its collections next time "
-                        "(building 100k news articles takes minutes)")
-    args = parser.parse_args()
+    args = options(__doc__, news=100_000, lines=1_000_000, queries=300, passes=3, keep="")
     from vecdex.search import Vecdex
 
-    rng = np.random.default_rng(0)
-    pool = sentences()
-    queries = [" ".join(pool[i].split()[:6]) for i in rng.integers(0, len(pool), args.queries)]
+    queries = sample_queries(args.queries)
+    # --keep DIR: the store is kept there and its collections reused next time
+    # (building 100k news articles takes minutes).
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp())
     tmp.mkdir(parents=True, exist_ok=True)
     try:

@@ -25,7 +25,6 @@ dropped after it; nothing else on the server is touched.
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import os
 import shutil
@@ -36,12 +35,11 @@ import time
 import uuid
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
-from corpora import news_documents, one_line_documents, sentences  # noqa: E402
+from corpora import news_documents, one_line_documents, sample_queries  # noqa: E402
+from timing import clock, options, since  # noqa: E402
 
 
 class Databases:
@@ -66,14 +64,6 @@ class Databases:
         for name in self.made:
             self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self.admin.close()
-
-
-def clock() -> tuple[float, float]:
-    return time.perf_counter(), time.process_time()
-
-
-def since(start: tuple[float, float]) -> tuple[float, float]:
-    return time.perf_counter() - start[0], time.process_time() - start[1]
 
 
 def _writer(target: str, docs: list[tuple[str, str]], cache: str, ready=None, go=None) -> None:
@@ -153,15 +143,8 @@ def cold_open(target: str, query: str, cache: str) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--docs", type=int, default=1000)
-    parser.add_argument("--catch-up", type=int, default=10_000)
-    parser.add_argument("--cold", type=int, default=50_000)
-    parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--passes", type=int, default=2)
-    parser.add_argument("--server", default=os.environ.get(
+    args = options(__doc__, docs=1000, catch_up=10_000, cold=50_000, queries=200, passes=2, server=os.environ.get(
         "VECDEX_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
-    args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
     dbs = Databases(args.server)
     os.environ["VECDEX_CACHE_DIR"] = str(tmp / "cache")
@@ -188,9 +171,7 @@ def main() -> None:
                       f"  ({wall:6.1f} s wall)")
             print(f"  PostgreSQL / SQLite docs/s: {best['sqlite'][0] / best['postgresql'][0]:.2f}")
 
-        rng = np.random.default_rng(0)
-        pool = sentences()
-        queries = [" ".join(pool[i].split()[:6]) for i in rng.integers(0, len(pool), args.queries)]
+        queries = sample_queries(args.queries)
         print(f"\nwarm query p50 ({args.queries} queries, k=10), best of {args.passes} interleaved passes")
         for mode in ("dense", "hybrid"):
             p50 = {kind: min(warm_p50(kept[kind], queries, mode) for _ in range(args.passes)) for kind in stores}

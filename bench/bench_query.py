@@ -15,7 +15,6 @@ Builds a collection of one-line documents (real sentences), then times
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
@@ -30,12 +29,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
-from corpora import one_line_documents, sentences  # noqa: E402
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    ms = np.array(samples) * 1000
-    return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
+from corpora import one_line_documents, sample_queries  # noqa: E402
+from timing import options, percentiles  # noqa: E402
 
 
 def timed_runs(command: list[str], runs: int, env: dict[str, str]) -> float:
@@ -48,11 +43,7 @@ def timed_runs(command: list[str], runs: int, env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--docs", type=int, default=100_000)
-    parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--cold-runs", type=int, default=7)
-    args = parser.parse_args()
+    args = options(__doc__, docs=100_000, queries=300, cold_runs=7)
     from vecdex.search import Vecdex
 
     tmp = Path(tempfile.mkdtemp())
@@ -63,9 +54,7 @@ def main() -> None:
             started = time.perf_counter()
             coll.add((str(i), t) for i, t in enumerate(one_line_documents(args.docs)))
             print(f"indexed {args.docs:,} one-line documents in {time.perf_counter() - started:.1f} s")
-            rng = np.random.default_rng(0)
-            pool = sentences()
-            queries = [" ".join(pool[i].split()[:6]) for i in rng.integers(0, len(pool), args.queries)]
+            queries = sample_queries(args.queries)
             latency: dict[str, list[float]] = {}
             for mode in ("dense", "hybrid", "lexical"):
                 for q in queries[:20]:

@@ -18,13 +18,9 @@ is shared, and CPU time is what a busy machine distorts least.
 
 from __future__ import annotations
 
-import argparse
 import json
-import shutil
 import sqlite3
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
 from corpora import news_documents, one_line_documents  # noqa: E402
-
-
-def timed(fn) -> tuple[float, float]:
-    c0, t0 = time.process_time(), time.perf_counter()
-    fn()
-    return time.perf_counter() - t0, time.process_time() - c0
+from timing import best_of, options  # noqa: E402
 
 
 def vecdex_vectors(folder: Path, ids, vectors, texts, metadata) -> None:
@@ -84,27 +75,8 @@ def one_write(folder: Path, docs: list[str]) -> None:
         coll.search("government minister said", 10)
 
 
-def best_of(rounds: int, runs: dict) -> dict[str, tuple[float, float]]:
-    best: dict[str, tuple[float, float]] = {}
-    for _ in range(rounds):
-        for name, fn in runs.items():  # alternating: a noisy moment hits both sides
-            folder = Path(tempfile.mkdtemp())
-            try:
-                wall, cpu = timed(lambda: fn(folder))
-            finally:
-                shutil.rmtree(folder, ignore_errors=True)
-            if name not in best or wall < best[name][0]:
-                best[name] = (wall, cpu)
-    return best
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--vectors", type=int, default=200_000)
-    parser.add_argument("--calls", type=int, default=37)
-    parser.add_argument("--per-call", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
+    args = options(__doc__, vectors=200_000, calls=37, per_call=100, rounds=2)
 
     if args.vectors:
         n = args.vectors

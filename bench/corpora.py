@@ -49,6 +49,15 @@ def one_line_documents(n: int) -> list[str]:
     return [base[i % len(base)] if i < len(base) else f"{base[i % len(base)]} ({i // len(base)})" for i in range(n)]
 
 
+def sample_queries(n: int, words: int = 6, seed: int = 0) -> list[str]:
+    """``n`` text queries: the first ``words`` words of random real sentences (seeded)."""
+    import numpy as np
+
+    pool = sentences()
+    rng = np.random.default_rng(seed)
+    return [" ".join(pool[i].split()[:words]) for i in rng.integers(0, len(pool), n)]
+
+
 def write_jsonl(path: Path, texts: list[str]) -> int:
     with open(path, "w", encoding="utf-8") as handle:
         for i, text in enumerate(texts):

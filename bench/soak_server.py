@@ -10,33 +10,29 @@ workers, query latency p50/p99, and whether the server log mentions a locked dat
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import server_workload  # noqa: E402
 from serving import Server  # noqa: E402
+from timing import options, percentiles  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--readers", type=int, default=8)
-    parser.add_argument("--writers", type=int, default=2)
-    args = parser.parse_args()
+    args = options(__doc__, seconds=60.0, workers=4, readers=8, writers=2)
     with tempfile.TemporaryDirectory() as tmp:
         with Server(Path(tmp) / "soak.db", "--workers", str(args.workers)) as server:
             server_workload.seed(server.url, "soak")
             outcome = server_workload.run(server.url, "soak", args.seconds, args.readers, args.writers)
             log = server.output()
-    lat = sorted(outcome.latencies) or [0.0]
+    p50, p99 = percentiles(outcome.latencies or [0.0], 50, 99)
     print(f"{args.seconds:g} s, {args.workers} workers, {args.readers} readers, {args.writers} writers")
-    print(f"queries {outcome.queries} ({outcome.queries / args.seconds:.0f}/s), p50 {lat[len(lat) // 2] * 1000:.1f} ms, "
-          f"p99 {lat[int(len(lat) * 0.99)] * 1000:.1f} ms; answered by {len(outcome.read_workers)} workers")
+    print(f"queries {outcome.queries} ({outcome.queries / args.seconds:.0f}/s), p50 {p50:.1f} ms, "
+          f"p99 {p99:.1f} ms; answered by {len(outcome.read_workers)} workers")
     print(f"writes {outcome.writes}, read back {outcome.checks} ({outcome.cross_worker_checks} through another worker)")
     print(f"errors {len(outcome.errors)}, missed read-your-writes {len(outcome.missed)}, "
           f"'database is locked' in log: {'database is locked' in log}")
