@@ -227,6 +227,22 @@ POSTGRES_MIGRATIONS: dict[int, list[str]] = {
             created_at DOUBLE PRECISION NOT NULL
         )""",
     ],
+    # Change notifications: every statement that changes a collection row (each
+    # write bumps its seq) or a token announces it on the channel ``vecdex_changes``,
+    # delivered at commit to every listening process, so a warm search learns
+    # "nothing changed" without a round trip (storage/pg_changes.py).
+    4: [
+        """CREATE FUNCTION vx_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_notify('vecdex_changes', '');
+                RETURN NULL;
+            END
+        $$""",
+        "CREATE TRIGGER vx_collections_changed AFTER INSERT OR UPDATE OR DELETE ON collections "
+        "FOR EACH STATEMENT EXECUTE FUNCTION vx_notify_change()",
+        "CREATE TRIGGER vx_tokens_changed AFTER INSERT OR UPDATE OR DELETE ON api_tokens "
+        "FOR EACH STATEMENT EXECUTE FUNCTION vx_notify_change()",
+    ],
 }
 
 POSTGRES_LATEST_VERSION = max(POSTGRES_MIGRATIONS)

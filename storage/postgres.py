@@ -15,6 +15,8 @@ writes, same reads) over SQLAlchemy 2 + psycopg 3. What is PostgreSQL's own:
   READ so one read transaction is one snapshot (a seq and the rows it names);
 - the search path's hot reads use one plain psycopg connection per thread;
   driver-level SQL is written with ``?`` placeholders and translated here;
+- "did anything change?" (:meth:`PostgresStore.data_version`) is answered
+  from change notifications (:mod:`storage.pg_changes`), not a query per search;
 - connection problems become one-line :class:`StoreError` naming the URL
   without its password; a transaction cut off by a dropped connection is rolled
   back by the server (nothing half-written is visible).
@@ -36,6 +38,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from ..errors import StoreError
 from .migrations import POSTGRES_LATEST_VERSION, POSTGRES_MIGRATIONS
+from .pg_changes import ChangeWatcher
 from .store import Store
 
 
@@ -138,6 +141,9 @@ class PostgresStore(Store):
         self._readers: list[Any] = []
         self._readers_lock = threading.Lock()
         self._store_id: str | None = None
+        self._watcher: ChangeWatcher | None = None
+        self._watcher_lock = threading.Lock()
+        self._writes = 0  # write transactions through this store object (seen at once)
         parsed = make_url(url)
         if parsed.get_backend_name() != "postgresql":
             raise StoreError(f"{self.location} is not a PostgreSQL URL")
@@ -190,8 +196,11 @@ class PostgresStore(Store):
     def writing(self) -> Iterator[Connection]:
         """A write transaction (READ COMMITTED: each writer waits on the collection
         row's lock, then sees everything committed before it)."""
-        with self._translated(), self._write_engine.begin() as conn:
-            yield conn
+        try:
+            with self._translated(), self._write_engine.begin() as conn:
+                yield conn
+        finally:  # committed or not (a dropped connection may have committed): re-check
+            self._writes += 1
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -209,6 +218,10 @@ class PostgresStore(Store):
         return reader
 
     def close(self) -> None:
+        with self._watcher_lock:
+            if self._watcher is not None:
+                self._watcher.close()
+                self._watcher = None
         with self._readers_lock:
             for reader in self._readers:
                 reader.close()
@@ -216,12 +229,27 @@ class PostgresStore(Store):
         self.engine.dispose()
 
     def data_version(self) -> int:
-        """Changes whenever a write to any collection commits (from any host): a
-        digest of every collection's seq, generation and last change. One query."""
+        """Changes whenever a write to any collection (or a token) commits, from any
+        host. Without a round trip while the change watcher listens: this store's
+        own writes count at once, other processes' when their notification arrives
+        (a read that must see a given write passes ``min_seq``, which re-checks).
+        While not listening: one query digesting every collection's state."""
+        state = self._watch().state()
+        if state is not None:
+            return hash((state, self._writes))
         row = self._reader().execute(
-            "SELECT count(*), coalesce(sum(seq), 0), coalesce(sum(generation), 0), coalesce(max(updated_at), 0) "
-            "FROM collections")[0]
-        return hash(tuple(row))
+            "SELECT count(*), coalesce(sum(seq), 0), coalesce(sum(generation), 0), coalesce(max(updated_at), 0), "
+            "(SELECT count(*) FROM api_tokens) FROM collections")[0]
+        return hash(("poll", tuple(row), self._writes))
+
+    def _watch(self) -> ChangeWatcher:
+        watcher = self._watcher
+        if watcher is None or not watcher.alive:  # first use, or a forked child (no thread)
+            with self._watcher_lock:
+                if self._watcher is None or not self._watcher.alive:
+                    self._watcher = ChangeWatcher(self._conninfo)
+                watcher = self._watcher
+        return watcher
 
     def collection_state(self, collection_id: int) -> tuple[int, int] | None:
         rows = self._reader().execute("SELECT seq, generation FROM collections WHERE id = ?", (collection_id,))
