@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.pool import QueuePool
 
-from ..errors import StoreError
+from ..errors import InputError, StoreError
 from . import opening, schema
 from .migrations import LATEST_VERSION, MIGRATIONS
 from .reads import (  # noqa: F401  (re-exported)
@@ -36,6 +36,7 @@ from .reads import (  # noqa: F401  (re-exported)
     blobs_to_matrix,
 )
 from .sqlite import SQLITE_JSON, as_number, register_functions  # noqa: F401  (as_number: re-exported)
+from .text_rules import NUL, nul_field, nul_message
 
 BUSY_TIMEOUT_MS = 60000  # how long one statement waits for another process's lock
 # Writers queue for the write lock (BEGIN IMMEDIATE) this long in all, retrying
@@ -463,7 +464,7 @@ class Store(StoreReads):
         docs = schema.documents
         found: dict[str, str] = {}
         with self.reading() as conn:
-            for part in batched(list(ext_ids)):
+            for part in batched([e for e in ext_ids if NUL not in e]):  # never stored (text_rules)
                 rows = conn.execute(
                     select(docs.c.ext_id, docs.c.content_hash).where(
                         docs.c.collection_id == collection_id, docs.c.ext_id.in_(part)
@@ -514,6 +515,10 @@ class Store(StoreReads):
         unless it is still the collection's spec: stored vectors always match the
         stored pooling state, even when another process refits meanwhile.
         """
+        for d in batch:  # the readers skip these; this guards every other way in (vectors, copy)
+            nul = nul_field(d.ext_id, d.text, d.metadata_json)
+            if nul is not None:
+                raise InputError(f"document {d.ext_id!r}: {nul_message(nul)}")
         docs = schema.documents
         now = time.time()
         with self.writing() as conn:
@@ -603,7 +608,7 @@ class Store(StoreReads):
         with self.writing() as conn:
             self._lock_collection(conn, collection_id)  # the ids found stay ours until commit
             found: dict[str, int] = {}
-            for part in batched(list(ext_ids)):
+            for part in batched([e for e in ext_ids if NUL not in e]):  # never stored (text_rules)
                 rows = conn.execute(
                     select(docs.c.ext_id, docs.c.id).where(docs.c.collection_id == collection_id, docs.c.ext_id.in_(part))
                 )
