@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import VecdexError
 from ..storage.store import CollectionInfo, DocumentWrite, Store
-from ..storage.text_rules import nul_field, nul_message
+from ..storage.text_rules import document_problem
 from .chunking import ChunkingSpec, chunk_spans
 from .embedders.base import Embedder
 from .embedders.factory import embedder_from_spec
@@ -159,9 +159,9 @@ def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: boo
     max_docs, max_bytes = FIRST_BATCH_DOCS, min(FIRST_BATCH_BYTES, batch_bytes)
     for item in items:
         if isinstance(item, Record):
-            nul = nul_field(item.id, item.text, item.metadata)
-            if nul is not None:  # refused on every store (storage/text_rules.py)
-                item = Problem(item.source, nul_message(nul), "binary")
+            refused = document_problem(item.id, item.text, item.metadata)
+            if refused is not None:  # by every store (storage/text_rules.py)
+                item = Problem(item.source, refused, "bad-record")
         if isinstance(item, Problem):
             if strict:
                 raise StrictModeError(f"{item.source}: {item.message}")

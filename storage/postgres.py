@@ -4,7 +4,8 @@
 writes, same reads) over SQLAlchemy 2 + psycopg 3. What is PostgreSQL's own:
 
 - its numbered migrations (:data:`storage.migrations.POSTGRES_MIGRATIONS`):
-  ids are identity columns, vectors ``bytea``, metadata ``jsonb``, and three
+  ids are identity columns, vectors ``bytea``, metadata ``json`` (kept as
+  written, as SQLite keeps it: ``jsonb`` would re-order keys), and three
   small SQL functions the metadata filters compile to (:class:`PgJson`);
 - ids for new rows come from the tables' identity sequences (``nextval``), never
   ``max(id)+1``: two writers on two hosts never collide;
@@ -51,8 +52,8 @@ def safe_url(url: str) -> str:
 
 
 class PgJson:
-    """The metadata filters' JSON access for PostgreSQL's ``jsonb``, through the
-    functions ``vx_type``, ``vx_num`` and ``vx_elements`` (migration 1), which
+    """The metadata filters' JSON access for PostgreSQL's ``json``, through the
+    functions ``vx_type``, ``vx_num`` and ``vx_elements`` (migrations 1 and 5), which
     read values the way SQLite's JSON1 and ``vx_num`` do (booleans count as 1/0
     for numbers, strings holding a number are that number)."""
 
@@ -60,18 +61,18 @@ class PgJson:
 
     @staticmethod
     def path(parts: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(parts)  # each part a bound parameter of jsonb_extract_path
+        return tuple(parts)  # each part a bound parameter of json_extract_path
 
     @staticmethod
     def _at(column: ColumnElement, path: tuple[str, ...]) -> ColumnElement:
-        return func.jsonb_extract_path(column, *path)
+        return func.json_extract_path(column, *path)
 
     def type_of(self, column: ColumnElement, path: tuple[str, ...]) -> ColumnElement:
         return func.vx_type(self._at(column, path))
 
     @staticmethod
     def value(column: ColumnElement, path: tuple[str, ...]) -> ColumnElement:
-        return func.jsonb_extract_path_text(column, *path)
+        return func.json_extract_path_text(column, *path)
 
     def number_at(self, column: ColumnElement, path: tuple[str, ...]) -> ColumnElement:
         return func.vx_num(self._at(column, path))
@@ -106,8 +107,9 @@ class _Reader:
             self.connection = psycopg.connect(conninfo, autocommit=True)
         except psycopg.Error as exc:
             raise StoreError(f"cannot connect to {url}: {_first_line(exc)}") from None
-        # jsonb as its text, as SQLite hands JSON back: hits decode only what they return.
-        self.connection.adapters.register_loader("jsonb", TextLoader)
+        # JSON as its text, as SQLite hands it back: hits decode only what they return.
+        for name in ("json", "jsonb"):
+            self.connection.adapters.register_loader(name, TextLoader)
 
     def execute(self, statement: str, params: Sequence[Any] = ()):
         import psycopg
@@ -169,7 +171,8 @@ class PostgresStore(Store):
         def _on_connect(dbapi_connection, _record) -> None:
             # jsonb as text, as SQLite returns JSON: the schema's JSON type decodes it
             # where SQLAlchemy reads a column, driver SQL hands it on as text.
-            dbapi_connection.adapters.register_loader("jsonb", TextLoader)
+            for name in ("json", "jsonb"):
+                dbapi_connection.adapters.register_loader(name, TextLoader)
 
         @event.listens_for(engine, "before_cursor_execute", retval=True)
         def _placeholders(conn, cursor, statement, parameters, context, executemany):

@@ -36,7 +36,7 @@ from .reads import (  # noqa: F401  (re-exported)
     blobs_to_matrix,
 )
 from .sqlite import SQLITE_JSON, as_number, register_functions  # noqa: F401  (as_number: re-exported)
-from .text_rules import NUL, nul_field, nul_message
+from .text_rules import NUL, document_problem
 
 BUSY_TIMEOUT_MS = 60000  # how long one statement waits for another process's lock
 # Writers queue for the write lock (BEGIN IMMEDIATE) this long in all, retrying
@@ -516,9 +516,9 @@ class Store(StoreReads):
         stored pooling state, even when another process refits meanwhile.
         """
         for d in batch:  # the readers skip these; this guards every other way in (vectors, copy)
-            nul = nul_field(d.ext_id, d.text, d.metadata_json)
-            if nul is not None:
-                raise InputError(f"document {d.ext_id!r}: {nul_message(nul)}")
+            refused = document_problem(d.ext_id, d.text, d.metadata_json)
+            if refused is not None:
+                raise InputError(f"document {d.ext_id!r}: {refused}")
         docs = schema.documents
         now = time.time()
         with self.writing() as conn:

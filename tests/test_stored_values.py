@@ -1,9 +1,10 @@
-"""NUL characters: refused on both stores, naming the document, store unchanged.
+"""What a store keeps, the same on SQLite and PostgreSQL (storage/text_rules.py).
 
-PostgreSQL text cannot hold U+0000 and a store must be copyable between SQLite
-and PostgreSQL, so neither keeps one (storage/text_rules.py): the readers skip
-such a document as a problem (an error under --strict), every other way in
-(vectors, copy) refuses the batch with a one-line InputError."""
+NUL characters and non-finite metadata numbers: PostgreSQL cannot hold them and
+a store must be copyable between the two, so neither keeps one: the readers
+skip such a document as a problem (an error under --strict), every other way in
+(vectors, copy) refuses the batch with a one-line InputError, store unchanged.
+Metadata comes back exactly as written on both: key order and number spelling."""
 
 from __future__ import annotations
 
@@ -74,3 +75,26 @@ def test_the_cli_skips_a_jsonl_line_with_nul_and_strict_fails(store_target, tmp_
     assert strict.stderr.decode().strip().count("\n") == 0 and b"Traceback" not in strict.stderr
     with Vecdex(store_target) as vx:
         assert [d["id"] for d in vx.collection("news").documents()] == ["ok"]
+
+
+def test_non_finite_metadata_numbers_are_refused(any_vx):
+    coll = any_vx.collection("c", create=True, embedder="fake")
+    report = coll.add([{"id": "nan", "text": "some words", "metadata": {"x": float("nan")}},
+                       {"id": "inf", "text": "some words", "metadata": {"a": [1, float("-inf")]}},
+                       {"id": "ok", "text": "some words", "metadata": {"x": None, "s": "NaN"}}])
+    assert report.added == 1 and sorted(p.source for p in report.problems) == ["inf", "nan"]
+    assert all("not JSON" in p.message for p in report.problems)
+    assert coll.get("ok")["metadata"] == {"x": None, "s": "NaN"}
+
+
+def test_metadata_comes_back_as_written_on_both_stores(any_vx):
+    coll = any_vx.collection("c", create=True, embedder="fake")
+    metadata = {"zeta": 1, "b": 2, "aa": {"y": 1e16, "x": 1e300, "n": [3, 2.5]}, "u": "\u00e9 é"}
+    coll.add([{"id": "m", "text": "hello world", "metadata": metadata}])
+    want = json.dumps(metadata, sort_keys=True)  # what the store was given (canonical: sorted keys)
+    assert json.dumps(coll.get("m")["metadata"]) == want
+    assert json.dumps(coll.search("hello world", k=1, mode="dense")[0].metadata) == want
+    assert json.dumps(coll.search("hello world", k=1, mode="lexical")[0].metadata) == want
+    assert json.dumps(next(iter(coll.documents()))["metadata"]) == want
+    assert [h.id for h in coll.search("hello", k=1, where={"aa.y": 1e16})] == ["m"]
+    assert [h.id for h in coll.search("hello", k=1, where=["aa.n=2.5", "zeta<2"])] == ["m"]
