@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.util
 import os
 import sys
 import threading
@@ -184,6 +185,7 @@ def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: boo
 
 _shared: dict[str, Any] = {}
 _shared_lock = threading.Lock()
+_shared_finalizer: dict[str, int] = {}
 
 
 def shared_pool(workers: int, embedder_spec: dict[str, Any], chunking: dict[str, Any]) -> ProcessPoolExecutor:
@@ -205,6 +207,13 @@ def shared_pool(workers: int, embedder_spec: dict[str, Any], chunking: dict[str,
                 initargs=(os.getpid(), embedder_spec, chunking),
             )
             _shared.update(pool=pool, key=key, pid=os.getpid())
+            if _shared_finalizer.get("pid") != os.getpid():
+                # A process started by multiprocessing joins its non-daemon children at
+                # exit before anything else stops them: the pool's idle workers would
+                # keep it waiting forever. Finalizers of priority >= 0 run first, highest first:
+                # above the pool queues' own (10), which would close them before our stop.
+                multiprocessing.util.Finalize(None, shutdown_pool, exitpriority=100)
+                _shared_finalizer["pid"] = os.getpid()
         return pool
 
 
@@ -212,8 +221,9 @@ def shutdown_pool() -> None:
     """Stop the shared pool (its workers exit; the next run starts a new one)."""
     with _shared_lock:
         pool = _shared.pop("pool", None)
+        owner = _shared.get("pid")
         _shared.clear()
-    if pool is not None:
+    if pool is not None and owner in (None, os.getpid()):  # a forked child never stops its parent's pool
         pool.shutdown(wait=True, cancel_futures=True)
 
 
