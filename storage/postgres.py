@@ -103,6 +103,7 @@ class _Reader:
         from psycopg.types.string import TextLoader
 
         self._url = url
+        self.broken = False
         try:
             self.connection = psycopg.connect(conninfo, autocommit=True)
         except psycopg.Error as exc:
@@ -118,6 +119,8 @@ class _Reader:
             query = _qmark_to_format(statement) if params else statement
             return self.connection.execute(query, list(params) if params else None).fetchall()
         except psycopg.OperationalError as exc:
+            # this call fails; the next one connects again (a server restart, a dropped link)
+            self.broken = True
             raise StoreError(f"lost the connection to {self._url}: {_first_line(exc)}") from None
 
     def close(self) -> None:
@@ -213,6 +216,15 @@ class PostgresStore(Store):
 
     def _reader(self) -> _Reader:
         reader = getattr(self._local, "reader", None)
+        if reader is not None and (reader.broken or reader.connection.closed):
+            with self._readers_lock:
+                if reader in self._readers:
+                    self._readers.remove(reader)
+            try:
+                reader.close()
+            except Exception:  # already gone
+                pass
+            reader = None
         if reader is None:
             reader = _Reader(self._conninfo, self.location)
             self._local.reader = reader
