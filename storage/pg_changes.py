@@ -18,7 +18,9 @@ What that promises:
   behind it, so it never misses one;
 - while the listening connection is down (and right after it is back), every
   call asks the store, as before: correct, just slower. A connection that dies
-  silently is noticed through TCP keepalives within ~30 s.
+  silently is noticed through TCP keepalives within ~30 s;
+- a process listens only once it has asked a few times (``LISTEN_AFTER``): a
+  one-shot command does not open a second connection for one search.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ import threading
 log = logging.getLogger(__name__)
 
 CHANNEL = "vecdex_changes"
+#: "Did anything change?" asks the store this many times before a process listens.
+LISTEN_AFTER = 8
 #: How often the listening thread wakes to see whether it should stop.
 WAKE_SECONDS = 1.0
 RETRY_SECONDS = 1.0
@@ -82,6 +86,7 @@ class ChangeWatcher:
             self._stop.wait(RETRY_SECONDS)
 
     def close(self) -> None:
+        """Stop listening: the thread ends within ``WAKE_SECONDS`` (not waited for: a
+        one-shot command's exit must not pay for it; the thread is a daemon)."""
         self._stop.set()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=WAKE_SECONDS + 1)
+        self._listening = False

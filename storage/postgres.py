@@ -39,7 +39,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from ..errors import StoreError
 from .migrations import POSTGRES_LATEST_VERSION, POSTGRES_MIGRATIONS
-from .pg_changes import ChangeWatcher
+from .pg_changes import LISTEN_AFTER, ChangeWatcher
 from .store import Store
 
 
@@ -149,6 +149,7 @@ class PostgresStore(Store):
         self._watcher: ChangeWatcher | None = None
         self._watcher_lock = threading.Lock()
         self._writes = 0  # write transactions through this store object (seen at once)
+        self._asked = 0  # data_version calls: a process listens once it asks repeatedly
         parsed = make_url(url)
         if parsed.get_backend_name() != "postgresql":
             raise StoreError(f"{self.location} is not a PostgreSQL URL")
@@ -249,7 +250,9 @@ class PostgresStore(Store):
         own writes count at once, other processes' when their notification arrives
         (a read that must see a given write passes ``min_seq``, which re-checks).
         While not listening: one query digesting every collection's state."""
-        state = self._watch().state()
+        self._asked += 1
+        watcher = self._watch() if self._asked > LISTEN_AFTER else None
+        state = watcher.state() if watcher is not None else None
         if state is not None:
             return hash((state, self._writes))
         row = self._reader().execute(

@@ -272,6 +272,14 @@ def _until(condition, seconds: float = 20.0) -> bool:
     return condition()
 
 
+def _warm(coll) -> None:
+    """Search enough times for the store to start listening for changes."""
+    from vecdex.storage.pg_changes import LISTEN_AFTER
+
+    for _ in range(LISTEN_AFTER + 1):
+        coll.search("warm up", k=1, mode="dense")
+
+
 def _count_queries(store, monkeypatch) -> list[str]:
     """Every statement this store sends from now on (plain reader and SQLAlchemy)."""
     from sqlalchemy import event
@@ -293,6 +301,9 @@ def test_a_warm_dense_search_sends_no_query_while_changes_are_listened_for(pg_ur
     with Vecdex(pg_url) as vx, Vecdex(pg_url) as other:
         coll = vx.collection("c", create=True, embedder="fake")
         coll.add([{"id": str(i), "text": TEXTS[i]} for i in range(4)])
+        coll.search("bushfires near Sydney", k=2, mode="dense")
+        assert vx.store._watcher is None  # a one-shot search does not open a listening connection
+        _warm(coll)
         assert _until(lambda: vx.store._watch().state() is not None)
         coll.search("bushfires near Sydney", k=2, mode="dense")
         sent = _count_queries(vx.store, monkeypatch)
@@ -315,6 +326,7 @@ def test_min_seq_finds_a_commit_whose_notification_has_not_arrived(pg_url):
         w = writer.collection("c", create=True, embedder="fake", index="hnsw")
         w.add([{"id": str(i), "text": t} for i, t in enumerate(TEXTS[:4])])
         r = reader.collection("c")
+        _warm(r)
         assert _until(lambda: reader.store._watch().state() is not None)
         r.search("cricket", k=1)
         frozen = reader.store._watch().state()
@@ -338,6 +350,7 @@ def test_a_lost_listening_connection_falls_back_to_asking_and_reconnects(pg_url)
         w = writer.collection("c", create=True, embedder="fake")
         w.add([{"id": "a", "text": TEXTS[0]}])
         r = reader.collection("c")
+        _warm(r)
         watcher = reader.store._watch()
         assert _until(lambda: watcher.state() is not None)
         epoch = watcher.state()[0]
