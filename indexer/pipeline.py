@@ -85,6 +85,9 @@ class IndexReport:
     problems: list[Problem] = field(default_factory=list)
     problem_counts: dict[str, int] = field(default_factory=dict)
     notes: dict[str, int] = field(default_factory=dict)
+    #: The collection's write counter after this run's last write (-1: it wrote
+    #: nothing): pass it as ``min_seq`` to read these writes from any process.
+    seq: int = -1
 
     @property
     def documents(self) -> int:

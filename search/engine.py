@@ -216,6 +216,7 @@ class Collection(RankedSearch, DenseSearch):
             self._sync_index(indexer.last_seq, report)
             raise
         self._sync_index(indexer.last_seq, report)
+        report.seq = indexer.last_seq
         if self._refit_due():
             try:
                 self.refit()
@@ -267,6 +268,7 @@ class Collection(RankedSearch, DenseSearch):
             report = indexer.run_vectors(records, matrix)
         finally:
             self._sync_index(indexer.last_seq, report)
+        report.seq = indexer.last_seq
         return report
 
     def reindex(self, index: str | dict[str, Any] | None = None) -> dict[str, Any]:

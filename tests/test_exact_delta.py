@@ -54,8 +54,8 @@ def test_a_write_through_another_connection_is_found_with_its_exact_score(two_co
     new = unit(rng.standard_normal((5, DIM)))
     report = w.add_vectors([f"new{i}" for i in range(5)], new)
     w.delete(["d1"])
-    w.add_vectors(["d2"], unit(-base[2:3]))  # rewritten: its old vector must not be found
-    written = w.store_seq()
+    written = w.add_vectors(["d2"], unit(-base[2:3])).seq  # rewritten: its old vector must not be found
+    assert written == w.store_seq()
 
     assert r.catch_up() >= written  # what a search with min_seq=written waits for
     index = open_index(reader, r)

@@ -331,8 +331,8 @@ def test_min_seq_finds_a_commit_whose_notification_has_not_arrived(pg_url):
         r.search("cricket", k=1)
         frozen = reader.store._watch().state()
         reader.store._watch().state = lambda: frozen  # deaf from now on
-        w.add([{"id": "new", "text": "Firefighters battle a blaze in the Blue Mountains"}])
-        written = w.store_seq()
+        written = w.add([{"id": "new", "text": "Firefighters battle a blaze in the Blue Mountains"}]).seq
+        assert written == w.store_seq()
         assert "new" not in {h.id for h in r.search("blaze Blue Mountains", k=5)}  # documented staleness
         for mode in ("dense", "lexical", "hybrid"):
             assert r.search("blaze Blue Mountains", k=1, mode=mode, min_seq=written)[0].id == "new", mode
