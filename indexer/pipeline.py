@@ -12,6 +12,7 @@ import gc
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.util
 import os
 import sys
 import threading
@@ -26,6 +27,7 @@ import numpy as np
 
 from ..errors import VecdexError
 from ..storage.store import CollectionInfo, DocumentWrite, Store
+from ..storage.text_rules import document_problem
 from .chunking import ChunkingSpec, chunk_spans
 from .embedders.base import Embedder
 from .embedders.factory import embedder_from_spec
@@ -105,6 +107,9 @@ class IndexReport:
     problems: list[Problem] = field(default_factory=list)
     problem_counts: dict[str, int] = field(default_factory=dict)
     notes: dict[str, int] = field(default_factory=dict)
+    #: The collection's write counter after this run's last write (-1: it wrote
+    #: nothing): pass it as ``min_seq`` to read these writes from any process.
+    seq: int = -1
 
     @property
     def documents(self) -> int:
@@ -179,6 +184,10 @@ def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: boo
     size = 0
     max_docs, max_bytes = FIRST_BATCH_DOCS, min(FIRST_BATCH_BYTES, batch_bytes)
     for item in items:
+        if isinstance(item, Record):
+            refused = document_problem(item.id, item.text, item.metadata)
+            if refused is not None:  # by every store (storage/text_rules.py)
+                item = Problem(item.source, refused, "bad-record")
         if isinstance(item, Problem):
             if strict:
                 raise StrictModeError(f"{item.source}: {item.message}")
@@ -201,6 +210,7 @@ def _batches(items: Iterable[Record | Problem], report: IndexReport, strict: boo
 
 _shared: dict[str, Any] = {}
 _shared_lock = threading.Lock()
+_shared_finalizer: dict[str, int] = {}
 
 
 def shared_pool(workers: int, embedder_spec: dict[str, Any], chunking: dict[str, Any]) -> ProcessPoolExecutor:
@@ -222,6 +232,13 @@ def shared_pool(workers: int, embedder_spec: dict[str, Any], chunking: dict[str,
                 initargs=(os.getpid(), embedder_spec, chunking),
             )
             _shared.update(pool=pool, key=key, pid=os.getpid())
+            if _shared_finalizer.get("pid") != os.getpid():
+                # A process started by multiprocessing joins its non-daemon children at
+                # exit before anything else stops them: the pool's idle workers would
+                # keep it waiting forever. Finalizers of priority >= 0 run first, highest first:
+                # above the pool queues' own (10), which would close them before our stop.
+                multiprocessing.util.Finalize(None, shutdown_pool, exitpriority=100)
+                _shared_finalizer["pid"] = os.getpid()
         return pool
 
 
@@ -229,8 +246,9 @@ def shutdown_pool() -> None:
     """Stop the shared pool (its workers exit; the next run starts a new one)."""
     with _shared_lock:
         pool = _shared.pop("pool", None)
+        owner = _shared.get("pid")
         _shared.clear()
-    if pool is not None:
+    if pool is not None and owner in (None, os.getpid()):  # a forked child never stops its parent's pool
         pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -98,12 +98,36 @@ class Collection(RankedSearch, DenseSearch):
         self._index = (version, index)
         return index
 
-    def catch_up(self) -> int:
+    def catch_up(self, min_seq: int | None = None) -> int:
         """Bring this process's index up to the store; returns the ``seq`` it now covers
-        (what read-your-writes promises: a read after a write of ``seq`` s sees it)."""
+        (what read-your-writes promises: a read after a write of ``seq`` s sees it).
+        With ``min_seq``: an index behind it re-checks the store even if no change
+        was signalled yet (another host's commit whose PostgreSQL notification has
+        not arrived), so a write acknowledged elsewhere is never missed."""
         index = self.index()
         state = self._index_state or self._vx.indexes.open_state(self.info.id, index)
+        if min_seq is not None and (state is None or state[1] < min_seq):
+            self._index = None  # ask the store now
+            index = self.index()
+            state = self._index_state or self._vx.indexes.open_state(self.info.id, index)
         return state[1] if state is not None else self.store_seq()
+
+    def reach(self, min_seq: int, *, dense: bool = True, lexical: bool = True) -> int:
+        """Bring this process's caches (the vector index, the lexical index) up to at
+        least write ``min_seq`` - a ``seq`` a write returned, here or in another
+        process or host - and return the ``seq`` they cover. A ``min_seq`` the
+        store has not reached was never returned by it: QueryError."""
+        for _attempt in range(3):
+            seq = self.catch_up(min_seq) if dense else self.store_seq()
+            if lexical and seq >= min_seq:
+                seq = min(seq, self._vx.lexical.get(self.info.id, min_seq).seq)
+            if seq >= min_seq:
+                return seq
+            stored = self.store_seq()
+            if stored < min_seq:
+                raise QueryError(f"min_seq {min_seq} is ahead of collection {self.name!r} (at write {stored}): "
+                                 "pass a seq a write to this collection returned")
+        raise QueryError(f"collection {self.name!r} did not reach write {min_seq}")  # pragma: no cover
 
     def store_seq(self) -> int:
         """The collection's write counter in the store right now."""
@@ -161,6 +185,7 @@ class Collection(RankedSearch, DenseSearch):
             self._sync_index(indexer.last_seq, report)
             raise
         self._sync_index(indexer.last_seq, report)
+        report.seq = indexer.last_seq
         if self._refit_due():
             try:
                 self.refit()
@@ -231,6 +256,7 @@ class Collection(RankedSearch, DenseSearch):
             report = indexer.run_vectors(records, matrix)
         finally:
             self._sync_index(indexer.last_seq, report)
+        report.seq = indexer.last_seq
         return report
 
     def reindex(self, index: str | dict[str, Any] | None = None) -> dict[str, Any]:

@@ -34,6 +34,9 @@ class FilterError(ConfigError):
 
 
 def _filter(field: str, op: str, value: Any, expression: str) -> Filter:
+    if "\x00" in field or (isinstance(value, str) and "\x00" in value):
+        # no store keeps NUL characters (storage/text_rules.py): it could match nothing
+        raise FilterError(f"filter {expression!r} holds a NUL character (\\x00): remove it")
     try:
         return Filter(field, op, value)
     except ValueError:

@@ -48,7 +48,8 @@ class RankedSearch:
         return Ranking.of(mode, **{**defaults, **{k: v for k, v in options.items() if v is not None}})
 
     def search(self, query: str, k: int = 10, where: Any = None, *, mode: str | Ranking | None = None,
-               nprobe: int | None = None, ef: int | None = None, **ranking: Any) -> list[Hit]:
+               nprobe: int | None = None, ef: int | None = None, min_seq: int | None = None,
+               **ranking: Any) -> list[Hit]:
         """The k best documents for ``query``.
 
         ``mode`` is ``"dense"`` (closest in meaning: cosine of the best chunk),
@@ -58,10 +59,15 @@ class RankedSearch:
         In hybrid mode a query none of whose words the model knows still finds
         exact word matches; it is an error only when neither side can answer.
         ``nprobe`` (IVF lists probed) and ``ef`` (HNSW efSearch) trade speed for
-        recall of the dense side on this call only.
+        recall of the dense side on this call only. ``min_seq``: answer from a state
+        covering at least that write (a ``seq`` a write returned, in any process);
+        without it a PostgreSQL store's other hosts' latest commits show once their
+        change notification arrives (see :mod:`storage.pg_changes`).
         """
-        return self._search(query, k, normalise_filters(where), self.ranking(mode, **ranking),
-                            knobs={"nprobe": nprobe, "ef": ef})
+        options = self.ranking(mode, **ranking)
+        if min_seq is not None:
+            self.reach(min_seq, dense=options.mode != "lexical", lexical=options.mode != "dense")
+        return self._search(query, k, normalise_filters(where), options, knobs={"nprobe": nprobe, "ef": ef})
 
     def _search(self, query: str, k: int, where: Where, options: Ranking, vector: np.ndarray | None = None,
                 unknown: bool = False, knobs: dict[str, int | None] | None = None) -> list[Hit]:

@@ -11,6 +11,14 @@ store's log (tombstones, then chunks written after its ``seq``); a missing,
 damaged or inconsistent file is rebuilt from the stored vectors. Files are
 written to a temporary name, fsynced and renamed, so a crash leaves either the
 old file or the new one.
+
+Catching up an approximate index (HNSW, IVF) to answer a search does not add
+the new rows to FAISS (slow: seconds for an HNSW graph): they are kept as an
+exact delta (:class:`~storage.ann.delta.DeltaIndex`), scored by brute force from
+their stored vectors and merged with the FAISS results, so a search covers every
+commit up to the seq it reports, exactly scored. The delta is folded into FAISS
+and the file saved on this process's next write (:meth:`IndexCache.sync`), or
+when it grows past :func:`~storage.ann.delta.delta_limit` rows.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import threading
 from pathlib import Path
 
 from .ann.base import VectorIndex
+from .ann.delta import DeltaIndex, delta_limit
 from .ann.factory import concrete, create_index, load_index
 from .files import atomic_path, remove_stale_temp_files
 from .store import CollectionInfo, Store
@@ -149,7 +158,7 @@ class IndexCache:
         catching up the same in-memory index would add the same rows twice.
         """
         with self._lock:
-            index, seq, choice = self._bring_up(collection)
+            index, seq, choice = self._bring_up(collection, fold=False)
             if choice is not None:
                 log.info("index for %s: auto now wants %s (recorded by the next write)", collection.name, choice)
                 self._open[(collection.id, collection.generation)] = (index, seq)
@@ -167,12 +176,17 @@ class IndexCache:
             collection = self.store.index_synced(collection, seq, choice)
             return self._keep(collection, index, seq, True), collection
 
-    def _bring_up(self, collection: CollectionInfo) -> tuple[VectorIndex, int, dict | None]:
-        """(index, the seq it covers, auto's new choice if it made one not yet recorded)."""
+    def _bring_up(self, collection: CollectionInfo, fold: bool = True) -> tuple[VectorIndex, int, dict | None]:
+        """(index, the seq it covers, auto's new choice if it made one not yet recorded).
+        ``fold``: new rows go into FAISS (else an approximate index keeps them as an
+        exact delta, up to its bound)."""
         key = (collection.id, collection.generation)
         if key in self._open and self._open[key][1] >= collection.seq:
             self.last_action = "memory"
-            return self._open[key][0], self._open[key][1], None
+            index = self._open[key][0]
+            if fold and isinstance(index, DeltaIndex):
+                index = self._fold(index)
+            return index, self._open[key][1], None
         index, covered = self._open.get(key, (None, -1))
         self.last_action = "memory"
         if index is None:
@@ -192,9 +206,8 @@ class IndexCache:
                 widened = self._choice_to_record(collection, wanted)
             elif wanted != self._built_spec(collection):
                 index = None  # auto wants another index type for this many rows
-            if index is not None and seq != covered:
-                index.remove(removed)
-                index.add(ids, vectors)
+            if index is not None and (seq != covered or (fold and isinstance(index, DeltaIndex))):
+                index = self._catch_up(index, removed, ids, vectors, fold)
                 self.last_action = "caught-up"
             if index is not None and index.count() != total:
                 log.warning("index for %s holds %d vectors, store has %d: rebuilding",
@@ -212,10 +225,29 @@ class IndexCache:
         self.last_action = "rebuilt"
         return index, seq, self._choice_to_record(collection, spec)
 
+    def _catch_up(self, index: VectorIndex, removed, ids, vectors, fold: bool) -> VectorIndex:
+        """``index`` with ``removed`` gone and ``ids`` added: into FAISS when it is
+        exact (a flat add is a copy), when folding, or when the delta would pass its
+        bound; else as a new exact delta (FAISS untouched)."""
+        if index.exact and not isinstance(index, DeltaIndex):
+            index.remove(removed)
+            index.add(ids, vectors)
+            return index
+        delta = index if isinstance(index, DeltaIndex) else DeltaIndex(index, ids[:0], vectors[:0])
+        delta = delta.with_changes(removed, ids, vectors)
+        if fold or len(delta.ids) > delta_limit(index.dimension):
+            return self._fold(delta)
+        return delta
+
+    def _fold(self, delta: DeltaIndex) -> VectorIndex:
+        self.last_action = "caught-up"  # saved by _keep: the file now covers the delta's seq
+        return delta.folded()
+
     def _keep(self, collection: CollectionInfo, index: VectorIndex, seq: int, persist: bool) -> VectorIndex:
-        """Hold ``index`` open as this collection state's, saving it if it is new."""
+        """Hold ``index`` open as this collection state's, saving it if it is new
+        (never with an exact delta: the file holds FAISS alone)."""
         index.vector_source = self._vector_source(collection)
-        if persist and self.last_action in ("caught-up", "rebuilt"):
+        if persist and self.last_action in ("caught-up", "rebuilt") and not isinstance(index, DeltaIndex):
             try:
                 self._save(collection, index, seq)
             except OSError as exc:  # a read-only folder still answers queries

@@ -118,12 +118,13 @@ class LexicalCache:
 
     # -- the entry points -----------------------------------------------------------------
 
-    def get(self, collection_id: int) -> LexicalIndex:
-        """The collection's index, covering the store's current state."""
+    def get(self, collection_id: int, min_seq: int | None = None) -> LexicalIndex:
+        """The collection's index, covering the store's current state (with
+        ``min_seq``: at least that write, re-checked at the store if it is behind)."""
         with self._lock:
             version = self.store.data_version()
             current = self._open.get(collection_id)
-            if current is not None and current.version == version:
+            if current is not None and current.version == version and (min_seq is None or current.seq >= min_seq):
                 self.last_action = "memory"
                 return current
             state = self.store.collection_state(collection_id)

@@ -227,6 +227,48 @@ POSTGRES_MIGRATIONS: dict[int, list[str]] = {
             created_at DOUBLE PRECISION NOT NULL
         )""",
     ],
+    # Change notifications: every statement that changes a collection row (each
+    # write bumps its seq) or a token announces it on the channel ``vecdex_changes``,
+    # delivered at commit to every listening process, so a warm search learns
+    # "nothing changed" without a round trip (storage/pg_changes.py).
+    4: [
+        """CREATE FUNCTION vx_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_notify('vecdex_changes', '');
+                RETURN NULL;
+            END
+        $$""",
+        "CREATE TRIGGER vx_collections_changed AFTER INSERT OR UPDATE OR DELETE ON collections "
+        "FOR EACH STATEMENT EXECUTE FUNCTION vx_notify_change()",
+        "CREATE TRIGGER vx_tokens_changed AFTER INSERT OR UPDATE OR DELETE ON api_tokens "
+        "FOR EACH STATEMENT EXECUTE FUNCTION vx_notify_change()",
+    ],
+    # Metadata kept as the text it was written (``json``, not ``jsonb``): SQLite
+    # keeps the text, and jsonb re-orders keys (shortest first) and rewrites
+    # numbers (1e16 came back as the int 10000000000000000), so the two stores
+    # returned different metadata. The filter functions get ``json`` versions.
+    5: [
+        "ALTER TABLE documents ALTER COLUMN metadata TYPE json USING metadata::json",
+        """CREATE FUNCTION vx_num(j json) RETURNS double precision LANGUAGE sql IMMUTABLE AS $$
+            SELECT CASE json_typeof(j)
+                WHEN 'number' THEN vx_num_text(j #>> '{}')
+                WHEN 'boolean' THEN CASE WHEN (j #>> '{}') = 'true' THEN 1.0 ELSE 0.0 END
+                WHEN 'string' THEN vx_num_text(j #>> '{}')
+            END
+        $$""",
+        """CREATE FUNCTION vx_type(j json) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+            SELECT CASE json_typeof(j)
+                WHEN 'boolean' THEN CASE WHEN (j #>> '{}') = 'true' THEN 'true' ELSE 'false' END
+                WHEN 'string' THEN 'text'
+                ELSE json_typeof(j)
+            END
+        $$""",
+        """CREATE FUNCTION vx_elements(j json) RETURNS TABLE (value text, type text, number double precision)
+            LANGUAGE sql IMMUTABLE AS $$
+            SELECT e #>> '{}', vx_type(e), vx_num(e)
+            FROM json_array_elements(CASE WHEN json_typeof(j) = 'array' THEN j ELSE '[]'::json END) AS e
+        $$""",
+    ],
 }
 
 POSTGRES_LATEST_VERSION = max(POSTGRES_MIGRATIONS)

@@ -4,7 +4,8 @@
 writes, same reads) over SQLAlchemy 2 + psycopg 3. What is PostgreSQL's own:
 
 - its numbered migrations (:data:`storage.migrations.POSTGRES_MIGRATIONS`):
-  ids are identity columns, vectors ``bytea``, metadata ``jsonb``, and three
+  ids are identity columns, vectors ``bytea``, metadata ``json`` (kept as
+  written, as SQLite keeps it: ``jsonb`` would re-order keys), and three
   small SQL functions the metadata filters compile to (:class:`PgJson`);
 - ids for new rows come from the tables' identity sequences (``nextval``), never
   ``max(id)+1``: two writers on two hosts never collide;
@@ -15,6 +16,8 @@ writes, same reads) over SQLAlchemy 2 + psycopg 3. What is PostgreSQL's own:
   READ so one read transaction is one snapshot (a seq and the rows it names);
 - the search path's hot reads use one plain psycopg connection per thread;
   driver-level SQL is written with ``?`` placeholders and translated here;
+- "did anything change?" (:meth:`PostgresStore.data_version`) is answered
+  from change notifications (:mod:`storage.pg_changes`), not a query per search;
 - connection problems become one-line :class:`StoreError` naming the URL
   without its password; a transaction cut off by a dropped connection is rolled
   back by the server (nothing half-written is visible).
@@ -36,6 +39,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from ..errors import StoreError
 from .migrations import POSTGRES_LATEST_VERSION, POSTGRES_MIGRATIONS
+from .pg_changes import LISTEN_AFTER, ChangeWatcher
 from .store import Store
 
 
@@ -48,8 +52,8 @@ def safe_url(url: str) -> str:
 
 
 class PgJson:
-    """The metadata filters' JSON access for PostgreSQL's ``jsonb``, through the
-    functions ``vx_type``, ``vx_num`` and ``vx_elements`` (migration 1), which
+    """The metadata filters' JSON access for PostgreSQL's ``json``, through the
+    functions ``vx_type``, ``vx_num`` and ``vx_elements`` (migrations 1 and 5), which
     read values the way SQLite's JSON1 and ``vx_num`` do (booleans count as 1/0
     for numbers, strings holding a number are that number)."""
 
@@ -57,18 +61,18 @@ class PgJson:
 
     @staticmethod
     def path(parts: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(parts)  # each part a bound parameter of jsonb_extract_path
+        return tuple(parts)  # each part a bound parameter of json_extract_path
 
     @staticmethod
     def _at(column: ColumnElement, path: tuple[str, ...]) -> ColumnElement:
-        return func.jsonb_extract_path(column, *path)
+        return func.json_extract_path(column, *path)
 
     def type_of(self, column: ColumnElement, path: tuple[str, ...]) -> ColumnElement:
         return func.vx_type(self._at(column, path))
 
     @staticmethod
     def value(column: ColumnElement, path: tuple[str, ...]) -> ColumnElement:
-        return func.jsonb_extract_path_text(column, *path)
+        return func.json_extract_path_text(column, *path)
 
     def number_at(self, column: ColumnElement, path: tuple[str, ...]) -> ColumnElement:
         return func.vx_num(self._at(column, path))
@@ -99,12 +103,14 @@ class _Reader:
         from psycopg.types.string import TextLoader
 
         self._url = url
+        self.broken = False
         try:
             self.connection = psycopg.connect(conninfo, autocommit=True)
         except psycopg.Error as exc:
             raise StoreError(f"cannot connect to {url}: {_first_line(exc)}") from None
-        # jsonb as its text, as SQLite hands JSON back: hits decode only what they return.
-        self.connection.adapters.register_loader("jsonb", TextLoader)
+        # JSON as its text, as SQLite hands it back: hits decode only what they return.
+        for name in ("json", "jsonb"):
+            self.connection.adapters.register_loader(name, TextLoader)
 
     def execute(self, statement: str, params: Sequence[Any] = ()):
         import psycopg
@@ -113,6 +119,8 @@ class _Reader:
             query = _qmark_to_format(statement) if params else statement
             return self.connection.execute(query, list(params) if params else None).fetchall()
         except psycopg.OperationalError as exc:
+            # this call fails; the next one connects again (a server restart, a dropped link)
+            self.broken = True
             raise StoreError(f"lost the connection to {self._url}: {_first_line(exc)}") from None
 
     def close(self) -> None:
@@ -138,6 +146,10 @@ class PostgresStore(Store):
         self._readers: list[Any] = []
         self._readers_lock = threading.Lock()
         self._store_id: str | None = None
+        self._watcher: ChangeWatcher | None = None
+        self._watcher_lock = threading.Lock()
+        self._writes = 0  # write transactions through this store object (seen at once)
+        self._asked = 0  # data_version calls: a process listens once it asks repeatedly
         parsed = make_url(url)
         if parsed.get_backend_name() != "postgresql":
             raise StoreError(f"{self.location} is not a PostgreSQL URL")
@@ -163,7 +175,8 @@ class PostgresStore(Store):
         def _on_connect(dbapi_connection, _record) -> None:
             # jsonb as text, as SQLite returns JSON: the schema's JSON type decodes it
             # where SQLAlchemy reads a column, driver SQL hands it on as text.
-            dbapi_connection.adapters.register_loader("jsonb", TextLoader)
+            for name in ("json", "jsonb"):
+                dbapi_connection.adapters.register_loader(name, TextLoader)
 
         @event.listens_for(engine, "before_cursor_execute", retval=True)
         def _placeholders(conn, cursor, statement, parameters, context, executemany):
@@ -190,8 +203,11 @@ class PostgresStore(Store):
     def writing(self) -> Iterator[Connection]:
         """A write transaction (READ COMMITTED: each writer waits on the collection
         row's lock, then sees everything committed before it)."""
-        with self._translated(), self._write_engine.begin() as conn:
-            yield conn
+        try:
+            with self._translated(), self._write_engine.begin() as conn:
+                yield conn
+        finally:  # committed or not (a dropped connection may have committed): re-check
+            self._writes += 1
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -201,6 +217,15 @@ class PostgresStore(Store):
 
     def _reader(self) -> _Reader:
         reader = getattr(self._local, "reader", None)
+        if reader is not None and (reader.broken or reader.connection.closed):
+            with self._readers_lock:
+                if reader in self._readers:
+                    self._readers.remove(reader)
+            try:
+                reader.close()
+            except Exception:  # already gone
+                pass
+            reader = None
         if reader is None:
             reader = _Reader(self._conninfo, self.location)
             self._local.reader = reader
@@ -209,6 +234,10 @@ class PostgresStore(Store):
         return reader
 
     def close(self) -> None:
+        with self._watcher_lock:
+            if self._watcher is not None:
+                self._watcher.close()
+                self._watcher = None
         with self._readers_lock:
             for reader in self._readers:
                 reader.close()
@@ -216,12 +245,29 @@ class PostgresStore(Store):
         self.engine.dispose()
 
     def data_version(self) -> int:
-        """Changes whenever a write to any collection commits (from any host): a
-        digest of every collection's seq, generation and last change. One query."""
+        """Changes whenever a write to any collection (or a token) commits, from any
+        host. Without a round trip while the change watcher listens: this store's
+        own writes count at once, other processes' when their notification arrives
+        (a read that must see a given write passes ``min_seq``, which re-checks).
+        While not listening: one query digesting every collection's state."""
+        self._asked += 1
+        watcher = self._watch() if self._asked > LISTEN_AFTER else None
+        state = watcher.state() if watcher is not None else None
+        if state is not None:
+            return hash((state, self._writes))
         row = self._reader().execute(
-            "SELECT count(*), coalesce(sum(seq), 0), coalesce(sum(generation), 0), coalesce(max(updated_at), 0) "
-            "FROM collections")[0]
-        return hash(tuple(row))
+            "SELECT count(*), coalesce(sum(seq), 0), coalesce(sum(generation), 0), coalesce(max(updated_at), 0), "
+            "(SELECT count(*) FROM api_tokens) FROM collections")[0]
+        return hash(("poll", tuple(row), self._writes))
+
+    def _watch(self) -> ChangeWatcher:
+        watcher = self._watcher
+        if watcher is None or not watcher.alive:  # first use, or a forked child (no thread)
+            with self._watcher_lock:
+                if self._watcher is None or not self._watcher.alive:
+                    self._watcher = ChangeWatcher(self._conninfo)
+                watcher = self._watcher
+        return watcher
 
     def collection_state(self, collection_id: int) -> tuple[int, int] | None:
         rows = self._reader().execute("SELECT seq, generation FROM collections WHERE id = ?", (collection_id,))

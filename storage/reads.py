@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from ..errors import StoreError
 from . import schema
 from .filters import Filter, filter_clause
+from .text_rules import NUL
 
 if TYPE_CHECKING:
     from .store import CollectionInfo
@@ -197,6 +198,8 @@ class StoreReads:
 
     def document_vectors(self, collection: CollectionInfo, ext_id: str) -> tuple[int, np.ndarray] | None:
         """(document row id, its chunk vectors) or None when the id is not stored."""
+        if NUL in ext_id:  # never stored (storage/text_rules.py); PostgreSQL refuses to compare it
+            return None
         docs, ch = schema.documents, schema.chunks
         with self.reading() as conn:
             doc_id = conn.execute(
@@ -290,6 +293,8 @@ class StoreReads:
                                                .order_by(docs.c.id))]
 
     def get_document(self, collection_id: int, ext_id: str) -> dict[str, Any] | None:
+        if NUL in ext_id:  # never stored (storage/text_rules.py); PostgreSQL refuses to compare it
+            return None
         docs = schema.documents
         with self.reading() as conn:
             row = conn.execute(

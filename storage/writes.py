@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 from sqlalchemy import Connection, func, insert, select, text, update
 
-from ..errors import StoreError
+from ..errors import InputError, StoreError
 from . import schema
 from .reads import batched
+from .text_rules import NUL, document_problem
 
 if TYPE_CHECKING:
     from .store import CollectionInfo
@@ -72,7 +73,7 @@ class StoreWrites:
         docs = schema.documents
         found: dict[str, str] = {}
         with self.reading() as conn:
-            for part in batched(list(ext_ids)):
+            for part in batched([e for e in ext_ids if NUL not in e]):  # never stored (text_rules)
                 rows = conn.execute(
                     select(docs.c.ext_id, docs.c.content_hash).where(
                         docs.c.collection_id == collection_id, docs.c.ext_id.in_(part)
@@ -123,6 +124,10 @@ class StoreWrites:
         unless it is still the collection's spec: stored vectors always match the
         stored pooling state, even when another process refits meanwhile.
         """
+        for d in batch:  # the readers skip these; this guards every other way in (vectors, copy)
+            refused = document_problem(d.ext_id, d.text, d.metadata_json)
+            if refused is not None:
+                raise InputError(f"document {d.ext_id!r}: {refused}")
         now = time.time()
         with self.writing() as conn:
             seq = self._bump_seq(conn, collection_id, embedder_spec)
@@ -212,7 +217,7 @@ class StoreWrites:
         with self.writing() as conn:
             self._lock_collection(conn, collection_id)  # the ids found stay ours until commit
             found: dict[str, int] = {}
-            for part in batched(list(ext_ids)):
+            for part in batched([e for e in ext_ids if NUL not in e]):  # never stored (text_rules)
                 rows = conn.execute(
                     select(docs.c.ext_id, docs.c.id).where(docs.c.collection_id == collection_id, docs.c.ext_id.in_(part))
                 )

@@ -22,11 +22,12 @@ def free_port() -> int:
 class Server:
     """``vecdex --db DB serve --port P [args]`` in a subprocess; ``url`` once ready."""
 
-    def __init__(self, db: Path, *args: str, env: dict[str, str] | None = None):
+    def __init__(self, db: Path | str, *args: str, env: dict[str, str] | None = None, log_dir: Path | None = None):
+        """``db``: a SQLite file (the log goes beside it) or a PostgreSQL URL (give ``log_dir``)."""
         self.db = db
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = Path(str(db) + f".server-{self.port}.log")
+        self.log = (log_dir / f"server-{self.port}.log") if log_dir else Path(str(db) + f".server-{self.port}.log")
         command = [sys.executable, "-m", "vecdex", "--db", str(db), "serve", "--port", str(self.port), *args]
         self._log_file = open(self.log, "wb")
         self.process = subprocess.Popen(command, stdout=self._log_file, stderr=subprocess.STDOUT,

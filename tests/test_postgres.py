@@ -237,7 +237,8 @@ def test_a_writer_killed_mid_transaction_leaves_nothing_half_written(pg_store, p
 
 def test_a_reader_with_its_own_cache_folder_sees_every_acknowledged_write(pg_url, tmp_path, monkeypatch):
     """Two processes, two cache folders, one database: each write another process
-    acknowledged is found by the very next search here (dense and lexical), the
+    acknowledged is found by the very next search here that asks for it (min_seq;
+    dense and lexical), the
     caches caught up from the store, never from the other process's files."""
     from vecdex.search import Vecdex
 
@@ -251,8 +252,115 @@ def test_a_reader_with_its_own_cache_folder_sees_every_acknowledged_write(pg_url
                                                                       "VECDEX_CACHE_DIR": str(writer_cache)})
             assert wrote.returncode == 0, wrote.stderr
             news = vx.collection("news")
-            assert news.search(text, k=1, mode="dense")[0].id == f"n{n}"
-            assert news.search(text, k=1, mode="lexical")[0].id == f"n{n}"
+            written = news.store_seq()  # what the writer's last write returned
+            assert news.search(text, k=1, mode="dense", min_seq=written)[0].id == f"n{n}"
+            assert news.search(text, k=1, mode="lexical", min_seq=written)[0].id == f"n{n}"
         store_dir = f"stores/{vx.store.store_id()}"
     assert list((reader_cache / store_dir / "faiss").glob("*.faiss"))
     assert list((writer_cache / store_dir / "faiss").glob("*.faiss"))
+
+
+def _until(condition, seconds: float = 20.0) -> bool:
+    """Wait for something another thread or server does (not a timing assertion)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def _warm(coll) -> None:
+    """Search enough times for the store to start listening for changes."""
+    from vecdex.storage.pg_changes import LISTEN_AFTER
+
+    for _ in range(LISTEN_AFTER + 1):
+        coll.search("warm up", k=1, mode="dense")
+
+
+def _count_queries(store, monkeypatch) -> list[str]:
+    """Every statement this store sends from now on (plain reader and SQLAlchemy)."""
+    from sqlalchemy import event
+    from vecdex.storage import postgres
+
+    sent: list[str] = []
+    execute = postgres._Reader.execute
+    monkeypatch.setattr(postgres._Reader, "execute", lambda self, st, params=(): sent.append(st) or execute(self, st, params))
+    event.listen(store.engine, "before_cursor_execute", lambda conn, cursor, st, *a: sent.append(st))
+    return sent
+
+
+def test_a_warm_dense_search_sends_no_query_while_changes_are_listened_for(pg_url, monkeypatch):
+    """"Did anything change?" comes from change notifications, not a query per search;
+    a write anywhere is then seen (its notification arrives), and this process's
+    own writes at once."""
+    from vecdex.search import Vecdex
+
+    with Vecdex(pg_url) as vx, Vecdex(pg_url) as other:
+        coll = vx.collection("c", create=True, embedder="fake")
+        coll.add([{"id": str(i), "text": TEXTS[i]} for i in range(4)])
+        coll.search("bushfires near Sydney", k=2, mode="dense")
+        assert vx.store._watcher is None  # a one-shot search does not open a listening connection
+        _warm(coll)
+        assert _until(lambda: vx.store._watch().state() is not None)
+        coll.search("bushfires near Sydney", k=2, mode="dense")
+        sent = _count_queries(vx.store, monkeypatch)
+        for _ in range(5):
+            assert coll.search("bushfires near Sydney", k=1, mode="dense")[0].id == "0"
+        # at most the hit rows (until the in-memory hit cache is built), never a change check
+        assert len(sent) <= 5 and all("FROM chunks c JOIN documents d" in st for st in sent), sent
+        other.collection("c").add([{"id": "x", "text": "bushfires bushfires near Sydney Sydney"}])
+        assert _until(lambda: coll.search("bushfires bushfires near Sydney Sydney", k=1, mode="dense")[0].id == "x")
+        coll.add([{"id": "y", "text": "interest rates rose again"}])  # own write: seen at once
+        assert coll.search("interest rates rose again", k=1, mode="dense")[0].id == "y"
+
+
+def test_min_seq_finds_a_commit_whose_notification_has_not_arrived(pg_url):
+    """A reader that heard nothing yet (its listener frozen here) still answers a
+    search with min_seq from a state covering that write: dense, lexical, hybrid."""
+    from vecdex.search import Vecdex
+
+    with Vecdex(pg_url) as reader, Vecdex(pg_url) as writer:
+        w = writer.collection("c", create=True, embedder="fake", index="hnsw")
+        w.add([{"id": str(i), "text": t} for i, t in enumerate(TEXTS[:4])])
+        r = reader.collection("c")
+        _warm(r)
+        assert _until(lambda: reader.store._watch().state() is not None)
+        r.search("cricket", k=1)
+        frozen = reader.store._watch().state()
+        reader.store._watch().state = lambda: frozen  # deaf from now on
+        written = w.add([{"id": "new", "text": "Firefighters battle a blaze in the Blue Mountains"}]).seq
+        assert written == w.store_seq()
+        assert "new" not in {h.id for h in r.search("blaze Blue Mountains", k=5)}  # documented staleness
+        for mode in ("dense", "lexical", "hybrid"):
+            assert r.search("blaze Blue Mountains", k=1, mode=mode, min_seq=written)[0].id == "new", mode
+        with pytest.raises(Exception, match="min_seq .* is ahead"):
+            r.search("blaze", k=1, min_seq=written + 5)
+
+
+def test_a_lost_listening_connection_falls_back_to_asking_and_reconnects(pg_url):
+    import psycopg
+    from sqlalchemy.engine import make_url
+    from vecdex.search import Vecdex
+
+    admin = make_url(pg_url).set(drivername="postgresql")
+    with Vecdex(pg_url) as reader, Vecdex(pg_url) as writer:
+        w = writer.collection("c", create=True, embedder="fake")
+        w.add([{"id": "a", "text": TEXTS[0]}])
+        r = reader.collection("c")
+        _warm(r)
+        watcher = reader.store._watch()
+        assert _until(lambda: watcher.state() is not None)
+        epoch = watcher.state()[0]
+        r.search("cricket", k=1, mode="dense")
+        with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+            killed = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                                  "AND query LIKE 'LISTEN%%'", (admin.database,)).fetchall()
+        assert killed == [(True,)]
+        w.add([{"id": "b", "text": TEXTS[3]}])
+        assert _until(lambda: r.search(TEXTS[3], k=1, mode="dense")[0].id == "b")
+        assert _until(lambda: watcher.state() is not None and watcher.state()[0] > epoch)  # listening again
+        w.add([{"id": "c", "text": TEXTS[2]}])
+        assert _until(lambda: r.search(TEXTS[2], k=1, mode="dense")[0].id == "c")

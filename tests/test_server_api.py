@@ -4,10 +4,11 @@ shapes, limits, auth, paging, dropping, metrics, startup checks."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
-from conftest import run_vecdex
+from conftest import drop_pg_database, new_pg_database, run_vecdex
 from serving import Server
 
 import vecdex
@@ -21,14 +22,25 @@ DOCS = [{"id": f"d{i}", "text": text, "metadata": {"n": i}} for i, text in enume
 ])]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with Server(tmp_path_factory.mktemp("api") / "api.db", "--max-body-mb", "0.05", "--max-batch", "50",
-                "--max-k", "20", "--read-timeout", "0.5") as running:
-        client = vecdex.Client(running.url)
-        client.collection("news", create=True).add(DOCS)
-        client.close()
-        yield running
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory):
+    """One server per store kind: the same API answers the same on both."""
+    folder = tmp_path_factory.mktemp("api")
+    if request.param == "sqlite":
+        db, admin = folder / "api.db", None
+    else:
+        admin = request.getfixturevalue("pg_server")
+        db = new_pg_database(admin)
+    try:
+        with Server(db, "--max-body-mb", "0.05", "--max-batch", "50", "--max-k", "20", "--read-timeout", "0.5",
+                    log_dir=folder, env={"VECDEX_CACHE_DIR": str(folder / "cache")}) as running:
+            client = vecdex.Client(running.url)
+            client.collection("news", create=True).add(DOCS)
+            client.close()
+            yield running
+    finally:
+        if admin is not None:
+            drop_pg_database(admin, db)
 
 
 @pytest.fixture
@@ -162,9 +174,9 @@ def test_openapi_and_docs_and_limits(http):
     assert http.get("/v1/limits").json()["max_batch"] == 50
 
 
-def test_tokens_scopes_collections_and_revocation(tmp_path):
-    db = tmp_path / "auth.db"
-    with Server(db) as server:
+def test_tokens_scopes_collections_and_revocation(store_target, tmp_path):
+    db = store_target
+    with Server(db, log_dir=tmp_path, env={"VECDEX_CACHE_DIR": str(tmp_path / "cache")}) as server:
         open_client = vecdex.Client(server.url)
         open_client.collection("docs", create=True).add(DOCS[:2])
         open_client.collection("other", create=True).add(DOCS[2:])
@@ -173,9 +185,7 @@ def test_tokens_scopes_collections_and_revocation(tmp_path):
             out = run_vecdex("token", "create", "--scope", scope, *extra, "--json", db=db)
             assert out.returncode == 0, out.stderr
             made[scope] = json.loads(out.stdout)
-        stored = db.read_bytes() + (db.with_name(db.name + "-wal").read_bytes()
-                                    if db.with_name(db.name + "-wal").exists() else b"")
-        assert made["admin"]["token"].encode() not in stored  # only digests are stored
+        assert made["admin"]["token"].encode() not in _stored_bytes(db)  # only digests are stored
         # From now on the store has tokens: every API call needs one (health checks do not).
         with httpx.Client(base_url=server.url) as http:
             assert error_of(http.get("/v1/collections"), 401)["error"] == "unauthorized"
@@ -212,6 +222,19 @@ def test_tokens_scopes_collections_and_revocation(tmp_path):
         assert missing.returncode == 1 and missing.stderr.decode().startswith("vecdex: error: no token")
         for client in (open_client, reader, writer, admin):
             client.close()
+
+
+def _stored_bytes(db: str) -> bytes:
+    """Everything the store holds about tokens, as bytes (a SQLite file and its WAL)."""
+    if "://" not in db:
+        path = Path(db)
+        wal = path.with_name(path.name + "-wal")
+        return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    with psycopg.connect(make_url(db).set(drivername="postgresql").render_as_string(hide_password=False)) as conn:
+        return repr(conn.execute("SELECT * FROM api_tokens").fetchall()).encode()
 
 
 def test_public_address_needs_a_token(tmp_path):

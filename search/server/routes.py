@@ -124,7 +124,8 @@ def search(name: str, body: m.SearchIn, c: Caller = Depends(caller)):
     _check_k(svc, body.k)
     collection = svc.collection(name)
     ranking = _ranking(body)
-    seq = svc.covered(collection, body.min_seq, dense=body.mode != "lexical")
+    seq = svc.covered(collection, body.min_seq, dense=body.mode != "lexical",
+                      lexical=body.mode != "dense" and body.vector is None)
     if body.queries is not None:
         _check_batch(svc, len(body.queries), "queries")
         results = []
@@ -148,7 +149,7 @@ def similar(name: str, body: m.SimilarIn, c: Caller = Depends(caller)):
     svc = c.may("read", name)
     _check_k(svc, body.k)
     collection = svc.collection(name)
-    seq = svc.covered(collection, body.min_seq, dense=body.mode != "lexical")
+    seq = svc.covered(collection, body.min_seq, dense=body.mode != "lexical", lexical=body.mode != "dense")
     return _json({"hits": _hits(collection.similar(body.id, body.k, body.where, **_ranking(body))), "seq": seq})
 
 

@@ -94,7 +94,8 @@ class Service:
 
     # -- read-your-writes ----------------------------------------------------------------
 
-    def covered(self, collection: Collection, min_seq: int | None, *, dense: bool = True) -> int:
+    def covered(self, collection: Collection, min_seq: int | None, *, dense: bool = True,
+                lexical: bool = False) -> int:
         """The ``seq`` this worker answers ``collection`` from: its caches are caught up
         with the store first (a write acknowledged by any worker is in the store, so a
         ``min_seq`` it returned is always reached). A ``min_seq`` the store itself has
@@ -103,7 +104,11 @@ class Service:
         deadline = time.monotonic() + self.settings.read_timeout
         while True:
             try:
-                seq = collection.catch_up() if dense else collection.store_seq()
+                seq = collection.catch_up(min_seq) if dense else collection.store_seq()
+                if lexical and min_seq is not None and seq >= min_seq:
+                    # the lexical index too (on PostgreSQL a change is signalled
+                    # asynchronously: min_seq makes it re-check the store)
+                    seq = min(seq, self.vx.lexical.get(collection.info.id, min_seq).seq)
                 if min_seq is None or seq >= min_seq:
                     return seq
                 stored = collection.store_seq()
