@@ -97,7 +97,10 @@ def run_vecdex(*args: str, db: Path | None = None, input: bytes | None = None, c
     the path only so that subprocesses can load the fake embedder."""
     full_env = {**os.environ, **(env or {})}
     full_env["PYTHONPATH"] = os.pathsep.join([str(TESTS), full_env.get("PYTHONPATH", "")])
-    script = shutil.which("vecdex")
+    # The console script of the interpreter running the tests (a venv's, not whichever
+    # vecdex is first on PATH), else the first on PATH, else python -m vecdex.
+    beside = Path(sys.executable).parent / "vecdex"
+    script = str(beside) if beside.is_file() else shutil.which("vecdex")
     command = [script] if script else [sys.executable, "-m", "vecdex"]
     if db is not None:
         command += ["--db", str(db)]
