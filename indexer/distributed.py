@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -195,6 +196,8 @@ def _quiet_data(ray) -> None:
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     logging.getLogger("ray.data").setLevel(logging.ERROR)
+    # Sizing advice for the actor pool ("only received 1 input"): a small input is fine.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"ray\.data\.")
 
 
 def index_paths(
