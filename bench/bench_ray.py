@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -169,9 +170,30 @@ def stage_rates(texts: list[str], folder: Path, tmp: Path, pg: str | None) -> di
 
     out["sqlite_write"] = write_rate(str(tmp / "writes.db"), 1)
     if pg:
-        out["pg_write_1"] = write_rate(pg, 1)
-        out["pg_write_2"] = write_rate(pg, 2)
+        with scratch_database(pg) as url:
+            out["pg_write_1"] = write_rate(url, 1)
+            out["pg_write_2"] = write_rate(url, 2)
     return out
+
+
+@contextmanager
+def scratch_database(server_url: str):
+    """A fresh database on the server of ``server_url``, dropped afterwards (the
+    benchmark never writes into an existing database)."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    admin = psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True)
+    name = f"vecdex_bench_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 def plan(rates: dict[str, float], ray_efficiency: float, docs: int = 100_000_000, cores: int = 16) -> list[str]:
@@ -210,7 +232,7 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pg", default=os.environ.get("VECDEX_TEST_PG_URL"),
-                        help="a PostgreSQL database to measure write throughput in (tables are added)")
+                        help="a PostgreSQL server (URL) to measure write throughput on, in a scratch database")
     args = parser.parse_args()
     import logging
 
