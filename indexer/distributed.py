@@ -156,10 +156,28 @@ class EmbedActor:
         out = [{"kind": "unchanged", "id": r["id"], "note": r["note"], "source": r["source"],
                 "size": len(r["text"].encode("utf-8", "surrogatepass"))}
                for r in records if stored.get(r["id"]) == r["hash"]]
-        for row, (spans, vectors) in zip(todo, embed_records([r["text"] for r in todo], self.embedder, self.chunking)):
+        for row, done in zip(todo, self._embed_texts([r["text"] for r in todo])):
+            if isinstance(done, Exception):
+                out.append(_failed(row["source"], done))
+                continue
+            spans, vectors = done
             out.append({**row, "spans": np.asarray(spans, dtype="<i8").tobytes(),
                         "vectors": np.asarray(vectors, dtype="<f4").tobytes()})
         return out
+
+    def _embed_texts(self, texts: list[str]) -> list[Any]:
+        """embed_records on the batch; if it raises, one text at a time, so that a
+        document the model fails on is skipped and reported, never the whole job."""
+        try:
+            return embed_records(texts, self.embedder, self.chunking)
+        except Exception:  # noqa: BLE001 - find the culprit below
+            out: list[Any] = []
+            for text in texts:
+                try:
+                    out.extend(embed_records([text], self.embedder, self.chunking))
+                except Exception as exc:  # noqa: BLE001 - reported as that document's problem
+                    out.append(exc)
+            return out
 
     def _write(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The local indexer's steps on this batch: dedupe, skip unchanged, embed, one transaction."""
@@ -168,13 +186,22 @@ class EmbedActor:
         indexer._check_store = True
         batch = [_record(r) for r in records]
         todo = indexer._prepare(batch, self.seen, report) if batch else []
+        failed = []
         if todo:
-            embedded = embed_records([p.record.text for p in todo], self.embedder, self.chunking)
-            indexer._write(todo, embedded, len(batch), report)
+            embedded = self._embed_texts([p.record.text for p in todo])
+            failed = [_failed(p.record.source, e) for p, e in zip(todo, embedded) if isinstance(e, Exception)]
+            kept = [(p, e) for p, e in zip(todo, embedded) if not isinstance(e, Exception)]
+            if kept:
+                indexer._write([p for p, _ in kept], [e for _, e in kept], len(batch), report)
         notes = [r for r in records if r["note"]]
         summary = {**report.as_dict(), "seq": indexer.last_seq}
-        return [{"kind": "note", "note": r["note"], "source": r["source"]} for r in notes] + [
+        return failed + [{"kind": "note", "note": r["note"], "source": r["source"]} for r in notes] + [
             {"kind": "written", "message": json.dumps(summary), "size": len(batch)}]
+
+
+def _failed(source: str, exc: Exception) -> dict[str, Any]:
+    message = (str(exc).splitlines() or [type(exc).__name__])[0]
+    return {"kind": "problem", "source": source, "message": f"could not embed: {message}", "problem": "embed-failed"}
 
 
 # -- the driver -----------------------------------------------------------------------------

@@ -225,3 +225,28 @@ def test_stdin_and_a_missing_extra_are_one_line_errors(tmp_path, monkeypatch):
         note.write_text("a note about rain", "utf-8")
         with pytest.raises(ConfigError, match=r"pip install 'vecdex\[ray\]'"):
             index_paths(coll, [str(note)], ReadOptions())
+
+
+def test_a_document_the_model_fails_on_is_skipped_not_the_batch(tmp_path, monkeypatch):
+    """The actor's own code, in this process: one document that makes the model
+    raise becomes that document's problem; the rest of its batch is embedded."""
+    from vecdex.indexer.distributed import EmbedActor, _item_row
+    from vecdex.indexer.readers import Record
+
+    db = tmp_path / "f.db"
+    with Vecdex(db) as vx:
+        info = vx.collection("x", create=True).info
+    actor = EmbedActor(str(db), info, write=False, strict=False)
+    real = actor.embedder.embed
+
+    def embed(pieces):
+        if any("BOOM" in p for p in pieces):
+            raise RuntimeError("the model choked\non this")
+        return real(pieces)
+
+    monkeypatch.setattr(actor.embedder, "embed", embed)
+    rows = [_item_row(Record(f"r{i}", text, {}, f"in:{i}")) for i, text in
+            enumerate(["rain fell on the river", "BOOM goes the dynamite", "the bank raised rates"])]
+    out = actor._embed(rows)
+    assert [r["kind"] for r in out] == ["record", "problem", "record"]
+    assert out[1]["source"] == "in:1" and out[1]["message"] == "could not embed: the model choked"
