@@ -217,12 +217,21 @@ def plan(rates: dict[str, float], ray_efficiency: float, docs: int = 100_000_000
         "writes do not scale with N: SQLite has one writer (the driver); PostgreSQL serialises each "
         "collection's batches on its row lock (measured with 2 writers above), so past a few machines "
         "the store, not embedding, bounds the run: split the corpus over several collections or stores.")
+    from vecdex.storage.ann.ivf import MAX_TRAIN_PER_LIST
+    from vecdex.storage.ann.spec import ivf_nlist
+    from vecdex.storage.reads import VECTOR_PAGE_ROWS
+
+    nlist = ivf_nlist(int(chunks))
     ivf_bytes = chunks * (dim * 4 + 8)
+    sample_bytes = min(chunks, 2 * nlist * MAX_TRAIN_PER_LIST) * dim * 4
+    page_bytes = 3 * VECTOR_PAGE_ROWS * (dim * 4 + 40)  # the rows' blobs, their join, the matrix
     lines.append(
-        f"index build (auto picks ivf above 2M vectors): the store read holds {vector_bytes / 2**30:,.0f} GiB of "
-        f"vectors (+ their row blobs while converting), FAISS IVF-Flat another {ivf_bytes / 2**30:,.0f} GiB: "
-        f"~{(2 * vector_bytes + ivf_bytes) / 2**30:,.0f} GiB peak on one machine; ivfpq (m=12: 12 B + 8 B id per "
-        f"vector) keeps {chunks * 20 / 2**30:,.0f} GiB resident after the build.")
+        f"index build (auto: ivf above 2M vectors, nlist={nlist:,}): read from the store a page at a time, "
+        f"FAISS IVF-Flat holds {ivf_bytes / 2**30:,.0f} GiB, plus the training sample {sample_bytes / 2**30:,.1f} GiB "
+        f"and a page {page_bytes / 2**20:,.0f} MiB: ~{(ivf_bytes + sample_bytes + page_bytes) / 2**30:,.0f} GiB peak "
+        f"on the building machine (reading all rows at once, as before, would add "
+        f"{3 * vector_bytes / 2**30:,.0f} GiB); ivfpq:m=12 keeps {chunks * 20 / 2**30:,.0f} GiB (12 B codes + 8 B "
+        "id per vector) after its build.")
     return lines
 
 

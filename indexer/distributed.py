@@ -119,7 +119,9 @@ class EmbedActor:
     a connection: unchanged documents are skipped before embedding; with
     ``write=True`` (PostgreSQL) the actor also writes its batches."""
 
-    def __init__(self, store_target: str, info: CollectionInfo, write: bool, strict: bool):
+    def __init__(self, store_target: str, info: CollectionInfo, write: bool, strict: bool, threads: int = 1):
+        # ELMo sizes TensorFlow's thread pools from this (a user's own setting wins).
+        os.environ.setdefault("VECDEX_ELMO_THREADS", str(threads))
         self.store = None
         try:  # read-only use unless writing: a SQLite file on another machine is simply not there
             self.store = open_store(store_target, create=False)
@@ -288,19 +290,27 @@ class _Run:
     def dataset(self, workers: int | None):
         ray = _ray()
         _quiet_data(ray)
-        if workers is None:
-            workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        if not self.collection.embedder.parallel_safe:
-            workers = 1
+        workers, actor_cpus = self.pool_size(ray, workers)
         items = [{**asdict(f), "size": _size(f.path)} for f in self.files]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
         ds = ds.map_batches(read_files, fn_kwargs={"options": self.options}, batch_size=1, batch_format="pyarrow",
                             num_cpus=READ_CPUS)
         return ds.map_batches(
             EmbedActor, fn_constructor_kwargs={"store_target": self.target, "info": self.info,
-                                               "write": self.write_on_workers, "strict": self.strict},
+                                               "write": self.write_on_workers, "strict": self.strict,
+                                               "threads": max(1, int(actor_cpus))},
             compute=ray.data.ActorPoolStrategy(size=workers), batch_size=EMBED_DOCS, batch_format="pyarrow",
-            num_cpus=ACTOR_CPUS)
+            num_cpus=actor_cpus)
+
+    def pool_size(self, ray, workers: int | None) -> tuple[int, float]:
+        """(actors, CPUs each): one per CPU for a cheap model (GloVe); a model that
+        already uses every core (ELMo, ONNX Runtime) gets one actor per node, with
+        that node's CPUs (and as many TensorFlow threads) but the readers' share."""
+        if self.collection.embedder.parallel_safe:
+            return workers or max(1, int(ray.cluster_resources().get("CPU", 1))), ACTOR_CPUS
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        per_node = min((n.get("Resources", {}).get("CPU", 1.0) for n in nodes), default=1.0)
+        return min(workers or len(nodes), max(1, len(nodes))), max(ACTOR_CPUS, per_node - 2 * READ_CPUS)
 
     def execute(self, workers: int | None) -> IndexReport:
         started = time.perf_counter()

@@ -236,6 +236,7 @@ def test_a_document_the_model_fails_on_is_skipped_not_the_batch(tmp_path, monkey
     db = tmp_path / "f.db"
     with Vecdex(db) as vx:
         info = vx.collection("x", create=True).info
+    monkeypatch.setenv("VECDEX_ELMO_THREADS", "1")  # the actor sets it (once per actor process) if unset
     actor = EmbedActor(str(db), info, write=False, strict=False)
     real = actor.embedder.embed
 
