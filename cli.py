@@ -94,6 +94,7 @@ Examples:
   vecdex index docs/ --embedder elmo --collection ctx        # contextual ELMo (TF Hub google/elmo/3)
   vecdex index docs/ --pooling mean --collection plain       # plain averaging instead of SIF
   vecdex index docs/ --fit background.txt                    # common component of your own corpus
+  vecdex index shards/ --ray                                 # chunk + embed on a Ray cluster (vecdex[ray])
 """)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @collection_option
