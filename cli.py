@@ -94,6 +94,7 @@ Examples:
   vecdex index docs/ --embedder elmo --collection ctx        # contextual ELMo (TF Hub google/elmo/3)
   vecdex index docs/ --pooling mean --collection plain       # plain averaging instead of SIF
   vecdex index docs/ --fit background.txt                    # common component of your own corpus
+  vecdex index shards/ --ray                                 # chunk + embed on a Ray cluster (vecdex[ray])
 """)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @collection_option
@@ -105,12 +106,15 @@ Examples:
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
 @click.option("--index", "index_spec", default=None, metavar="SPEC", help=INDEX_SPEC_HELP + " New collections only.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad record (exit 1); its batch is not written.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
+              help="Chunk and embed on a Ray cluster (vecdex[ray]): ADDRESS, or auto/none for ray.init()'s "
+                   "choice (a configured cluster, else a local one). --workers: actors.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
 @pooling_options
 @json_option
 @click.pass_context
 def index(ctx, paths, collection, model, embedder, layer, pooling, fmt, id_field, text_field, encoding, chunk_tokens,
-          workers, index_spec, strict, quiet, sif_a, word_freq, components, fit, as_json):
+          workers, index_spec, strict, ray_address, quiet, sif_a, word_freq, components, fit, as_json):
     """Add or update documents from files, folders, JSONL, CSV, lines or stdin (-).
 
     Documents are upserted by id: changed ones are re-embedded, unchanged ones
@@ -120,8 +124,13 @@ def index(ctx, paths, collection, model, embedder, layer, pooling, fmt, id_field
     from .indexer.readers import ReadOptions, read_inputs
 
     options = ReadOptions(format=fmt, id_field=id_field, text_field=text_field, encoding=encoding, strict=strict)
-    items = read_inputs(paths, options)  # checks every path before anything is opened
-    first = next(items, None)
+    if ray_address is None:
+        items = read_inputs(paths, options)  # checks every path before anything is opened
+        first = next(items, None)
+    else:
+        from .indexer.readers import check_inputs
+
+        check_inputs(list(paths), options)
     vx = open_store(ctx, create=True)
     with vx:
         existed = vx.store.get_collection(collection) is not None
@@ -135,9 +144,14 @@ def index(ctx, paths, collection, model, embedder, layer, pooling, fmt, id_field
                              index=index_spec, **embedder_extras(embedder, layer, pooling, static))
         progress = _progress_bar(quiet)
         try:
-            report = coll.add(_chain(first, items), strict=strict, workers=workers,
-                              progress=progress.update if progress is not None else None,
-                              chunk_progress=progress.chunks_done if progress is not None else None)
+            callbacks = {"progress": progress.update, "chunk_progress": progress.chunks_done} if progress is not None else {}
+            if ray_address is None:
+                report = coll.add(_chain(first, items), strict=strict, workers=workers, **callbacks)
+            else:
+                from .indexer.distributed import index_paths
+
+                report = index_paths(coll, list(paths), options, address=ray_address, strict=strict, workers=workers,
+                                     files_progress=progress.files_done if progress is not None else None, **callbacks)
         except VecdexError:
             if not existed:
                 vx.drop_if_empty(coll.name)  # a failed run into a new collection leaves nothing behind
@@ -173,6 +187,9 @@ def _progress_bar(quiet: bool):
 
     class IndexingBar(tqdm):
         chunks = 0
+
+        def files_done(self, done: int, total: int) -> None:
+            self.set_description_str(f"indexing (files {done:,}/{total:,})", refresh=False)
 
         def chunks_done(self, n: int) -> None:
             self.chunks += n

@@ -1,4 +1,4 @@
-"""Read corpora into records: files, folders, JSONL, CSV/TSV, one document per line, stdin.
+"""Read corpora into records: files, folders, JSONL, CSV/TSV, Parquet, one document per line, stdin.
 
 Readers never raise on bad data: they yield a :class:`Problem` naming the file
 and line, and go on. The pipeline decides (``--strict`` or not) what to do.
@@ -20,11 +20,11 @@ from typing import Any, BinaryIO, Iterable, Iterator, Union
 from ..errors import InputError
 from .textio import SNIFF_BYTES, DecodeProblem, decode, looks_binary
 
-FORMATS = ("auto", "text", "lines", "jsonl", "csv")
+FORMATS = ("auto", "text", "lines", "jsonl", "csv", "parquet")
 TEXT_EXTENSIONS = {".txt", ".md", ".markdown", ".rst", ".text"}
 FORMAT_BY_EXTENSION = {
     **{ext: "text" for ext in TEXT_EXTENSIONS},
-    ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet",
 }
 DEFAULT_MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
 # Metadata is stored as JSON and filtered in SQL; hundreds of levels are never
@@ -72,29 +72,64 @@ def _decode(data: bytes, options: ReadOptions) -> tuple[str, str | None]:
     return decode(data, encoding)
 
 
-def read_inputs(paths: Iterable[str], options: ReadOptions) -> Iterator[Item]:
-    """Records and problems from all inputs, in order. Paths are checked first."""
-    paths = list(paths)
+@dataclass(frozen=True)
+class InputFile:
+    """One file to read: where it is, how it is named in ids and messages, its format."""
+
+    path: str
+    shown: str
+    format: str
+    prefix: str  # before line numbers in ids ("" for a single input)
+
+
+STDIN = "-"
+
+
+def check_inputs(paths: list[str], options: ReadOptions) -> None:
+    """Raise on an unknown format or a missing path, before anything is read."""
     if options.format not in FORMATS:
         raise InputError(f"unknown format {options.format!r} (choose from {', '.join(FORMATS)})")
     for raw in paths:
-        if raw != "-" and not os.path.exists(raw):
+        if raw != STDIN and not os.path.exists(raw):
             raise InputError(f"no such file or folder: {raw}")
+
+
+def list_inputs(paths: list[str], options: ReadOptions) -> Iterator[InputFile | str]:
+    """The files the inputs name, in reading order (``"-"`` for stdin); files in
+    folders with an extension no reader knows are counted in ``options.skipped_extensions``."""
     several = len(paths) > 1
     for raw in paths:
-        if raw == "-":
-            stream = options.stdin or sys.stdin.buffer
-            # auto on stdin: JSONL if it starts with "{", else one document per line
-            yield from _read_stream(stream, "<stdin>", "" if not several else "stdin:", options.format, options)
+        if raw == STDIN:
+            yield STDIN
         elif os.path.isdir(raw):
-            yield from _read_folder(Path(raw), options, several)
+            yield from _folder_files(Path(raw), options, several)
         else:
             path = Path(raw)
             fmt = options.format if options.format != "auto" else FORMAT_BY_EXTENSION.get(path.suffix.lower(), "text")
-            yield from _read_file(path, os.path.normpath(raw), fmt, options, prefix=f"{os.path.normpath(raw)}:" if several else "")
+            shown = os.path.normpath(raw)
+            yield InputFile(raw, shown, fmt, f"{shown}:" if several else "")
 
 
-def _read_folder(root: Path, options: ReadOptions, several: bool) -> Iterator[Item]:
+def read_inputs(paths: Iterable[str], options: ReadOptions) -> Iterator[Item]:
+    """Records and problems from all inputs, in order. Paths are checked first."""
+    paths = list(paths)
+    check_inputs(paths, options)
+    several = len(paths) > 1
+    for source in list_inputs(paths, options):
+        if source == STDIN:
+            stream = options.stdin or sys.stdin.buffer
+            # auto on stdin: JSONL if it starts with "{", else one document per line
+            yield from _read_stream(stream, "<stdin>", "" if not several else "stdin:", options.format, options)
+        else:
+            yield from read_file(source, options)
+
+
+def read_file(source: InputFile, options: ReadOptions) -> Iterator[Item]:
+    """Records and problems from one listed file."""
+    return _read_file(Path(source.path), source.shown, source.format, options, source.prefix)
+
+
+def _folder_files(root: Path, options: ReadOptions, several: bool) -> Iterator[InputFile]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
@@ -111,7 +146,7 @@ def _read_folder(root: Path, options: ReadOptions, several: bool) -> Iterator[It
             else:
                 fmt = options.format
             shown = (root / rel).as_posix() if several else rel
-            yield from _read_file(path, shown, fmt, options, prefix=f"{shown}:")
+            yield InputFile(str(path), shown, fmt, f"{shown}:")
 
 
 def _special_file(path: Path) -> str | None:
@@ -151,6 +186,8 @@ def _read_file(path: Path, shown: str, fmt: str, options: ReadOptions, prefix: s
                 yield Problem(shown, f"larger than the {options.max_document_bytes // 2**20} MB document limit", "too-large")
                 return
             yield from _text_document(data, shown, options)
+        elif fmt == "parquet":
+            yield from _parquet_records(handle, shown, options)
         else:
             yield from _read_stream(handle, shown, prefix, fmt, options)
 
@@ -240,6 +277,9 @@ def _wide_lines(stream: BinaryIO, shown: str, encoding: str, options: ReadOption
 
 
 def _read_stream(stream: BinaryIO, shown: str, prefix: str, fmt: str, options: ReadOptions) -> Iterator[Item]:
+    if fmt == "parquet":  # binary and read by footer: the stream is read whole
+        yield from _parquet_records(io.BytesIO(stream.read()), shown.strip("<>"), options)
+        return
     head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES] if hasattr(stream, "peek") else b""
     wide = _wide_encoding(head, options)
     if head and not wide and looks_binary(head):
@@ -401,6 +441,31 @@ def _csv_records(lines, shown: str, options: ReadOptions, delimiter: str) -> Ite
             continue
         yield _record_from_fields(dict(zip(header, row)), where, options, None)
     yield from pending
+
+
+#: Rows converted to Python objects at a time (a row group can be far bigger).
+PARQUET_BATCH_ROWS = 4096
+
+
+def _parquet_records(handle: BinaryIO, shown: str, options: ReadOptions) -> Iterator[Item]:
+    """One record per row (columns as in JSONL: id, text, the rest metadata), read a
+    batch at a time; a file that is not Parquet is one problem."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        reader = pq.ParquetFile(handle)
+    except (pa.ArrowException, OSError) as exc:
+        yield Problem(shown, f"not a readable Parquet file ({str(exc).splitlines()[0]})", "bad-record")
+        return
+    number = 0
+    try:
+        for batch in reader.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            for fields in batch.to_pylist():
+                number += 1
+                yield _record_from_fields(fields, f"{shown}:{number}", options, None)
+    except (pa.ArrowException, OSError) as exc:
+        yield Problem(f"{shown}:{number + 1}", f"damaged Parquet data ({str(exc).splitlines()[0]})", "bad-record")
 
 
 def read_stream_for_tests(data: bytes, fmt: str = "lines", **kwargs: Any) -> list[Item]:

@@ -184,14 +184,20 @@ class Collection(RankedSearch, DenseSearch):
         except BaseException:
             self._sync_index(indexer.last_seq, report)
             raise
-        self._sync_index(indexer.last_seq, report)
-        report.seq = indexer.last_seq
+        self.finish_write(indexer.last_seq, report)
+        return report
+
+    def finish_write(self, written_seq: int, report: "IndexReport") -> None:
+        """After an indexing run (:meth:`add`, or a distributed one) wrote up to
+        ``written_seq``: the vector index brought up to date, the report's ``seq``
+        set (what ``min_seq`` takes), and a refit if due."""
+        self._sync_index(written_seq, report)
+        report.seq = written_seq
         if self._refit_due():
             try:
                 self.refit()
             except CollectionChangedError:  # other writers are busy: refit on a later add
                 report.notes["refit postponed: the collection kept changing (run vecdex refit)"] = 0
-        return report
 
     upsert = add
 

@@ -218,10 +218,13 @@ class IndexCache:
                 index = None
         if index is not None:
             return index, seq, widened
-        seq, _, ids, vectors, total = self.store.vector_state(collection, None)
-        spec = self._wanted_spec(collection, total)
-        index = create_index(spec, dimension, len(ids))
-        index.build(ids, vectors)
+        # A rebuild reads the store a page at a time: the only full copy of the
+        # vectors is the index's own (a big load's first build fits in memory once).
+        with self.store.vector_scan(collection) as scan:
+            spec = self._wanted_spec(collection, scan.total)
+            index = create_index(spec, dimension, scan.total)
+            index.build_pages(scan.pages, scan.total)
+            seq = scan.seq
         self.last_action = "rebuilt"
         return index, seq, self._choice_to_record(collection, spec)
 

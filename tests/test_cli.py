@@ -178,10 +178,12 @@ def test_console_script_end_to_end_on_the_lee_corpus(tmp_path, lee_background):
 
 
 def test_help_and_glove_queries_do_not_import_tensorflow(tmp_path, lee_background):
-    """TensorFlow costs seconds to import: only ELMo collections may load it."""
+    """TensorFlow costs seconds to import: only ELMo collections may load it (and Ray
+    only ``index --ray``)."""
     probe = ("import sys, runpy; sys.argv = ['vecdex'] + sys.argv[1:]; "
              "from vecdex import cli\ntry:\n    cli.main()\nexcept SystemExit:\n    pass\n"
-             "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\nprint('NO-TF')")
+             "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
+             "assert 'ray' not in sys.modules, 'ray was imported'\nprint('NO-TF')")
     import subprocess
     import sys as _sys
 

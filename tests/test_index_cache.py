@@ -105,3 +105,72 @@ def test_in_memory_index_follows_other_writers(setup, db_path):
     write(other, other.get_collection("c"), ["b", "c"], seed=3)
     other.close()
     assert cache.get(current(store)).count() == 3 and cache.last_action == "caught-up"
+
+
+# -- rebuilds read the store a page at a time ------------------------------------------------
+
+
+def _many(store, coll, n, dim, seed=0):
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    for start in range(0, n, 5000):
+        store.write_documents(coll.id, [
+            DocumentWrite(f"d{i}", f"text {i}", "{}", f"h{i}", None, [(0, 4)], vectors[i : i + 1])
+            for i in range(start, min(n, start + 5000))])
+
+
+def test_vector_scan_pages_one_snapshot_again_and_again(any_store):
+    coll = any_store.create_collection("c", {"kind": "fake", "dimension": 8}, {"type": "flat"}, {})
+    write(any_store, coll, [f"d{i}" for i in range(10)])
+    seq, _, ids, vectors, total = any_store.vector_state(current(any_store), None)
+    with any_store.vector_scan(current(any_store), page_rows=3) as scan:
+        write(any_store, coll, ["late"], seed=1)  # after the snapshot: not in it
+        assert (scan.seq, scan.total) == (seq, total) == (1, 10)
+        for _ in range(2):
+            pages = list(scan.pages())
+            assert [len(p[0]) for p in pages] == [3, 3, 3, 1]
+            np.testing.assert_array_equal(np.concatenate([p[0] for p in pages]), ids)
+            np.testing.assert_array_equal(np.concatenate([p[1] for p in pages]), vectors)
+
+
+@pytest.fixture
+def any_store(store_target):
+    from vecdex.storage.backends import open_store
+
+    store = open_store(store_target)
+    yield store
+    store.close()
+
+
+@pytest.mark.parametrize("spec", [{"type": "flat"}, {"type": "ivf", "nlist": 16}])
+def test_a_rebuild_holds_a_page_of_vectors_not_all_of_them(db_path, monkeypatch, spec):
+    """A big load's first index build: besides the index's own copy (FAISS memory,
+    which tracemalloc does not see), the rebuild allocates about a page, where
+    reading everything at once held the rows' blobs, their join and the matrix."""
+    import tracemalloc
+
+    import faiss  # noqa: F401  (imported before measuring: its import is not the build)
+    from vecdex.storage import reads
+
+    monkeypatch.setattr(reads, "VECTOR_PAGE_ROWS", 2000)
+    store = Store(db_path)
+    coll = store.create_collection("c", {"kind": "fake", "dimension": 64}, spec, {})
+    n = 40_000
+    _many(store, coll, n, 64)
+    all_vectors = n * 64 * 4
+    tracemalloc.start()
+    try:
+        cache = fresh(store)
+        index = cache.get(current(store), persist=False)  # saving the file is not the build
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert cache.last_action == "rebuilt" and index.count() == n
+    # Reading everything at once peaked above 3x (blobs, their join, the matrix); now a page,
+    # and for IVF its training sample (2 x 16 lists x 256 rows), stay under one copy.
+    assert peak < all_vectors, (peak, all_vectors)
+    _, _, ids, vectors, _ = store.vector_state(current(store), None)
+    _, found = index.search(vectors[:50], 1, params={"nprobe": 16} if spec["type"] == "ivf" else None)
+    assert (found[:, 0] == ids[:50]).all()  # every row is in, under its own id
+    store.close()

@@ -129,3 +129,22 @@ def test_stdin_auto_detects_jsonl():
     stream = io.BufferedReader(io.BytesIO(b'{"id": "x", "text": "hello"}\n'))
     [record] = list(read_inputs(["-"], ReadOptions(stdin=stream)))
     assert record.id == "x"
+
+
+def test_parquet_rows_are_records_and_a_bad_file_is_one_problem(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from vecdex.indexer.readers import Problem, ReadOptions, Record, read_inputs
+
+    rows = [{"id": 1, "text": "rain on the river", "year": 2020}, {"id": 2, "text": None, "year": 2021},
+            {"id": 3, "text": "the bank raised rates", "year": 2022}]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "a.parquet", row_group_size=2)
+    (tmp_path / "b.parquet").write_bytes(b"not parquet at all")
+    items = list(read_inputs([str(tmp_path)], ReadOptions()))
+    records = [i for i in items if isinstance(i, Record)]
+    problems = [i for i in items if isinstance(i, Problem)]
+    assert [(r.id, r.text, r.metadata, r.source) for r in records] == [
+        ("1", "rain on the river", {"year": 2020}, "a.parquet:1"),
+        ("3", "the bank raised rates", {"year": 2022}, "a.parquet:3")]
+    assert [(p.source, p.kind) for p in problems] == [("a.parquet:2", "missing-text"), ("b.parquet", "bad-record")]
+    assert problems[1].message.startswith("not a readable Parquet file")

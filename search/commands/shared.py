@@ -115,10 +115,10 @@ def embedder_extras(embedder: str | None, layer: str | None, pooling: str | None
 def input_options(fn: Callable) -> Callable:
     """How corpora are read: shared by every command that reads documents."""
     for option in reversed([
-        click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "lines", "text"]),
+        click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "lines", "text", "parquet"]),
                      default="auto", show_default=True, help="Input format; auto decides by file extension."),
-        click.option("--id-field", default="id", show_default=True, help="JSONL/CSV field holding the document id."),
-        click.option("--text-field", default="text", show_default=True, help="JSONL/CSV field holding the text."),
+        click.option("--id-field", default="id", show_default=True, help="JSONL/CSV/Parquet field holding the document id."),
+        click.option("--text-field", default="text", show_default=True, help="JSONL/CSV/Parquet field holding the text."),
         click.option("--encoding", default=None,
                      help="Input encoding (default: UTF-8, falling back to cp1252 with a warning)."),
     ]):

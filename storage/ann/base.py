@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -100,6 +100,13 @@ class VectorIndex(ABC):
     def build(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Fill an empty index from scratch (backends that train override this)."""
         self.add(ids, vectors)
+
+    def build_pages(self, pages: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]], n_rows: int) -> None:
+        """Fill an empty index from ``pages()`` ((ids, vectors) pages, ``n_rows`` in all),
+        never holding more than a page besides the index (trained backends override
+        this to sample first: ``pages()`` can be iterated again)."""
+        for ids, vectors in pages():
+            self.add(ids, vectors)
 
     def needs_rebuild(self) -> bool:
         """True when a rebuild from the store would serve better than catching up

@@ -54,10 +54,12 @@ class IVFIndex(VectorIndex):
 
     # -- writes ----------------------------------------------------------------------------
 
-    def _train(self, vectors: np.ndarray) -> None:
+    def _train(self, vectors: np.ndarray, n_rows: int | None = None) -> None:
+        """Train on ``vectors`` (a sample of ``n_rows``, or all rows), sized for ``n_rows``."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        nlist = self.wanted_nlist(len(vectors))
-        index = faiss.index_factory(self.dimension, self.factory_string(nlist, len(vectors)), faiss.METRIC_INNER_PRODUCT)
+        n_rows = n_rows or len(vectors)
+        nlist = self.wanted_nlist(n_rows)
+        index = faiss.index_factory(self.dimension, self.factory_string(nlist, n_rows), faiss.METRIC_INNER_PRODUCT)
         cap = nlist * MAX_TRAIN_PER_LIST
         sample = vectors
         if len(vectors) > cap:
@@ -72,6 +74,20 @@ class IVFIndex(VectorIndex):
         if len(ids):
             self._train(vectors)
         self.add(ids, vectors)
+
+    def build_pages(self, pages, n_rows: int) -> None:
+        """Two passes over one snapshot: a seeded sample of about what training uses
+        (deterministic: the same store trains the same index), then every row."""
+        if not n_rows:
+            return
+        nlist = self.wanted_nlist(n_rows)
+        keep = min(1.0, 2 * nlist * MAX_TRAIN_PER_LIST / n_rows)  # _train subsamples to its cap
+        rng = np.random.default_rng(1234)
+        sample = [vectors[rng.random(len(ids)) < keep] if keep < 1 else vectors for ids, vectors in pages()]
+        self._train(np.concatenate(sample) if sample else np.zeros((0, self.dimension), np.float32), n_rows)
+        del sample
+        for ids, vectors in pages():
+            self.add(ids, vectors)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if not len(ids):
