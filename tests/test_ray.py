@@ -111,8 +111,14 @@ def test_every_input_kind_gives_the_local_documents_and_vectors(cluster, corpus,
     db = tmp_path / "ray.db"
     with Vecdex(db) as vx:
         coll = vx.collection("news", create=True)
-        report = index_paths(coll, _inputs(corpus), _options(), workers=2)
+        shown = {"docs": 0, "chunks": 0, "files": []}  # what the driver's progress bar is fed
+        report = index_paths(coll, _inputs(corpus), _options(), workers=2,
+                             progress=lambda n: shown.update(docs=shown["docs"] + n),
+                             chunk_progress=lambda n: shown.update(chunks=shown["chunks"] + n),
+                             files_progress=lambda done, total: shown["files"].append((done, total)))
         assert (report.added, report.updated, report.unchanged) == (12 + 300 + 200 + 100, 0, 0)
+        assert shown["docs"] == 612 and shown["chunks"] == report.chunks
+        assert shown["files"][0] == (0, 16) and shown["files"][-1] == (16, 16)
         assert report.failed == 3 and report.problem_counts == {"empty": 1, "bad-record": 2}
         shown = sorted(str(Path(p.source).relative_to(corpus)) for p in report.problems)
         assert shown == ["a.jsonl:301", "b.csv:202", "notes/empty.md"]

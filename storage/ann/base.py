@@ -104,7 +104,14 @@ class VectorIndex(ABC):
     def build_pages(self, pages: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]], n_rows: int) -> None:
         """Fill an empty index from ``pages()`` ((ids, vectors) pages, ``n_rows`` in all),
         never holding more than a page besides the index (trained backends override
-        this to sample first: ``pages()`` can be iterated again)."""
+        this to sample first: ``pages()`` can be iterated again). A backend that
+        overrides only :meth:`build` gets every row at once, as it asks."""
+        if type(self).build is not VectorIndex.build:
+            parts = list(pages())
+            dim = self.dimension
+            self.build(np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64),
+                       np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, dim), np.float32))
+            return
         for ids, vectors in pages():
             self.add(ids, vectors)
 
