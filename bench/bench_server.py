@@ -193,7 +193,7 @@ def main() -> None:
         for server in servers:
             server.stop()
     load = os.getloadavg()[0]
-    print(f"\n{args.n:,} news-length documents, dense k=10, {args.clients} clients for throughput, "
+    print(f"\n{args.n:,} news-length documents, {MODE} k=10, {args.clients} clients for throughput, "
           f"best of {args.passes} interleaved passes (load {load:.1f} on {os.cpu_count()} cores)")
     print(f"{'kind':<12} {'target':<18} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'CPU ms/req':>11} "
           f"{'p50 +ms':>8} {'req/s ratio':>11}")
