@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import (ConfigError, EmbedderError, EvaluationError, InputError, ModelMismatchError, QueryError,
-                     StoreError, VecdexError)
-
 __version__ = "0.1.0"
 
-# name -> module that defines it (relative to this package)
+# name -> module that defines it (relative to this package). Nothing is imported
+# at module level, not even the errors: pytest imports the checkout's own
+# __init__.py for its package-level setup under the folder's name, which breaks a
+# relative import when that name is not a package ("vecdex-main").
 _LAZY = {
+    **{name: ".errors" for name in ("ConfigError", "EmbedderError", "EvaluationError", "InputError",
+                                    "ModelMismatchError", "QueryError", "StoreError", "VecdexError")},
     "Vecdex": ".search.engine",
     "Collection": ".search.engine",
     "Hit": ".search.engine",
@@ -30,6 +32,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from .errors import (ConfigError, EmbedderError, EvaluationError, InputError, ModelMismatchError, QueryError,
+                         StoreError, VecdexError)
     from .search.engine import Collection, Hit, Vecdex, default_db_path
     from .search.server.client import Client
 

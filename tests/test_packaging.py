@@ -125,3 +125,16 @@ def test_repository_top_level_is_the_design_cards():
     allowed = {"search", "indexer", "storage", "tests", "cli.py", "pyproject.toml", "README.md",
                *ROOT_MODULES, "bench", ".ci", ".gitignore"}
     assert top <= allowed, sorted(top - allowed)
+
+
+def test_the_checkouts_init_imports_outside_a_package():
+    """pytest imports the checkout's own __init__.py (the repository root is the
+    package) for package-level setup, under the folder's name: in a folder whose name
+    is not a package name ("vecdex-main") a module-level relative import failed
+    every test. It must import on its own and answer pytest's look-ups."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("__init__", REPO / "__init__.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert getattr(module, "setup_module", None) is None and getattr(module, "setUpModule", None) is None
