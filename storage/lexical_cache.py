@@ -82,14 +82,28 @@ class LexicalIndex:
         return found
 
     def search(self, query: tantivy.Query, limit: int) -> list[tuple[int, float]]:
-        """(document row id, BM25 score) of the best ``limit`` matches."""
+        """(document row id, BM25 score) of the best ``limit`` matches; equal scores
+        in row id order.
+
+        Tantivy orders equal scores by where documents sit in its segments, which
+        depends on how its indexing threads shared them out: the same documents
+        could tie in another order, or another of them make the cut, after a
+        rebuild. So the search looks one further, deeper while the scores at the
+        cut are equal, and sorts ties by row id before cutting."""
         if limit < 1:
             return []
-        hits = self.searcher.search(query, limit, count=False).hits
+        depth = limit + 1
+        while True:
+            hits = self.searcher.search(query, depth, count=False).hits
+            if len(hits) < depth or hits[limit - 1][0] != hits[-1][0]:
+                break
+            depth *= 2
         if not hits:
             return []
         ids = self.searcher.fast_field_values("doc", [address for _, address in hits])
-        return [(int(i), float(score)) for (score, _), i in zip(hits, ids) if i is not None and i != MARKER_ID]
+        found = [(int(i), float(score)) for (score, _), i in zip(hits, ids) if i is not None and i != MARKER_ID]
+        found.sort(key=lambda hit: (-hit[1], hit[0]))
+        return found[:limit]
 
 
 class LexicalCache:
