@@ -46,15 +46,18 @@ class DenseSearch:
 
     def search_vector(
         self, vector: np.ndarray, k: int = 10, where: Any = None, *, exclude_document: int | None = None,
-        nprobe: int | None = None, ef: int | None = None, light: bool = False,
+        nprobe: int | None = None, ef: int | None = None, light: bool = False, min_seq: int | None = None,
     ) -> list[Hit]:
         """Search by a vector of the collection's dimension (normalised here, so cosine).
 
         ``nprobe`` / ``ef`` override the index's IVF probes / HNSW efSearch for this
         call only (other threads searching at the same time are not affected).
         ``light``: :class:`DenseCandidate` rows instead of hits (fusion builds hits
-        only for the few it returns).
+        only for the few it returns). ``min_seq``: answer from a state covering at
+        least that write (see :meth:`~search.engine.Collection.reach`).
         """
+        if min_seq is not None:
+            self.reach(min_seq, lexical=False)
         where = normalise_filters(where)
         if where:
             return self.search_vectors(np.asarray(vector, dtype=np.float32).reshape(1, -1), k, where,

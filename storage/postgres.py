@@ -173,8 +173,8 @@ class PostgresStore(Store):
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record) -> None:
-            # jsonb as text, as SQLite returns JSON: the schema's JSON type decodes it
-            # where SQLAlchemy reads a column, driver SQL hands it on as text.
+            # json and jsonb as text, as SQLite returns JSON: the schema's JsonValue
+            # decodes it where SQLAlchemy reads a column, driver SQL hands it on as text.
             for name in ("json", "jsonb"):
                 dbapi_connection.adapters.register_loader(name, TextLoader)
 

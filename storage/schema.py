@@ -126,7 +126,7 @@ api_tokens = Table(
     Column("id", String, primary_key=True),
     Column("digest", String, nullable=False, unique=True),
     Column("scope", String, nullable=False),
-    Column("collections", JSON),
+    Column("collections", JsonValue),
     Column("name", String),
     Column("created_at", Float, nullable=False),
 )

@@ -39,7 +39,7 @@ def two_connections(store_target, tmp_path, monkeypatch):
     writer.close()
 
 
-def test_a_write_through_another_connection_is_found_with_its_exact_score(two_connections):
+def test_a_write_through_another_connection_is_found_with_its_exact_score(two_connections, store_target):
     writer, reader = two_connections
     rng = np.random.default_rng(7)
     base = unit(rng.standard_normal((300, DIM)))
@@ -57,7 +57,7 @@ def test_a_write_through_another_connection_is_found_with_its_exact_score(two_co
     written = w.add_vectors(["d2"], unit(-base[2:3])).seq  # rewritten: its old vector must not be found
     assert written == w.store_seq()
 
-    assert r.catch_up() >= written  # what a search with min_seq=written waits for
+    assert r.search_vector(new[0], k=1, min_seq=written)[0].id == "new0"
     index = open_index(reader, r)
     assert isinstance(index, DeltaIndex) and len(index.ids) == 6  # FAISS untouched: 5 new + d2 rewritten
     if reader.indexes.folder != writer.indexes.folder:  # PostgreSQL: the reader's own folder, file unchanged
@@ -71,6 +71,16 @@ def test_a_write_through_another_connection_is_found_with_its_exact_score(two_co
     assert "d2" not in {h.id for h in r.search_vector(base[2], k=5)}
     assert r.search_vector(-base[2], k=1)[0].id == "d2"
     assert report.added == 5
+
+    # A new process whose cache folder holds only the file from before the write
+    with Vecdex(store_target) as again:  # $VECDEX_CACHE_DIR: still the reader's folder
+        if reader.indexes.folder != writer.indexes.folder:
+            assert again.indexes.folder == reader.indexes.folder
+        query = unit(new[2:3] + 0.05 * rng.standard_normal((1, DIM)))[0]
+        hits = again.collection("c").search_vector(query, k=1, min_seq=written)
+        assert hits[0].id == "new2" and hits[0].score == pytest.approx(float(query @ new[2]), abs=1e-6)
+        if reader.indexes.folder != writer.indexes.folder:  # PostgreSQL: that old file, plus the exact delta
+            assert isinstance(open_index(again, again.collection("c")), DeltaIndex)
 
     # The reader's own next write folds the delta into FAISS and saves the file.
     r.add_vectors(["mine"], unit(rng.standard_normal((1, DIM))))
