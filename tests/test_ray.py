@@ -166,7 +166,9 @@ def test_a_killed_driver_is_resumed_by_running_again(cluster, shards, tmp_path):
     import os
     import shutil
 
-    command = [shutil.which("vecdex") or sys.executable, "--db", str(db), "index", str(shards), "--ray", cluster, "-q"]
+    script = shutil.which("vecdex")
+    command = ([script] if script else [sys.executable, "-m", "vecdex"]) + [
+        "--db", str(db), "index", str(shards), "--ray", cluster, "-q"]
     driver = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, cwd=REPO)
     stored = 0
