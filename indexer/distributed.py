@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, EmbedderError, InputError
 from ..storage.backends import is_postgres, open_store
 from ..storage.store import CollectionInfo
 from .chunking import ChunkingSpec
@@ -244,6 +244,8 @@ def index_paths(
     """Index files and folders into ``collection`` on a Ray cluster; the summary is
     an :class:`IndexReport` like a local run's. The vector index is brought up to
     date afterwards, as after :meth:`Collection.add`."""
+    if collection.info.embedder.get("kind") == "precomputed":
+        raise EmbedderError(f"collection {collection.name!r} holds precomputed vectors: add documents with add_vectors()")
     paths = list(paths)
     check_inputs(paths, options)
     if STDIN in paths:
@@ -274,7 +276,8 @@ class _Run:
         self.collection = collection
         store = collection._vx.store
         self.store = store
-        self.target = getattr(store, "url", None) or str(store.path)
+        # Workers may run elsewhere (another cwd, another node): absolute paths only.
+        self.target = getattr(store, "url", None) or os.path.abspath(store.path)
         self.write_on_workers = is_postgres(self.target)
         self.info = collection._refresh()
         self.files = files
@@ -291,7 +294,7 @@ class _Run:
         ray = _ray()
         _quiet_data(ray)
         workers, actor_cpus = self.pool_size(ray, workers)
-        items = [{**asdict(f), "size": _size(f.path)} for f in self.files]
+        items = [{**asdict(f), "path": os.path.abspath(f.path), "size": _size(f.path)} for f in self.files]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
         ds = ds.map_batches(read_files, fn_kwargs={"options": self.options}, batch_size=1, batch_format="pyarrow",
                             num_cpus=READ_CPUS)
