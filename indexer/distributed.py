@@ -43,7 +43,17 @@ from .pipeline import (
     content_hash,
     embed_records,
 )
-from .readers import STDIN, InputFile, Problem, ReadOptions, Record, check_inputs, list_inputs, read_file
+from .readers import (
+    STDIN,
+    InputFile,
+    Problem,
+    ReadOptions,
+    Record,
+    check_inputs,
+    list_inputs,
+    parquet_parts,
+    read_file,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -53,6 +63,8 @@ if TYPE_CHECKING:
 #: Rows per block a read task hands on, and documents per actor call: about 0.3 s of
 #: chunking for news-length documents (Ray's per-call cost is ~1 ms).
 READ_ROWS = 256
+#: Rows per read task of a big Parquet file (whole row groups).
+PARQUET_PART_ROWS = 50_000
 EMBED_DOCS = 256
 #: CPU an actor and a read task reserve: actors leave a sliver per core for the
 #: (mostly waiting) readers, else a full pool would starve them and the job stall.
@@ -102,7 +114,9 @@ def read_files(batch: "pa.Table", options: dict[str, Any]) -> Iterator["pa.Table
     read_options = ReadOptions(**options)
     for row in batch.to_pylist():
         rows: list[dict[str, Any]] = []
-        for item in read_file(InputFile(row["path"], row["shown"], row["format"], row["prefix"]), read_options):
+        groups = tuple(json.loads(row["row_groups"])) if row["row_groups"] else None
+        source = InputFile(row["path"], row["shown"], row["format"], row["prefix"], groups)
+        for item in read_file(source, read_options):
             rows.append(_item_row(item))
             if len(rows) >= READ_ROWS:
                 yield _table(rows)
@@ -280,7 +294,9 @@ class _Run:
         self.target = getattr(store, "url", None) or os.path.abspath(store.path)
         self.write_on_workers = is_postgres(self.target)
         self.info = collection._refresh()
-        self.files = files
+        # A big Parquet file is read as several parts (whole row groups) in parallel.
+        self.files = [part for f in files for part in (
+            parquet_parts(f, PARQUET_PART_ROWS) if f.format == "parquet" else [f])]
         self.options = {k: v for k, v in asdict(options).items() if k not in ("stdin", "skipped_extensions")}
         self.strict = strict
         self.report = IndexReport()
@@ -294,7 +310,8 @@ class _Run:
         ray = _ray()
         _quiet_data(ray)
         workers, actor_cpus = self.pool_size(ray, workers)
-        items = [{**asdict(f), "path": os.path.abspath(f.path), "size": _size(f.path)} for f in self.files]
+        items = [{**asdict(f), "path": os.path.abspath(f.path), "size": _size(f.path),
+                  "row_groups": json.dumps(f.row_groups) if f.row_groups else ""} for f in self.files]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
         ds = ds.map_batches(read_files, fn_kwargs={"options": self.options}, batch_size=1, batch_format="pyarrow",
                             num_cpus=READ_CPUS)

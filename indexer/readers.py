@@ -13,7 +13,7 @@ import json
 import os
 import stat
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Union
 
@@ -80,6 +80,9 @@ class InputFile:
     shown: str
     format: str
     prefix: str  # before line numbers in ids ("" for a single input)
+    #: Parquet: only row groups [first, end), whose first row is number ``first_row``
+    #: (a distributed run reads a big file as several parts).
+    row_groups: tuple[int, int, int] | None = None
 
 
 STDIN = "-"
@@ -126,7 +129,7 @@ def read_inputs(paths: Iterable[str], options: ReadOptions) -> Iterator[Item]:
 
 def read_file(source: InputFile, options: ReadOptions) -> Iterator[Item]:
     """Records and problems from one listed file."""
-    return _read_file(Path(source.path), source.shown, source.format, options, source.prefix)
+    return _read_file(Path(source.path), source.shown, source.format, options, source.prefix, source.row_groups)
 
 
 def _folder_files(root: Path, options: ReadOptions, several: bool) -> Iterator[InputFile]:
@@ -168,7 +171,8 @@ def _special_file(path: Path) -> str | None:
     return "not a regular file"
 
 
-def _read_file(path: Path, shown: str, fmt: str, options: ReadOptions, prefix: str) -> Iterator[Item]:
+def _read_file(path: Path, shown: str, fmt: str, options: ReadOptions, prefix: str,
+               row_groups: tuple[int, int, int] | None = None) -> Iterator[Item]:
     special = _special_file(path)
     if special:
         yield Problem(shown, f"{special}, not a file: skipped (pipe it in with: vecdex index - < {shown})",
@@ -187,7 +191,7 @@ def _read_file(path: Path, shown: str, fmt: str, options: ReadOptions, prefix: s
                 return
             yield from _text_document(data, shown, options)
         elif fmt == "parquet":
-            yield from _parquet_records(handle, shown, options)
+            yield from _parquet_records(handle, shown, options, row_groups)
         else:
             yield from _read_stream(handle, shown, prefix, fmt, options)
 
@@ -447,9 +451,11 @@ def _csv_records(lines, shown: str, options: ReadOptions, delimiter: str) -> Ite
 PARQUET_BATCH_ROWS = 4096
 
 
-def _parquet_records(handle: BinaryIO, shown: str, options: ReadOptions) -> Iterator[Item]:
-    """One record per row (columns as in JSONL: id, text, the rest metadata), read a
-    batch at a time; a file that is not Parquet is one problem."""
+def _parquet_records(handle: BinaryIO, shown: str, options: ReadOptions,
+                     row_groups: tuple[int, int, int] | None = None) -> Iterator[Item]:
+    """One record per row (columns as in JSONL: id, text, the rest metadata; rows
+    numbered from 1 in the file), read a batch at a time; a file that is not
+    Parquet is one problem."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -458,14 +464,34 @@ def _parquet_records(handle: BinaryIO, shown: str, options: ReadOptions) -> Iter
     except (pa.ArrowException, OSError) as exc:
         yield Problem(shown, f"not a readable Parquet file ({str(exc).splitlines()[0]})", "bad-record")
         return
-    number = 0
+    groups, number = None, 0
+    if row_groups is not None:
+        groups, number = list(range(row_groups[0], row_groups[1])), row_groups[2] - 1
     try:
-        for batch in reader.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+        for batch in reader.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=groups):
             for fields in batch.to_pylist():
                 number += 1
                 yield _record_from_fields(fields, f"{shown}:{number}", options, None)
     except (pa.ArrowException, OSError) as exc:
         yield Problem(f"{shown}:{number + 1}", f"damaged Parquet data ({str(exc).splitlines()[0]})", "bad-record")
+
+
+def parquet_parts(source: InputFile, rows_per_part: int) -> list[InputFile]:
+    """A Parquet file as parts of whole row groups, about ``rows_per_part`` rows each
+    (the file itself if it is small or its footer unreadable: reading reports that)."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(source.path)
+    except Exception:  # noqa: BLE001 - the reader turns it into a problem
+        return [source]
+    parts, start, first, rows = [], 0, 1, 0
+    for group in range(meta.num_row_groups):
+        rows += meta.row_group(group).num_rows
+        if rows >= rows_per_part or group == meta.num_row_groups - 1:
+            parts.append(replace(source, row_groups=(start, group + 1, first)))
+            start, first, rows = group + 1, first + rows, 0
+    return parts if len(parts) > 1 else [source]
 
 
 def read_stream_for_tests(data: bytes, fmt: str = "lines", **kwargs: Any) -> list[Item]:

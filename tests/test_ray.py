@@ -107,7 +107,10 @@ def local_db(tmp_path_factory, corpus) -> Path:
     return db
 
 
-def test_every_input_kind_gives_the_local_documents_and_vectors(cluster, corpus, local_db, tmp_path):
+def test_every_input_kind_gives_the_local_documents_and_vectors(cluster, corpus, local_db, tmp_path, monkeypatch):
+    from vecdex.indexer import distributed
+
+    monkeypatch.setattr(distributed, "PARQUET_PART_ROWS", 40)  # c.parquet (3 row groups) is read in 3 parts
     db = tmp_path / "ray.db"
     with Vecdex(db) as vx:
         coll = vx.collection("news", create=True)
@@ -118,7 +121,7 @@ def test_every_input_kind_gives_the_local_documents_and_vectors(cluster, corpus,
                              files_progress=lambda done, total: shown["files"].append((done, total)))
         assert (report.added, report.updated, report.unchanged) == (12 + 300 + 200 + 100, 0, 0)
         assert shown["docs"] == 612 and shown["chunks"] == report.chunks
-        assert shown["files"][0] == (0, 16) and shown["files"][-1] == (16, 16)
+        assert shown["files"][0] == (0, 18) and shown["files"][-1] == (18, 18)  # 15 files + 3 Parquet parts
         assert report.failed == 3 and report.problem_counts == {"empty": 1, "bad-record": 2}
         shown = sorted(str(Path(p.source).relative_to(corpus)) for p in report.problems)
         assert shown == ["a.jsonl:301", "b.csv:202", "notes/empty.md"]

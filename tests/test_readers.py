@@ -148,3 +148,19 @@ def test_parquet_rows_are_records_and_a_bad_file_is_one_problem(tmp_path):
         ("3", "the bank raised rates", {"year": 2022}, "a.parquet:3")]
     assert [(p.source, p.kind) for p in problems] == [("a.parquet:2", "missing-text"), ("b.parquet", "bad-record")]
     assert problems[1].message.startswith("not a readable Parquet file")
+
+
+def test_a_parquet_file_read_in_parts_gives_the_whole_file(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from vecdex.indexer.readers import ReadOptions, list_inputs, parquet_parts, read_file
+
+    rows = [{"id": i, "text": f"document number {i}"} for i in range(1, 101)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "a.parquet", row_group_size=30)
+    [whole] = list(list_inputs([str(tmp_path / "a.parquet")], ReadOptions()))
+    parts = parquet_parts(whole, 50)
+    assert [p.row_groups for p in parts] == [(0, 2, 1), (2, 4, 61)]
+    read = [(r.id, r.source) for part in parts for r in read_file(part, ReadOptions())]
+    assert read == [(r.id, r.source) for r in read_file(whole, ReadOptions())]
+    assert read[60] == ("61", f"{whole.shown}:61")
+    assert parquet_parts(whole, 1000) == [whole]
