@@ -50,6 +50,7 @@ from .readers import (
     ReadOptions,
     Record,
     check_inputs,
+    line_parts,
     list_inputs,
     parquet_parts,
     read_file,
@@ -63,8 +64,10 @@ if TYPE_CHECKING:
 #: Rows per block a read task hands on, and documents per actor call: about 0.3 s of
 #: chunking for news-length documents (Ray's per-call cost is ~1 ms).
 READ_ROWS = 256
-#: Rows per read task of a big Parquet file (whole row groups).
+#: Rows per read task of a big Parquet file (whole row groups), bytes per read task
+#: of a big JSONL or lines file (whole lines; a task holds its part in memory).
 PARQUET_PART_ROWS = 50_000
+PART_BYTES = 32 << 20
 EMBED_DOCS = 256
 #: CPU an actor and a read task reserve: actors leave a sliver per core for the
 #: (mostly waiting) readers, else a full pool would starve them and the job stall.
@@ -115,7 +118,8 @@ def read_files(batch: "pa.Table", options: dict[str, Any]) -> Iterator["pa.Table
     for row in batch.to_pylist():
         rows: list[dict[str, Any]] = []
         groups = tuple(json.loads(row["row_groups"])) if row["row_groups"] else None
-        source = InputFile(row["path"], row["shown"], row["format"], row["prefix"], groups)
+        byte_range = tuple(json.loads(row["byte_range"])) if row["byte_range"] else None
+        source = InputFile(row["path"], row["shown"], row["format"], row["prefix"], groups, byte_range)
         for item in read_file(source, read_options):
             rows.append(_item_row(item))
             if len(rows) >= READ_ROWS:
@@ -294,9 +298,9 @@ class _Run:
         self.target = getattr(store, "url", None) or os.path.abspath(store.path)
         self.write_on_workers = is_postgres(self.target)
         self.info = collection._refresh()
-        # A big Parquet file is read as several parts (whole row groups) in parallel.
+        # A big Parquet, JSONL or lines file is read as several parts in parallel.
         self.files = [part for f in files for part in (
-            parquet_parts(f, PARQUET_PART_ROWS) if f.format == "parquet" else [f])]
+            parquet_parts(f, PARQUET_PART_ROWS) if f.format == "parquet" else line_parts(f, options, PART_BYTES))]
         self.options = {k: v for k, v in asdict(options).items() if k not in ("stdin", "skipped_extensions")}
         self.strict = strict
         self.report = IndexReport()
@@ -311,7 +315,8 @@ class _Run:
         _quiet_data(ray)
         workers, actor_cpus = self.pool_size(ray, workers)
         items = [{**asdict(f), "path": os.path.abspath(f.path), "size": _size(f.path),
-                  "row_groups": json.dumps(f.row_groups) if f.row_groups else ""} for f in self.files]
+                  "row_groups": json.dumps(f.row_groups) if f.row_groups else "",
+                  "byte_range": json.dumps(f.byte_range) if f.byte_range else ""} for f in self.files]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
         ds = ds.map_batches(read_files, fn_kwargs={"options": self.options}, batch_size=1, batch_format="pyarrow",
                             num_cpus=READ_CPUS)
