@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, EmbedderError, InputError
 from ..storage.backends import is_postgres, open_store
 from ..storage.store import CollectionInfo
 from .chunking import ChunkingSpec
@@ -43,7 +43,18 @@ from .pipeline import (
     content_hash,
     embed_records,
 )
-from .readers import STDIN, InputFile, Problem, ReadOptions, Record, check_inputs, list_inputs, read_file
+from .readers import (
+    STDIN,
+    InputFile,
+    Problem,
+    ReadOptions,
+    Record,
+    check_inputs,
+    line_parts,
+    list_inputs,
+    parquet_parts,
+    read_file,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -53,6 +64,10 @@ if TYPE_CHECKING:
 #: Rows per block a read task hands on, and documents per actor call: about 0.3 s of
 #: chunking for news-length documents (Ray's per-call cost is ~1 ms).
 READ_ROWS = 256
+#: Rows per read task of a big Parquet file (whole row groups), bytes per read task
+#: of a big JSONL or lines file (whole lines; a task holds its part in memory).
+PARQUET_PART_ROWS = 50_000
+PART_BYTES = 32 << 20
 EMBED_DOCS = 256
 #: CPU an actor and a read task reserve: actors leave a sliver per core for the
 #: (mostly waiting) readers, else a full pool would starve them and the job stall.
@@ -102,7 +117,10 @@ def read_files(batch: "pa.Table", options: dict[str, Any]) -> Iterator["pa.Table
     read_options = ReadOptions(**options)
     for row in batch.to_pylist():
         rows: list[dict[str, Any]] = []
-        for item in read_file(InputFile(row["path"], row["shown"], row["format"], row["prefix"]), read_options):
+        groups = tuple(json.loads(row["row_groups"])) if row["row_groups"] else None
+        byte_range = tuple(json.loads(row["byte_range"])) if row["byte_range"] else None
+        source = InputFile(row["path"], row["shown"], row["format"], row["prefix"], groups, byte_range)
+        for item in read_file(source, read_options):
             rows.append(_item_row(item))
             if len(rows) >= READ_ROWS:
                 yield _table(rows)
@@ -244,6 +262,8 @@ def index_paths(
     """Index files and folders into ``collection`` on a Ray cluster; the summary is
     an :class:`IndexReport` like a local run's. The vector index is brought up to
     date afterwards, as after :meth:`Collection.add`."""
+    if collection.info.embedder.get("kind") == "precomputed":
+        raise EmbedderError(f"collection {collection.name!r} holds precomputed vectors: add documents with add_vectors()")
     paths = list(paths)
     check_inputs(paths, options)
     if STDIN in paths:
@@ -274,10 +294,13 @@ class _Run:
         self.collection = collection
         store = collection._vx.store
         self.store = store
-        self.target = getattr(store, "url", None) or str(store.path)
+        # Workers may run elsewhere (another cwd, another node): absolute paths only.
+        self.target = getattr(store, "url", None) or os.path.abspath(store.path)
         self.write_on_workers = is_postgres(self.target)
         self.info = collection._refresh()
-        self.files = files
+        # A big Parquet, JSONL or lines file is read as several parts in parallel.
+        self.files = [part for f in files for part in (
+            parquet_parts(f, PARQUET_PART_ROWS) if f.format == "parquet" else line_parts(f, options, PART_BYTES))]
         self.options = {k: v for k, v in asdict(options).items() if k not in ("stdin", "skipped_extensions")}
         self.strict = strict
         self.report = IndexReport()
@@ -291,7 +314,9 @@ class _Run:
         ray = _ray()
         _quiet_data(ray)
         workers, actor_cpus = self.pool_size(ray, workers)
-        items = [{**asdict(f), "size": _size(f.path)} for f in self.files]
+        items = [{**asdict(f), "path": os.path.abspath(f.path), "size": _size(f.path),
+                  "row_groups": json.dumps(f.row_groups) if f.row_groups else "",
+                  "byte_range": json.dumps(f.byte_range) if f.byte_range else ""} for f in self.files]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
         ds = ds.map_batches(read_files, fn_kwargs={"options": self.options}, batch_size=1, batch_format="pyarrow",
                             num_cpus=READ_CPUS)

@@ -13,7 +13,7 @@ import json
 import os
 import stat
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Union
 
@@ -80,6 +80,11 @@ class InputFile:
     shown: str
     format: str
     prefix: str  # before line numbers in ids ("" for a single input)
+    #: A distributed run reads a big file as several parts: Parquet row groups
+    #: [first, end) whose first row is number ``first_row``; JSONL or lines bytes
+    #: [start, end) (whole lines) whose first line is number ``first_line``.
+    row_groups: tuple[int, int, int] | None = None
+    byte_range: tuple[int, int, int] | None = None
 
 
 STDIN = "-"
@@ -126,7 +131,57 @@ def read_inputs(paths: Iterable[str], options: ReadOptions) -> Iterator[Item]:
 
 def read_file(source: InputFile, options: ReadOptions) -> Iterator[Item]:
     """Records and problems from one listed file."""
-    return _read_file(Path(source.path), source.shown, source.format, options, source.prefix)
+    if source.byte_range is not None:
+        return _read_part(source, options)
+    return _read_file(Path(source.path), source.shown, source.format, options, source.prefix, source.row_groups)
+
+
+def _read_part(source: InputFile, options: ReadOptions) -> Iterator[Item]:
+    start, end, first_line = source.byte_range
+    try:
+        with open(source.path, "rb") as handle:
+            handle.seek(start)
+            data = handle.read(end - start)
+    except OSError as exc:
+        yield Problem(source.shown, f"cannot read: {exc.strerror}", "unreadable")
+        return
+    stream = io.BufferedReader(io.BytesIO(data))
+    yield from _read_stream(stream, source.shown, source.prefix, source.format, options, first_line)
+
+
+def line_parts(source: InputFile, options: ReadOptions, part_bytes: int) -> list[InputFile]:
+    """A big JSONL or lines file as parts of about ``part_bytes`` of whole lines, each
+    knowing its first line's number (counted here, at disk speed), so that ids and
+    messages are those of reading it whole. Files a local read would treat as one
+    unit (binary-looking, UTF-16/32) stay whole, as do small ones."""
+    try:
+        size = os.path.getsize(source.path)
+        if source.format not in ("jsonl", "lines") or size <= part_bytes:
+            return [source]
+        with open(source.path, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+            if _wide_encoding(head, options) or looks_binary(head):
+                return [source]
+            parts, start, line = [], 0, 1
+            handle.seek(0)
+            while start < size:
+                end, newlines = min(size, start + part_bytes), 0
+                while handle.tell() < end:
+                    chunk = handle.read(min(1 << 24, end - handle.tell()))
+                    if not chunk:  # the file shrank meanwhile: its reader will say so
+                        return [source]
+                    newlines += chunk.count(b"\n")
+                while end < size:  # on to the end of the line (a huge one is read in pieces)
+                    rest = handle.readline(1 << 20)
+                    end += len(rest)
+                    if not rest or rest.endswith(b"\n"):
+                        newlines += rest.count(b"\n")
+                        break
+                parts.append(replace(source, byte_range=(start, end, line)))
+                start, line = end, line + newlines
+    except OSError:  # the reader reports it
+        return [source]
+    return parts
 
 
 def _folder_files(root: Path, options: ReadOptions, several: bool) -> Iterator[InputFile]:
@@ -168,7 +223,8 @@ def _special_file(path: Path) -> str | None:
     return "not a regular file"
 
 
-def _read_file(path: Path, shown: str, fmt: str, options: ReadOptions, prefix: str) -> Iterator[Item]:
+def _read_file(path: Path, shown: str, fmt: str, options: ReadOptions, prefix: str,
+               row_groups: tuple[int, int, int] | None = None) -> Iterator[Item]:
     special = _special_file(path)
     if special:
         yield Problem(shown, f"{special}, not a file: skipped (pipe it in with: vecdex index - < {shown})",
@@ -187,7 +243,7 @@ def _read_file(path: Path, shown: str, fmt: str, options: ReadOptions, prefix: s
                 return
             yield from _text_document(data, shown, options)
         elif fmt == "parquet":
-            yield from _parquet_records(handle, shown, options)
+            yield from _parquet_records(handle, shown, options, row_groups)
         else:
             yield from _read_stream(handle, shown, prefix, fmt, options)
 
@@ -276,13 +332,15 @@ def _wide_lines(stream: BinaryIO, shown: str, encoding: str, options: ReadOption
         yield number, line.rstrip("\r\n"), None
 
 
-def _read_stream(stream: BinaryIO, shown: str, prefix: str, fmt: str, options: ReadOptions) -> Iterator[Item]:
+def _read_stream(stream: BinaryIO, shown: str, prefix: str, fmt: str, options: ReadOptions,
+                 first_line: int = 1) -> Iterator[Item]:
+    """``first_line`` > 1: a part of a file (:func:`line_parts`), which was sniffed whole."""
     if fmt == "parquet":  # binary and read by footer: the stream is read whole
         yield from _parquet_records(io.BytesIO(stream.read()), shown.strip("<>"), options)
         return
     head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES] if hasattr(stream, "peek") else b""
-    wide = _wide_encoding(head, options)
-    if head and not wide and looks_binary(head):
+    wide = _wide_encoding(head, options) if first_line == 1 else None
+    if head and not wide and first_line == 1 and looks_binary(head):
         yield Problem(shown, "looks like a binary file (contains NUL bytes)", "binary")
         return
     if fmt == "auto":
@@ -295,7 +353,7 @@ def _read_stream(stream: BinaryIO, shown: str, prefix: str, fmt: str, options: R
             return
         yield from _text_document(data, shown.strip("<>"), options)
         return
-    lines = _wide_lines(stream, shown, wide, options) if wide else _decoded_lines(stream, shown, options)
+    lines = _wide_lines(stream, shown, wide, options) if wide else _decoded_lines(stream, shown, options, first_line)
     if fmt == "lines":
         yield from _lines_records(lines, prefix)
     elif fmt == "jsonl":
@@ -304,9 +362,11 @@ def _read_stream(stream: BinaryIO, shown: str, prefix: str, fmt: str, options: R
         yield from _csv_records(lines, shown, options, delimiter="\t" if shown.lower().endswith(".tsv") else ",")
 
 
-def _decoded_lines(stream: BinaryIO, shown: str, options: ReadOptions) -> Iterator[tuple[int, str | Problem, str | None]]:
-    first = True
+def _decoded_lines(stream: BinaryIO, shown: str, options: ReadOptions,
+                   first_line: int = 1) -> Iterator[tuple[int, str | Problem, str | None]]:
+    first = first_line == 1  # a byte-order mark can only start the file
     for number, raw in _iter_lines(stream, options.max_document_bytes):
+        number += first_line - 1
         if raw is None:
             yield number, Problem(f"{shown}:{number}", f"line longer than the {options.max_document_bytes // 2**20} MB limit", "too-large"), None
             continue
@@ -447,9 +507,11 @@ def _csv_records(lines, shown: str, options: ReadOptions, delimiter: str) -> Ite
 PARQUET_BATCH_ROWS = 4096
 
 
-def _parquet_records(handle: BinaryIO, shown: str, options: ReadOptions) -> Iterator[Item]:
-    """One record per row (columns as in JSONL: id, text, the rest metadata), read a
-    batch at a time; a file that is not Parquet is one problem."""
+def _parquet_records(handle: BinaryIO, shown: str, options: ReadOptions,
+                     row_groups: tuple[int, int, int] | None = None) -> Iterator[Item]:
+    """One record per row (columns as in JSONL: id, text, the rest metadata; rows
+    numbered from 1 in the file), read a batch at a time; a file that is not
+    Parquet is one problem."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -458,14 +520,34 @@ def _parquet_records(handle: BinaryIO, shown: str, options: ReadOptions) -> Iter
     except (pa.ArrowException, OSError) as exc:
         yield Problem(shown, f"not a readable Parquet file ({str(exc).splitlines()[0]})", "bad-record")
         return
-    number = 0
+    groups, number = None, 0
+    if row_groups is not None:
+        groups, number = list(range(row_groups[0], row_groups[1])), row_groups[2] - 1
     try:
-        for batch in reader.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+        for batch in reader.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=groups):
             for fields in batch.to_pylist():
                 number += 1
                 yield _record_from_fields(fields, f"{shown}:{number}", options, None)
     except (pa.ArrowException, OSError) as exc:
         yield Problem(f"{shown}:{number + 1}", f"damaged Parquet data ({str(exc).splitlines()[0]})", "bad-record")
+
+
+def parquet_parts(source: InputFile, rows_per_part: int) -> list[InputFile]:
+    """A Parquet file as parts of whole row groups, about ``rows_per_part`` rows each
+    (the file itself if it is small or its footer unreadable: reading reports that)."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(source.path)
+    except Exception:  # noqa: BLE001 - the reader turns it into a problem
+        return [source]
+    parts, start, first, rows = [], 0, 1, 0
+    for group in range(meta.num_row_groups):
+        rows += meta.row_group(group).num_rows
+        if rows >= rows_per_part or group == meta.num_row_groups - 1:
+            parts.append(replace(source, row_groups=(start, group + 1, first)))
+            start, first, rows = group + 1, first + rows, 0
+    return parts if len(parts) > 1 else [source]
 
 
 def read_stream_for_tests(data: bytes, fmt: str = "lines", **kwargs: Any) -> list[Item]:

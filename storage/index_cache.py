@@ -37,6 +37,9 @@ from .files import atomic_path, remove_stale_temp_files
 from .store import CollectionInfo, Store
 
 log = logging.getLogger(__name__)
+#: A catch-up of more new rows than this (and than the index holds) is a rebuild
+#: instead, read a page at a time (a catch-up reads all its new rows at once).
+CATCH_UP_MAX_ROWS = 1_000_000
 _FILE_RE = re.compile(r"^c(\d+)-g(\d+)-s(\d+)-([0-9a-f]+)\.faiss$")
 #: Any FAISS file of a collection, ours or not (older names had no owner part).
 _ANY_FILE_RE = re.compile(r"^c(\d+)-.*\.faiss$")
@@ -194,6 +197,11 @@ class IndexCache:
         dimension = int(collection.embedder["dimension"])
         seq = covered
         widened = None
+        if index is not None and self.store.rows_since(collection, covered) > max(CATCH_UP_MAX_ROWS, index.count()):
+            # After a big load: a paged rebuild, sized for the new total, instead of
+            # reading every new row at once next to the index.
+            log.info("index for %s: more new rows than it holds: rebuilding", collection.name)
+            index = None
         if index is not None:
             seq, removed, ids, vectors, total = self.store.vector_state(collection, covered)
             wanted = self._wanted_spec(collection, total)
@@ -216,6 +224,7 @@ class IndexCache:
             elif index is not None and index.needs_rebuild():
                 log.info("index for %s is due for a rebuild (%s)", collection.name, index.describe())
                 index = None
+            ids = vectors = None  # not held through a rebuild below
         if index is not None:
             return index, seq, widened
         # A rebuild reads the store a page at a time: the only full copy of the

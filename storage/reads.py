@@ -127,6 +127,13 @@ class StoreReads:
         ids = np.asarray([r[0] for r in rows], dtype=np.int64)
         return seq, removed, ids, blobs_to_matrix([r[1] for r in rows], dim), total
 
+    def rows_since(self, collection: CollectionInfo, since_seq: int) -> int:
+        """Chunks written after ``since_seq`` (an index range count: what a catch-up would read)."""
+        ch = schema.chunks
+        with self.reading() as conn:
+            return int(conn.execute(select(func.count()).select_from(ch).where(
+                ch.c.collection_id == collection.id, ch.c.seq > since_seq)).scalar_one())
+
     @contextmanager
     def vector_scan(self, collection: CollectionInfo, page_rows: int | None = None) -> Iterator["VectorScan"]:
         """One snapshot of every chunk vector, to be read a page at a time (an index

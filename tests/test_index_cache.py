@@ -174,3 +174,33 @@ def test_a_rebuild_holds_a_page_of_vectors_not_all_of_them(db_path, monkeypatch,
     _, found = index.search(vectors[:50], 1, params={"nprobe": 16} if spec["type"] == "ivf" else None)
     assert (found[:, 0] == ids[:50]).all()  # every row is in, under its own id
     store.close()
+
+
+def test_a_big_load_into_a_built_index_is_a_paged_rebuild_not_a_catch_up(db_path, monkeypatch):
+    """More new rows than the index holds (and than CATCH_UP_MAX_ROWS): rebuilt from
+    pages, not read all at once beside the index; a small write is still caught up."""
+    import tracemalloc
+
+    import faiss  # noqa: F401  (imported before measuring)
+    from vecdex.storage import index_cache, reads
+
+    monkeypatch.setattr(reads, "VECTOR_PAGE_ROWS", 2000)
+    monkeypatch.setattr(index_cache, "CATCH_UP_MAX_ROWS", 1000)
+    store = Store(db_path)
+    coll = store.create_collection("c", {"kind": "fake", "dimension": 64}, {"type": "flat"}, {})
+    _many(store, coll, 500, 64)
+    cache = fresh(store)
+    cache.get(current(store))
+    _many(store, coll, 40_000, 64, seed=1)  # ids d0..: the first 500 are updates, the rest new
+    tracemalloc.start()
+    try:
+        index = cache.get(current(store), persist=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert cache.last_action == "rebuilt" and index.count() == 40_000
+    assert peak < 40_000 * 64 * 4, peak
+    store.write_documents(coll.id, [DocumentWrite("extra", "t", "{}", "hx", None, [(0, 1)],
+                                                  np.ones((1, 64), np.float32) / 8)])
+    assert cache.get(current(store)).count() == 40_001 and cache.last_action == "caught-up"
+    store.close()

@@ -107,7 +107,15 @@ def local_db(tmp_path_factory, corpus) -> Path:
     return db
 
 
-def test_every_input_kind_gives_the_local_documents_and_vectors(cluster, corpus, local_db, tmp_path):
+def test_every_input_kind_gives_the_local_documents_and_vectors(cluster, corpus, local_db, tmp_path, monkeypatch):
+    from vecdex.indexer import distributed
+
+    monkeypatch.setattr(distributed, "PARQUET_PART_ROWS", 40)  # c.parquet (3 row groups) is read in 3 parts
+    monkeypatch.setattr(distributed, "PART_BYTES", 50_000)  # a.jsonl (~200 KB) in several
+    from vecdex.indexer.readers import InputFile, line_parts
+
+    jsonl_parts = len(line_parts(InputFile(str(corpus / "a.jsonl"), "a.jsonl", "jsonl", ""), _options(), 50_000))
+    assert jsonl_parts > 2
     db = tmp_path / "ray.db"
     with Vecdex(db) as vx:
         coll = vx.collection("news", create=True)
@@ -118,7 +126,8 @@ def test_every_input_kind_gives_the_local_documents_and_vectors(cluster, corpus,
                              files_progress=lambda done, total: shown["files"].append((done, total)))
         assert (report.added, report.updated, report.unchanged) == (12 + 300 + 200 + 100, 0, 0)
         assert shown["docs"] == 612 and shown["chunks"] == report.chunks
-        assert shown["files"][0] == (0, 16) and shown["files"][-1] == (16, 16)
+        parts = 14 + jsonl_parts + 3  # 13 notes and b.csv whole, a.jsonl and c.parquet in parts
+        assert shown["files"][0] == (0, parts) and shown["files"][-1] == (parts, parts)
         assert report.failed == 3 and report.problem_counts == {"empty": 1, "bad-record": 2}
         shown = sorted(str(Path(p.source).relative_to(corpus)) for p in report.problems)
         assert shown == ["a.jsonl:301", "b.csv:202", "notes/empty.md"]
@@ -166,7 +175,9 @@ def test_a_killed_driver_is_resumed_by_running_again(cluster, shards, tmp_path):
     import os
     import shutil
 
-    command = [shutil.which("vecdex") or sys.executable, "--db", str(db), "index", str(shards), "--ray", cluster, "-q"]
+    script = shutil.which("vecdex")
+    command = ([script] if script else [sys.executable, "-m", "vecdex"]) + [
+        "--db", str(db), "index", str(shards), "--ray", cluster, "-q"]
     driver = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, cwd=REPO)
     stored = 0

@@ -148,3 +148,52 @@ def test_parquet_rows_are_records_and_a_bad_file_is_one_problem(tmp_path):
         ("3", "the bank raised rates", {"year": 2022}, "a.parquet:3")]
     assert [(p.source, p.kind) for p in problems] == [("a.parquet:2", "missing-text"), ("b.parquet", "bad-record")]
     assert problems[1].message.startswith("not a readable Parquet file")
+
+
+def test_a_parquet_file_read_in_parts_gives_the_whole_file(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from vecdex.indexer.readers import ReadOptions, list_inputs, parquet_parts, read_file
+
+    rows = [{"id": i, "text": f"document number {i}"} for i in range(1, 101)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "a.parquet", row_group_size=30)
+    [whole] = list(list_inputs([str(tmp_path / "a.parquet")], ReadOptions()))
+    parts = parquet_parts(whole, 50)
+    assert [p.row_groups for p in parts] == [(0, 2, 1), (2, 4, 61)]
+    read = [(r.id, r.source) for part in parts for r in read_file(part, ReadOptions())]
+    assert read == [(r.id, r.source) for r in read_file(whole, ReadOptions())]
+    assert read[60] == ("61", f"{whole.shown}:61")
+    assert parquet_parts(whole, 1000) == [whole]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "lines"])
+def test_a_big_line_file_read_in_parts_gives_the_whole_file(tmp_path, fmt):
+    """Parts of whole lines, each knowing its first line number: the same ids,
+    sources and problems as reading the file whole (BOM, blank and bad lines included)."""
+    import json as _json
+
+    from vecdex.indexer.readers import Problem, ReadOptions, list_inputs, line_parts, read_file
+
+    lines = []
+    for i in range(200):
+        if i % 37 == 5:
+            lines.append("")  # blank: skipped, but counted in line numbers
+        elif i % 41 == 7:
+            lines.append("{not json")
+        else:
+            lines.append(_json.dumps({"id": f"r{i}", "text": f"text of record {i} " + "x" * (i % 13)}))
+    path = tmp_path / f"big.{'jsonl' if fmt == 'jsonl' else 'txt'}"
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode())  # a BOM, and no final newline
+    options = ReadOptions(format=fmt)
+    [whole] = list(list_inputs([str(path)], options))
+    parts = line_parts(whole, options, 500)
+    assert len(parts) > 10 and parts[0].byte_range[0] == 0 and parts[-1].byte_range[1] == path.stat().st_size
+
+    def shown(items):
+        return [(type(i).__name__, i.source, getattr(i, "id", None), getattr(i, "text", getattr(i, "message", "")))
+                for i in items]
+
+    everything = shown(read_file(whole, options))
+    assert shown(item for part in parts for item in read_file(part, options)) == everything
+    assert any(kind == Problem.__name__ for kind, *_ in everything) == (fmt == "jsonl")
+    assert line_parts(whole, options, 10**9) == [whole]
