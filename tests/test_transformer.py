@@ -293,13 +293,13 @@ def test_api_end_to_end(vx, lee_lines):
     assert coll.add(docs).unchanged == 40  # nothing re-embedded
     coll.delete([hits[0].id])
     assert hits[0].id not in [h.id for h in coll.search("bushfires threaten homes near Sydney", k=5, mode="dense")]
-    # Hybrid fuses with BM25 weighted 1:1 here (measured best for MiniLM), 3:1 for GloVe;
+    # Hybrid fuses with BM25 weighted 1:1 here (measured best for MiniLM), 4:1 for GloVe;
     # what the caller sets wins.
     assert (coll.ranking().fusion, coll.ranking().lexical_weight) == ("score", 1.0)
     assert coll.ranking("hybrid", lexical_weight=2.5).lexical_weight == 2.5
     assert coll.ranking(fusion="rrf").lexical_weight == 1.0
     glove = vx.collection("glove", create=True)
-    assert glove.ranking().lexical_weight == 3.0
+    assert glove.ranking().lexical_weight == Ranking().lexical_weight  # the global default
     one_to_one = coll.search("bushfires threaten homes near Sydney", k=5,
                              mode=Ranking(mode="hybrid", fusion="score", lexical_weight=1.0))
     assert [h.id for h in coll.search("bushfires threaten homes near Sydney", k=5)] == [h.id for h in one_to_one]
