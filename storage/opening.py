@@ -19,7 +19,6 @@ from urllib.parse import quote
 
 from ..errors import StoreError
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 @dataclass
@@ -68,22 +67,28 @@ def inspect(path: Path, *, create: bool) -> StoreFile:
             raise StoreError(f"folder {path.parent} does not exist (for the store {path})")
         return StoreFile(path, True, 0, None, False)
     read_only = not (_writable(path) and _writable(path.parent))
-    try:
-        with open(path, "rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
-    if not header:
+    # Never open() the file itself: closing any descriptor of it drops every POSIX
+    # lock this process holds on it, SQLite's included, and another process then
+    # takes itself for the last connection and deletes the -wal and -shm files under
+    # this one's open store (SQLite's "how to corrupt" 2.2; it happened to a second
+    # store opened on a file already open in the same process). SQLite's own open
+    # keeps such descriptors until its locks go, so the file is read through it.
+    if not os.access(path, os.R_OK):
+        raise StoreError(f"cannot read {path}: permission denied")
+    if path.stat().st_size == 0:
         return _empty(path, create, read_only, "is an empty file")
-    if header != SQLITE_HEADER:
-        raise StoreError(f"{path} is not a vecdex store (not an SQLite database)")
     probe = StoreFile(path, False, 0, None, True)
     try:
         connection = sqlite3.connect(probe.uri(), uri=True, isolation_level=None, timeout=60)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open {path}: {exc}") from None
     try:
-        tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        try:
+            tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB" or "not a database" in str(exc):
+                raise StoreError(f"{path} is not a vecdex store (not an SQLite database)") from None
+            raise
         if "vecdex_meta" not in tables:
             if tables:
                 raise StoreError(f"{path} is an SQLite database but not a vecdex store")

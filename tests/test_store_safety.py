@@ -262,3 +262,22 @@ def test_commits_are_durable_by_default_with_a_bulk_load_opt_out(tmp_path, monke
     store = Store(tmp_path / "c.db")
     assert synchronous(store) == 1
     store.close()
+
+
+def test_a_second_store_on_an_open_file_keeps_the_first_ones_log(tmp_path):
+    """Opening a store must not open() its file: closing that descriptor dropped this
+    process's SQLite locks, so another process closing its connection took itself
+    for the last one and deleted the -wal and -shm files under the store still open
+    here (seen as SQLITE_IOERR_SHORT_READ after a Ray run)."""
+    db = tmp_path / "s.db"
+    with Vecdex(db) as first:
+        coll = first.collection("c", create=True, embedder="precomputed", dimension=4)
+        coll.add_vectors(["a"], np.eye(4, dtype=np.float32)[:1])
+        Vecdex(db, create=False).close()  # a second store on the same file, in this process
+        other = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT 1 FROM documents'); c.close()"
+        subprocess.run([sys.executable, "-c", other, str(db)], check=True)
+        assert (tmp_path / "s.db-shm").exists() and (tmp_path / "s.db-wal").exists()
+        coll.add_vectors(["b"], np.eye(4, dtype=np.float32)[1:2])  # the first store still writes and reads
+        assert coll.count() == 2
+    with Vecdex(db, create=False) as again:
+        assert again.collection("c").count() == 2
