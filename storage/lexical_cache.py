@@ -42,8 +42,14 @@ log = logging.getLogger(__name__)
 
 #: Writer memory (tantivy splits it between its threads; 15 MB is its floor per thread).
 WRITER_HEAP = 64_000_000
-#: Indexing threads: two halve a large catch-up's wall time (tokenising is the cost).
-WRITER_THREADS = 2
+#: Indexing threads. One: tantivy returns equal scores in the order documents sit
+#: in its segments, and with two threads that order (which of several duplicates
+#: makes the cut at k) would depend on how the threads shared the documents out,
+#: so the same documents could rank differently after a rebuild. One thread
+#: rebuilds 20k articles in 1.3-1.4 s on a quiet machine (the tokenizer is the
+#: cost); sorting ties by row id instead meant searching deeper past every tie at
+#: the cut, 6x slower on a corpus of repeated articles.
+WRITER_THREADS = 1
 #: Document frequencies remembered per open searcher.
 DOC_FREQ_CACHE = 100_000
 #: How long to wait for another process's writer (tantivy's lock) before giving up.
@@ -82,28 +88,14 @@ class LexicalIndex:
         return found
 
     def search(self, query: tantivy.Query, limit: int) -> list[tuple[int, float]]:
-        """(document row id, BM25 score) of the best ``limit`` matches; equal scores
-        in row id order.
-
-        Tantivy orders equal scores by where documents sit in its segments, which
-        depends on how its indexing threads shared them out: the same documents
-        could tie in another order, or another of them make the cut, after a
-        rebuild. So the search looks one further, deeper while the scores at the
-        cut are equal, and sorts ties by row id before cutting."""
+        """(document row id, BM25 score) of the best ``limit`` matches."""
         if limit < 1:
             return []
-        depth = limit + 1
-        while True:
-            hits = self.searcher.search(query, depth, count=False).hits
-            if len(hits) < depth or hits[limit - 1][0] != hits[-1][0]:
-                break
-            depth *= 2
+        hits = self.searcher.search(query, limit, count=False).hits
         if not hits:
             return []
         ids = self.searcher.fast_field_values("doc", [address for _, address in hits])
-        found = [(int(i), float(score)) for (score, _), i in zip(hits, ids) if i is not None and i != MARKER_ID]
-        found.sort(key=lambda hit: (-hit[1], hit[0]))
-        return found[:limit]
+        return [(int(i), float(score)) for (score, _), i in zip(hits, ids) if i is not None and i != MARKER_ID]
 
 
 class LexicalCache:
