@@ -70,11 +70,15 @@ def gc_paused():
         gc.enable()
 
 
+# json.dumps with options builds a new encoder per call (~1 us): one, shared.
+_METADATA_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
+
+
 def canonical_metadata(metadata: dict[str, Any]) -> str:
     """Metadata as stored: JSON with sorted keys (so equal dicts hash equal)."""
     if not metadata:
         return "{}"
-    return json.dumps(metadata, sort_keys=True, ensure_ascii=False, default=str)
+    return _METADATA_ENCODER.encode(metadata)
 
 
 def content_hash(text: str, metadata_json: str) -> str:
@@ -377,8 +381,11 @@ class Indexer:
         started = time.perf_counter()
         rows = {record.id: matrix[i : i + 1] for i, record in enumerate(records)}
 
+        little_endian = matrix.dtype == np.dtype("<f4")  # as hashed: no copy per row
+
         def content(record: Record) -> str:
-            return record.text + "\x00" + rows[record.id].astype("<f4").tobytes().hex()
+            row = rows[record.id]
+            return record.text + "\x00" + (row if little_endian else row.astype("<f4")).tobytes().hex()
 
         seen: set[str] = set()
         self._check_store = self.store.counts(self.collection.id)[0] > 0
