@@ -163,6 +163,8 @@ class HitRows:
         except Exception as exc:  # the store was closed or changed under us: count again later
             log.debug("hit rows not cached: %s", exc)
             cache = state = None
+        finally:
+            self.store.release_reader()  # this thread's connection ends with it
         with self._lock:
             if cache is None and state is not None:
                 self._too_big = state
@@ -235,6 +237,7 @@ class HitRows:
         except Exception as exc:  # the store was closed or the collection dropped
             log.debug("chunk documents not mapped: %s", exc)
         finally:
+            self.store.release_reader()  # this thread's connection ends with it
             with self._lock:
                 self._map_builder = None
 

@@ -159,16 +159,19 @@ class LexicalCache:
             self._worker.start()
 
     def _work(self) -> None:
-        while True:
-            with self._pending_lock:
-                if not self._pending:
-                    self._worker = None
-                    return
-                collection_id = self._pending.pop()
-            try:
-                self.catch_up(collection_id)
-            except Exception as exc:  # the store closed or the collection went: a search will retry
-                log.debug("background lexical catch-up of collection %s: %s", collection_id, exc)
+        try:
+            while True:
+                with self._pending_lock:
+                    if not self._pending:
+                        self._worker = None
+                        return
+                    collection_id = self._pending.pop()
+                try:
+                    self.catch_up(collection_id)
+                except Exception as exc:  # the store closed or the collection went: a search will retry
+                    log.debug("background lexical catch-up of collection %s: %s", collection_id, exc)
+        finally:
+            self.store.release_reader()  # this thread's connection ends with it
 
     def wait(self) -> None:
         """Wait for background catch-ups (tests, benchmarks, closing)."""

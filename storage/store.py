@@ -330,6 +330,22 @@ class Store(StoreReads, StoreWrites):
                 self._readers.append(connection)
         return connection
 
+    def release_reader(self) -> None:
+        """Close this thread's plain read connection, for a helper thread about to end:
+        it would otherwise stay open as long as the store (one more PostgreSQL
+        connection for every background catch-up, until the server refuses more)."""
+        reader = getattr(self._local, "reader", None)
+        if reader is None:
+            return
+        self._local.reader = None
+        with self._readers_lock:
+            if reader in self._readers:
+                self._readers.remove(reader)
+        try:
+            reader.close()
+        except Exception:  # noqa: BLE001 - already gone with its server
+            pass
+
     def data_version(self) -> int:
         """Changes whenever any other connection (any process) commits to the store:
         lets a searcher skip re-reading the collection row while nothing changed.

@@ -261,3 +261,21 @@ def test_filters_tantivy_cannot_express_are_checked_and_still_fill_k(vx):
                                                  normalise_filters(["odd key>1"]))
     assert not must and len(unchecked) == 1
     assert {h.id for h in coll.search("word", 5, where=["odd key>1"], mode="lexical")} == {f"low{i}" for i in range(5)}
+
+
+def test_background_catch_ups_leave_no_connection_behind(store_target):
+    """Each background catch-up runs in a new thread, which opens its own read
+    connection: closed when the thread ends (they piled up, one PostgreSQL
+    connection per catch-up, until the server refused more)."""
+    import numpy as np
+
+    with Vecdex(store_target) as vx:
+        coll = vx.collection("c", create=True, embedder="precomputed", dimension=4)
+        counts = []
+        for i in range(5):
+            coll.add_vectors([f"d{i}"], np.eye(4, dtype=np.float32)[i % 4: i % 4 + 1], [f"word{i} and more text"])
+            vx.lexical.catch_up_soon(coll.info.id)
+            vx.lexical.wait()
+            counts.append(len(vx.store._readers))
+        assert counts == [counts[0]] * 5, counts
+        assert [h.id for h in coll.search("word3", k=1, mode="lexical")] == ["d3"]
