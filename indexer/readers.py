@@ -13,12 +13,22 @@ import json
 import os
 import stat
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator, Union
+from typing import Any, BinaryIO, Iterable, Iterator
 
 from ..errors import InputError
-from .textio import SNIFF_BYTES, DecodeProblem, decode, looks_binary
+from .records import (  # noqa: F401  (re-exported: the readers' own types)
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    MAX_METADATA_DEPTH,
+    InputFile,
+    Item,
+    Problem,
+    ReadOptions,
+    Record,
+    _decode,
+)
+from .textio import SNIFF_BYTES, DecodeProblem, looks_binary
 
 FORMATS = ("auto", "text", "lines", "jsonl", "csv", "parquet")
 TEXT_EXTENSIONS = {".txt", ".md", ".markdown", ".rst", ".text"}
@@ -26,67 +36,6 @@ FORMAT_BY_EXTENSION = {
     **{ext: "text" for ext in TEXT_EXTENSIONS},
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet",
 }
-DEFAULT_MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
-# Metadata is stored as JSON and filtered in SQL; hundreds of levels are never
-# data, and Python's JSON encoder and decoder recurse per level.
-MAX_METADATA_DEPTH = 64
-
-
-@dataclass
-class Record:
-    """One document to index."""
-
-    id: str
-    text: str
-    metadata: dict[str, Any]
-    source: str  # "path" or "path:line", for messages
-    note: str | None = None  # e.g. "decoded as cp1252"
-
-
-@dataclass
-class Problem:
-    """Something skipped, with where and why."""
-
-    source: str
-    message: str
-    kind: str = "bad-record"  # bad-record | binary | encoding | empty | too-large | other-extension
-
-
-Item = Union[Record, Problem]
-
-
-@dataclass
-class ReadOptions:
-    format: str = "auto"
-    id_field: str = "id"
-    text_field: str = "text"
-    encoding: str | None = None  # None = auto (UTF-8, BOMs, legacy cp1252 fallback)
-    strict: bool = False  # no encoding guesswork: invalid UTF-8 is a problem
-    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
-    stdin: BinaryIO | None = None  # for tests; defaults to sys.stdin.buffer
-    skipped_extensions: dict[str, int] = field(default_factory=dict)
-
-
-def _decode(data: bytes, options: ReadOptions) -> tuple[str, str | None]:
-    encoding = options.encoding or ("utf-8" if options.strict else None)
-    return decode(data, encoding)
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """One file to read: where it is, how it is named in ids and messages, its format."""
-
-    path: str
-    shown: str
-    format: str
-    prefix: str  # before line numbers in ids ("" for a single input)
-    #: A distributed run reads a big file as several parts: Parquet row groups
-    #: [first, end) whose first row is number ``first_row``; JSONL or lines bytes
-    #: [start, end) (whole lines) whose first line is number ``first_line``.
-    row_groups: tuple[int, int, int] | None = None
-    byte_range: tuple[int, int, int] | None = None
-
-
 STDIN = "-"
 
 
