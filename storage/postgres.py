@@ -168,8 +168,12 @@ class PostgresStore(Store):
     def _make_engine(self, url) -> Engine:
         from psycopg.types.string import TextLoader
 
+        # prepare_threshold None: psycopg prepares a statement after 5 runs, and the
+        # generic plan PostgreSQL then keeps was made while a collection was small:
+        # a bulk load's "which of these 500 ids exist" went from 0.2 to 6 s a batch
+        # by 120k documents (measured; flat at 0.2-0.37 s without it).
         engine = create_engine(url.set(drivername="postgresql+psycopg"), pool_pre_ping=True,
-                               connect_args={"connect_timeout": 10})
+                               connect_args={"connect_timeout": 10, "prepare_threshold": None})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record) -> None:
