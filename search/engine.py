@@ -174,8 +174,11 @@ class Collection(RankedSearch, DenseSearch):
             )
         from ..indexer.pipeline import Indexer  # not needed (nor imported) on the query path
 
-        indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=workers,
-                          progress=self._lexical_follower(progress), chunk_progress=chunk_progress)
+        # No lexical catch-up during the run (add_vectors has one): the worker pool
+        # forks lazily, and a worker forked while a catch-up holds tantivy's writer
+        # lock keeps that lock (an inherited descriptor) for its whole life.
+        indexer = Indexer(self._vx.store, self._refresh(), self.embedder, workers=workers, progress=progress,
+                          chunk_progress=chunk_progress)
         report = None
         try:
             report = indexer.run((_as_record(d) for d in documents), strict=strict)
@@ -203,9 +206,9 @@ class Collection(RankedSearch, DenseSearch):
 
     def _lexical_follower(self, progress=None):
         """``progress`` that also starts a background lexical catch-up every
-        :data:`LEXICAL_EAGER_DOCS` documents of a long add: tantivy indexes what is
-        committed while the next batches are embedded, instead of all of it at the
-        first search after the add (82 s after 100k news articles, measured)."""
+        :data:`LEXICAL_EAGER_DOCS` documents of a long in-process write
+        (:meth:`add_vectors`): tantivy indexes what is committed while the next
+        batches are written, instead of all of it at the first search after."""
         since = 0
 
         def committed(n: int) -> None:
