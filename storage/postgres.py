@@ -222,13 +222,7 @@ class PostgresStore(Store):
     def _reader(self) -> _Reader:
         reader = getattr(self._local, "reader", None)
         if reader is not None and (reader.broken or reader.connection.closed):
-            with self._readers_lock:
-                if reader in self._readers:
-                    self._readers.remove(reader)
-            try:
-                reader.close()
-            except Exception:  # already gone
-                pass
+            self.release_reader()  # a connection the server dropped (restart): a new one below
             reader = None
         if reader is None:
             reader = _Reader(self._conninfo, self.location)
