@@ -78,6 +78,8 @@ class LexicalIndex:
     # Document frequencies asked of this searcher (an immutable snapshot): queries
     # repeat their common words, and each lookup costs ~8 us.
     _doc_freqs: dict[str, int] = field(default_factory=dict, repr=False)
+    # The best score each query word reaches alone in this snapshot (MaxScore's bounds).
+    _max_scores: dict[tuple[str, ...], float] = field(default_factory=dict, repr=False)
 
     def doc_freq(self, token: str) -> int:
         found = self._doc_freqs.get(token)
@@ -85,6 +87,18 @@ class LexicalIndex:
             if len(self._doc_freqs) >= DOC_FREQ_CACHE:
                 self._doc_freqs.clear()
             found = self._doc_freqs[token] = self.searcher.doc_freq("text", token)
+        return found
+
+    def max_score(self, tokens: list[str]) -> float:
+        """The highest BM25 score the query word ``tokens`` (a term, or a phrase)
+        gives any document of this snapshot: one scan of its postings, remembered."""
+        key = tuple(tokens)
+        found = self._max_scores.get(key)
+        if found is None:
+            if len(self._max_scores) >= DOC_FREQ_CACHE:
+                self._max_scores.clear()
+            hits = self.searcher.search(lexical_query.term_query(tokens), 1, count=False).hits
+            found = self._max_scores[key] = float(hits[0][0]) if hits else 0.0
         return found
 
     def search(self, query: tantivy.Query, limit: int) -> list[tuple[int, float]]:

@@ -243,7 +243,9 @@ def filter_query(index: tantivy.Index, filters: list[Any]) -> tuple[list[tantivy
         if query is None:
             unchecked.append(flt)
         else:
-            must.append(query)
+            # Scored 0: a filter only selects (tantivy's filter queries score 1 each,
+            # which shifted every BM25 score and so the hybrid fusion's bm25 / max).
+            must.append(tantivy.Query.const_score_query(query, 0.0))
     return must, unchecked
 
 

@@ -1,0 +1,110 @@
+"""MaxScore pruning of lexical queries (search.lexical.ranked): exactly the plain
+disjunction's top documents, on real text, with ties, filters and exclusions;
+and filters that select without changing BM25 scores."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import tantivy
+from vecdex.search import lexical
+from vecdex.storage import lexical_query
+
+from real_texts import corpus
+
+
+def sentences(limit: int = 3000) -> list[str]:
+    out = []
+    for article in corpus("lee"):
+        out.extend(s for s in re.split(r"(?<=[.!?])\s+", article) if len(s.split()) >= 4)
+    return out[:limit]
+
+
+@pytest.fixture(scope="module")
+def lee_sentences():
+    return sentences()
+
+
+@pytest.fixture
+def lee_coll(vx, lee_sentences):
+    coll = vx.collection("lee", create=True)
+    # Every sentence twice (ids differ): ties at the cut, as in bench/bench_lexical.py's corpus.
+    coll.add([{"id": f"{copy}-{i}", "text": text, "metadata": {"copy": copy, "n": i % 10}}
+              for copy in range(2) for i, text in enumerate(lee_sentences)])
+    return coll
+
+
+def queries(texts: list[str], n: int = 150) -> list[str]:
+    rng = np.random.default_rng(7)
+    return [" ".join(texts[i].split()[:6]) for i in rng.integers(0, len(texts), n)]
+
+
+def words_of(index, query: str) -> list[list[str]]:
+    terms = lexical.query_terms(query)
+    return lexical._informative(index, [t for t in (lexical_query.analyse(x) for x in terms) if t])
+
+
+def plain(index, words, clauses, limit):
+    query = lexical._any_of(words)
+    if clauses:
+        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), *clauses])
+    return index.search(query, limit)
+
+
+def assert_same(pruned, expected):
+    assert [d for d, _ in pruned] == [d for d, _ in expected]
+    # The same terms summed in another order: equal up to float rounding.
+    assert np.allclose([s for _, s in pruned], [s for _, s in expected], rtol=1e-5)
+
+
+@pytest.mark.parametrize("limit", [10, 50])
+def test_pruned_search_is_the_plain_disjunctions_top(vx, lee_coll, lee_sentences, monkeypatch, limit):
+    index = vx.lexical.get(lee_coll.info.id)
+    tries = []
+    real_pruned = lexical._pruned
+    monkeypatch.setattr(lexical, "_pruned", lambda *a: tries.append(a) or real_pruned(*a))
+    checked = 0
+    for query in queries(lee_sentences):
+        words = words_of(index, query)
+        if len(words) < 2:
+            continue
+        assert_same(lexical.ranked(index, words, [], limit), plain(index, words, [], limit))
+        checked += 1
+    assert checked > 100
+    assert len(tries) > checked // 2  # the pruned form ran, not only the plain fallback
+
+
+def test_second_try_and_fallback_are_exact(vx, lee_coll, lee_sentences, monkeypatch):
+    """Requiring only the rarest word first makes the first try fail often: the
+    second try (or the plain query) must still give the exact top."""
+    monkeypatch.setattr(lexical, "RARE_SHARE", 0.0)
+    index = vx.lexical.get(lee_coll.info.id)
+    for query in queries(lee_sentences, 60) + ["the said of and a in mr government", "police said"]:
+        words = words_of(index, query)
+        if len(words) >= 2:
+            assert_same(lexical.ranked(index, words, [], 50), plain(index, words, [], 50))
+
+
+def test_pruned_search_under_filters_and_exclusion(vx, lee_coll, lee_sentences):
+    index = vx.lexical.get(lee_coll.info.id)
+    must, unchecked = lexical_query.filter_query(index.index, [f for f in lexical.normalise_filters(["copy=1"])])
+    assert not unchecked
+    excluded = lexical_query.doc_query(5)
+    clauses = [(tantivy.Occur.Must, q) for q in must] + [(tantivy.Occur.MustNot, excluded)]
+    for query in queries(lee_sentences, 60):
+        words = words_of(index, query)
+        if len(words) >= 2:
+            assert_same(lexical.ranked(index, words, clauses, 20), plain(index, words, clauses, 20))
+
+
+def test_filters_select_without_changing_scores(vx, lee_coll):
+    """A filtered lexical search scores documents exactly as the unfiltered one
+    (tantivy's filter queries scored 1 each, which shifted BM25 / max in hybrid fusion)."""
+    everything = {h.id: h.score for h in lee_coll.search("police said the attack", k=400, mode="lexical")}
+    for where in (["copy=1"], ["n>=5"], ["copy!=0"]):
+        found = lee_coll.search("police said the attack", k=50, mode="lexical", where=where)
+        assert found
+        for hit in found:
+            assert hit.score == pytest.approx(everything[hit.id], rel=1e-6)
