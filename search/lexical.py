@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from typing import Any, NamedTuple
 
@@ -214,7 +215,7 @@ def snippet(text_: str, terms: set[str], width: int = SNIPPET_TOKENS) -> str:
         if k == 0:
             start = 0
             break
-        start = max(text_.rfind(" ", 0, k), text_.rfind("\n", 0, k), text_.rfind("\t", 0, k)) + 1
+        start = _token_start(text_, k)
     if at == 0:
         start = 0
     # Whole words only: if `start` fell inside a word, skip to its end.
@@ -223,9 +224,25 @@ def snippet(text_: str, terms: set[str], width: int = SNIPPET_TOKENS) -> str:
     words = text_[start : start + 24 * width].split(maxsplit=width)
     if not words:
         return text_[:200]
-    more = len(words) > width or (start + 24 * width < len(text_) and bool(text_[start + 24 * width :].strip()))
+    more = len(words) > width or _NON_SPACE.search(text_, start + 24 * width) is not None
     shown = words[:width]
-    return ("…" if text_[:start].strip() else "") + " ".join(shown) + ("…" if more else "")
+    return ("…" if _NON_SPACE.search(text_, 0, start) else "") + " ".join(shown) + ("…" if more else "")
+
+
+_NON_SPACE = re.compile(r"\S")
+
+
+def _token_start(text_: str, end: int) -> int:
+    """Where the whitespace-delimited token ending at ``end`` starts. Looks back a
+    window at a time: rfind over the whole prefix, for a tab that news text never
+    has, was most of a snippet's time."""
+    low = end
+    while low > 0:
+        low = max(0, low - 256)
+        cut = max(text_.rfind(" ", low, end), text_.rfind("\n", low, end), text_.rfind("\t", low, end))
+        if cut >= 0:
+            return cut + 1
+    return 0
 
 
 def _first_word(lowered: str, terms: set[str]) -> int:
