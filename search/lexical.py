@@ -245,19 +245,27 @@ def _token_start(text_: str, end: int) -> int:
     return 0
 
 
-def _first_word(lowered: str, terms: set[str]) -> int:
-    """Offset of the first whole-word occurrence of any term (0 if none)."""
+def _first_word(lowered: str, terms: set[str], window: int = 512) -> int:
+    """Offset of the first whole-word occurrence of any term (0 if none).
+
+    Looks in the first ``window`` characters first (where a query word usually
+    is), and never past the best offset so far: a ``find`` over a whole 3 KB
+    article for every query word was half of a snippet's time."""
     best = -1
-    for term in terms:
-        if not term:
-            continue
-        at = lowered.find(term)
-        while at >= 0 and (best < 0 or at < best):
-            end = at + len(term)
-            if (at == 0 or not lowered[at - 1].isalnum()) and (end == len(lowered) or not lowered[end].isalnum()):
-                best = at
-                break
-            at = lowered.find(term, at + 1)
+    for limit in (window, len(lowered)):
+        for term in terms:
+            if not term:
+                continue
+            bound = (best if best >= 0 else limit) + len(term)  # only occurrences starting up to there
+            at = lowered.find(term, 0, bound)
+            while at >= 0:
+                end = at + len(term)
+                if (at == 0 or not lowered[at - 1].isalnum()) and (end == len(lowered) or not lowered[end].isalnum()):
+                    best = at
+                    break
+                at = lowered.find(term, at + 1, bound)
+        if best >= 0 or limit >= len(lowered):
+            break
     return max(best, 0)
 
 
