@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import TypeVar
 
 from ..errors import ConfigError
@@ -97,10 +98,17 @@ def score_fusion(
     (divided by the list's largest score; for BM25), ``"minmax"`` ((s - min) /
     (max - min); a list of equal scores normalises to 1).
     """
+    return _score_fusion([[key for key, _ in pairs] for pairs in rankings],
+                         [[value for _, value in pairs] for pairs in rankings], weights, normalisers)
+
+
+def _score_fusion(keys: Sequence[list[Hashable]], values: Sequence[list[float]], weights: Sequence[float],
+                  normalisers: Sequence[str]) -> list[tuple[Hashable, float]]:
     scores: dict[Hashable, float] = {}
-    for pairs, weight, how in zip(rankings, weights, normalisers):
-        for key, value in zip((k for k, _ in pairs), _normalise([s for _, s in pairs], how)):
-            scores[key] = scores.get(key, 0.0) + weight * value
+    get = scores.get
+    for ranking_keys, ranking_values, weight, how in zip(keys, values, weights, normalisers):
+        for key, value in zip(ranking_keys, _normalise(ranking_values, how)):
+            scores[key] = get(key, 0.0) + weight * value
     return _sorted(scores)
 
 
@@ -116,9 +124,9 @@ def _normalise(values: list[float], how: str) -> list[float]:
 
 
 def _sorted(scores: dict[Hashable, float]) -> list[tuple[Hashable, float]]:
-    # Ties keep first-seen order (dict order): dense before lexical, then by rank.
-    order = {key: i for i, key in enumerate(scores)}
-    return sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))
+    # Ties keep first-seen order (dict order: dense before lexical, then by rank):
+    # sorting is stable, reversed too.
+    return sorted(scores.items(), key=itemgetter(1), reverse=True)
 
 
 def fuse(
@@ -132,13 +140,13 @@ def fuse(
     """Fuse two ranked hit lists into the top k (hit, fused score); a document found
     by both keeps the dense hit (its snippet is the best-matching chunk)."""
     weights = (ranking.dense_weight, ranking.lexical_weight)
-    dense_keys, lexical_keys = [key(h) for h in dense], [key(h) for h in lexical]  # once each: a hot path
+    dense_keys, lexical_keys = list(map(key, dense)), list(map(key, lexical))  # once each: a hot path
     if ranking.fusion == "rrf":
         fused = rrf([dense_keys, lexical_keys], weights, ranking.rrf_k)
     else:
         normalisers = ("none", "max") if ranking.fusion == "score" else ("minmax", "minmax")
-        fused = score_fusion([list(zip(dense_keys, map(score, dense))), list(zip(lexical_keys, map(score, lexical)))],
-                             weights, normalisers)
+        fused = _score_fusion((dense_keys, lexical_keys), (list(map(score, dense)), list(map(score, lexical))),
+                              weights, normalisers)
     by_key: dict[Hashable, T] = dict(zip(reversed(lexical_keys), reversed(lexical)))
     by_key.update(zip(reversed(dense_keys), reversed(dense)))  # the first hit of a key wins, dense first
     return [(by_key[doc], value) for doc, value in fused[:k]]
