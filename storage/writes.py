@@ -14,12 +14,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from ..errors import InputError, StoreError
 from . import schema
 from .reads import batched
 from .text_rules import NUL, document_problem
+
+#: Which of a batch's external ids a collection holds (built once: a statement made
+#: per batch coerced each of its 500 ids again: 0.16 -> 0.11 s per 100k ids).
+_EXISTING_IDS = select(schema.documents.c.ext_id, schema.documents.c.id).where(
+    schema.documents.c.collection_id == bindparam("collection_id"),
+    schema.documents.c.ext_id.in_(bindparam("ext_ids", expanding=True)))
+
 
 if TYPE_CHECKING:
     from .store import CollectionInfo
@@ -134,10 +141,7 @@ class StoreWrites:
             seq = self._bump_seq(conn, collection_id, embedder_spec)
             existing: dict[str, int] = {}
             for part in batched([d.ext_id for d in batch]):
-                rows = conn.execute(
-                    select(docs.c.ext_id, docs.c.id).where(docs.c.collection_id == collection_id, docs.c.ext_id.in_(part))
-                )
-                existing.update({r[0]: r[1] for r in rows})
+                existing.update(iter(conn.execute(_EXISTING_IDS, {"collection_id": collection_id, "ext_ids": part})))
             removed = self._remove_chunks_of(conn, collection_id, list(existing.values()), seq)
             doc_ids = iter(self._new_ids(conn, "documents", sum(d.ext_id not in existing for d in batch)))
             chunk_ids = self._new_ids(conn, "chunks", sum(len(d.spans) for d in batch))
