@@ -43,6 +43,10 @@ BATCH_BYTES = 1 << 20
 # the whole input it is embedded in-process (tiny inputs never start a pool).
 FIRST_BATCH_DOCS = 128
 FIRST_BATCH_BYTES = 64 << 10
+# add_vectors has nothing to embed, so a batch is only a transaction: bigger ones
+# pay fewer commits (an fsync each) and per-batch statements; 100k one-line
+# documents: 4.31 s at 4,096 a batch, 3.87 at 16,384, 3.90 at 65,536.
+VECTOR_BATCH_DOCS = 16384
 MAX_PROBLEMS_KEPT = 1000
 
 
@@ -390,8 +394,8 @@ class Indexer:
         seen: set[str] = set()
         self._check_store = self.store.counts(self.collection.id)[0] > 0
         try:
-            for start in range(0, len(records), BATCH_DOCS):
-                batch = list(records[start : start + BATCH_DOCS])
+            for start in range(0, len(records), VECTOR_BATCH_DOCS):
+                batch = list(records[start : start + VECTOR_BATCH_DOCS])
                 todo = self._prepare(batch, seen, report, content)
                 if todo:
                     embedded = [([(0, len(p.record.text))], rows[p.record.id]) for p in todo]
