@@ -331,11 +331,13 @@ class Collection(RankedSearch, DenseSearch):
         a large write (``report``), catch the lexical index up too. The state is the
         one this operation holds, advanced by its own writes: no re-read."""
         state = self.info if written_seq <= self.info.seq else dataclasses.replace(self.info, seq=written_seq)
-        _, self.info = self._vx.indexes.sync(state)
         if report is not None and report.added + report.updated >= LEXICAL_EAGER_DOCS:
             # In a background thread that logs what fails: the write is committed,
             # and the next search catches up (or rebuilds) if this could not.
+            # Started first, so that tantivy indexes while FAISS is brought up
+            # (both mostly outside the GIL): 100k one-line documents 3.65 -> 3.47 s.
             self._vx.lexical.catch_up_soon(state.id)
+        _, self.info = self._vx.indexes.sync(state)
 
     # -- reads ---------------------------------------------------------------------------
 
