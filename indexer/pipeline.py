@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..errors import VecdexError
-from ..storage.store import CollectionInfo, DocumentWrite, Store
+from ..storage.store import CollectionInfo, DocumentWrite, Store, WriteResult
 from ..storage.text_rules import document_problem
 from .chunking import ChunkingSpec, chunk_spans
 from .embedders.base import Embedder
@@ -314,6 +314,9 @@ class Indexer:
         self.chunk_progress = chunk_progress or (lambda n: None)
         self._pool: ProcessPoolExecutor | None = None
         self.last_seq = -1  # the collection's seq after this indexer's last write
+        # (chunk ids, vectors) of all a run_vectors into an empty collection wrote
+        # (None otherwise): the first vector index is built from them.
+        self.written: tuple[np.ndarray, np.ndarray] | None = None
 
     def _pool_or_none(self) -> ProcessPoolExecutor | None:
         if self.workers < 2:
@@ -383,6 +386,7 @@ class Indexer:
         content hash: a changed vector is an update."""
         report = IndexReport()
         started = time.perf_counter()
+        position = {record.id: i for i, record in enumerate(records)}
         rows = {record.id: matrix[i : i + 1] for i, record in enumerate(records)}
 
         little_endian = matrix.dtype == np.dtype("<f4")  # as hashed: no copy per row
@@ -393,15 +397,27 @@ class Indexer:
 
         seen: set[str] = set()
         self._check_store = self.store.counts(self.collection.id)[0] > 0
+        # Into an empty collection, what this call writes is all it holds: kept (ids,
+        # rows of `matrix`) so the first vector index is built without reading back.
+        kept: list[tuple[np.ndarray, list[int]]] | None = None if self._check_store else []
+        removed: list[np.ndarray] = []
         try:
             for start in range(0, len(records), VECTOR_BATCH_DOCS):
                 batch = list(records[start : start + VECTOR_BATCH_DOCS])
                 todo = self._prepare(batch, seen, report, content)
                 if todo:
                     embedded = [([(0, len(p.record.text))], rows[p.record.id]) for p in todo]
-                    self._write(todo, embedded, len(batch), report)
+                    result = self._write(todo, embedded, len(batch), report)
+                    if kept is not None:  # one chunk per document, in the order written
+                        kept.append((result.chunk_ids, [position[p.record.id] for p in todo]))
+                        removed.append(result.removed_chunk_ids)
                 else:
                     self.progress(len(batch))
+            if kept:
+                ids = np.concatenate([chunk_ids for chunk_ids, _ in kept])
+                at = np.fromiter((i for _, part in kept for i in part), dtype=np.int64, count=len(ids))
+                live = ~np.isin(ids, np.concatenate(removed)) if removed else np.ones(len(ids), bool)
+                self.written = (ids[live], np.ascontiguousarray(matrix[at[live]], dtype=np.float32))
         finally:
             report.seconds = time.perf_counter() - started
         return report
@@ -434,7 +450,7 @@ class Indexer:
         return todo
 
     @gc_paused()
-    def _write(self, todo: list[PendingDocument], embedded, n_read: int, report: IndexReport) -> None:
+    def _write(self, todo: list[PendingDocument], embedded, n_read: int, report: IndexReport) -> WriteResult:
         if isinstance(embedded, Future):
             embedded = embedded.result()
         writes = []
@@ -453,3 +469,4 @@ class Indexer:
         report.updated += result.updated
         self.chunk_progress(sum(len(w.spans) for w in writes))
         self.progress(n_read)
+        return result

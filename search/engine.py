@@ -250,7 +250,7 @@ class Collection(RankedSearch, DenseSearch):
         try:
             report = indexer.run_vectors(records, matrix)
         finally:
-            self._sync_index(indexer.last_seq, report)
+            self._sync_index(indexer.last_seq, report, written=indexer.written)
         report.seq = indexer.last_seq
         return report
 
@@ -325,11 +325,13 @@ class Collection(RankedSearch, DenseSearch):
                 "fitted": {k: v for k, v in fitted.items() if k not in ("components", "word_probs")},
                 "components": bool(fitted.get("components")), "corpus_word_freq": bool(fitted.get("word_probs"))}
 
-    def _sync_index(self, written_seq: int = -1, report: "IndexReport | None" = None) -> None:
+    def _sync_index(self, written_seq: int = -1, report: "IndexReport | None" = None,
+                    written: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """After this collection wrote (up to ``written_seq``): bring the index and its
         file up to the store, record auto's choice, forget covered tombstones; after
         a large write (``report``), catch the lexical index up too. The state is the
-        one this operation holds, advanced by its own writes: no re-read."""
+        one this operation holds, advanced by its own writes: no re-read. ``written``:
+        the vectors the write kept in memory (see :meth:`IndexCache.sync`)."""
         state = self.info if written_seq <= self.info.seq else dataclasses.replace(self.info, seq=written_seq)
         if report is not None and report.added + report.updated >= LEXICAL_EAGER_DOCS:
             # In a background thread that logs what fails: the write is committed,
@@ -337,7 +339,7 @@ class Collection(RankedSearch, DenseSearch):
             # Started first, so that tantivy indexes while FAISS is brought up
             # (both mostly outside the GIL): 100k one-line documents 3.65 -> 3.47 s.
             self._vx.lexical.catch_up_soon(state.id)
-        _, self.info = self._vx.indexes.sync(state)
+        _, self.info = self._vx.indexes.sync(state, written)
 
     # -- reads ---------------------------------------------------------------------------
 

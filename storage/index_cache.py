@@ -30,6 +30,8 @@ import re
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from .ann.base import VectorIndex
 from .ann.delta import DeltaIndex, delta_limit
 from .ann.factory import concrete, create_index, load_index
@@ -168,18 +170,26 @@ class IndexCache:
                 return index
             return self._keep(collection, index, seq, persist)
 
-    def sync(self, collection: CollectionInfo) -> tuple[VectorIndex, CollectionInfo]:
+    def sync(self, collection: CollectionInfo,
+             written: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[VectorIndex, CollectionInfo]:
         """After a write: the index brought up to date and saved; for an ``auto`` spec
         its choice recorded where it is made (auto only moves up: flat -> hnsw ->
         ivf; a new index type bumps the generation, which retires the old files),
         together with forgetting the tombstones the index covers, in one write
-        transaction. Returns the index and the collection's state after that."""
+        transaction. Returns the index and the collection's state after that.
+
+        ``written``: (chunk ids, vectors) the write kept in memory. When the
+        collection has no index yet and these are exactly its chunks (same ids, same
+        generation, read from the store), the index is built from them instead of
+        reading every vector back: a bulk load's first build (100k 50-d rows:
+        ~0.45 s of a 3.5 s ``add_vectors``)."""
         with self._lock:
-            index, seq, choice = self._bring_up(collection)
+            index, seq, choice = self._bring_up(collection, written=written)
             collection = self.store.index_synced(collection, seq, choice)
             return self._keep(collection, index, seq, True), collection
 
-    def _bring_up(self, collection: CollectionInfo, fold: bool = True) -> tuple[VectorIndex, int, dict | None]:
+    def _bring_up(self, collection: CollectionInfo, fold: bool = True,
+                  written: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[VectorIndex, int, dict | None]:
         """(index, the seq it covers, auto's new choice if it made one not yet recorded).
         ``fold``: new rows go into FAISS (else an approximate index keeps them as an
         exact delta, up to its bound)."""
@@ -227,6 +237,10 @@ class IndexCache:
             ids = vectors = None  # not held through a rebuild below
         if index is not None:
             return index, seq, widened
+        if written is not None:
+            built = self._build_from_written(collection, dimension, written)
+            if built is not None:
+                return built
         # A rebuild reads the store a page at a time: the only full copy of the
         # vectors is the index's own (a big load's first build fits in memory once).
         with self.store.vector_scan(collection) as scan:
@@ -235,6 +249,22 @@ class IndexCache:
             index.build_pages(scan.pages, scan.total)
             seq = scan.seq
         self.last_action = "rebuilt"
+        return index, seq, self._choice_to_record(collection, spec)
+
+    def _build_from_written(self, collection: CollectionInfo, dimension: int,
+                            written: tuple[np.ndarray, np.ndarray]) -> tuple[VectorIndex, int, dict | None] | None:
+        """A new index of ``written`` if they are all of the collection's chunks, else None.
+        A chunk's vector changes only with the generation (refit), so the same ids in
+        the same generation are the same vectors."""
+        ids, vectors = written
+        seq, generation, stored = self.store.chunk_id_state(collection.id)
+        order = np.argsort(ids, kind="stable")
+        if generation != collection.generation or not np.array_equal(stored, ids[order]):
+            return None
+        spec = self._wanted_spec(collection, len(stored))
+        index = create_index(spec, dimension, len(stored))
+        index.build_pages(lambda: iter([(stored, vectors[order])]), len(stored))
+        self.last_action = "rebuilt"  # from memory; saved by _keep like any rebuild
         return index, seq, self._choice_to_record(collection, spec)
 
     def _catch_up(self, index: VectorIndex, removed, ids, vectors, fold: bool) -> VectorIndex:

@@ -127,6 +127,19 @@ class StoreReads:
         ids = np.asarray([r[0] for r in rows], dtype=np.int64)
         return seq, removed, ids, blobs_to_matrix([r[1] for r in rows], dim), total
 
+    def chunk_id_state(self, collection_id: int) -> tuple[int, int, np.ndarray]:
+        """(seq, generation, every chunk id ascending) of a collection, from one
+        snapshot: enough to tell whether vectors a write kept in memory are all of
+        the collection's (:meth:`IndexCache.sync`'s ``written``)."""
+        ch, cols = schema.chunks, schema.collections
+        with self.reading() as conn:
+            seq, generation = conn.execute(
+                select(cols.c.seq, cols.c.generation).where(cols.c.id == collection_id)).one()
+            ids = np.fromiter(conn.execute(
+                select(ch.c.id).where(ch.c.collection_id == collection_id).order_by(ch.c.id)).scalars(),
+                dtype=np.int64)
+        return int(seq), int(generation), ids
+
     def rows_since(self, collection: CollectionInfo, since_seq: int) -> int:
         """Chunks written after ``since_seq`` (an index range count: what a catch-up would read)."""
         ch = schema.chunks
