@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
@@ -97,19 +97,40 @@ class HitCache:
 
 @dataclass
 class ChunkDocuments:
-    """chunk id -> document row id of one collection, as two sorted arrays."""
+    """chunk id -> document row id of one collection, as two sorted arrays; and,
+    when the collection's chunk ids are dense (at least half of their range, as
+    ids handed out in order are), as one array indexed by chunk id.
+
+    The direct array: a binary search of 50-300 ids right after a FAISS search
+    walks a cold 8 MB array (~20 cache misses an id: 60-75 us of a hybrid query
+    at 1M chunks, measured), against one access an id."""
 
     chunk_ids: np.ndarray  # ascending
     document_ids: np.ndarray
+    _first: int = field(default=0, init=False, repr=False)
+    _direct: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.chunk_ids):
+            first, span = int(self.chunk_ids[0]), int(self.chunk_ids[-1] - self.chunk_ids[0]) + 1
+            if span <= 2 * len(self.chunk_ids):
+                direct = np.full(span, -1, dtype=np.int64)
+                direct[self.chunk_ids - first] = self.document_ids
+                self._first, self._direct = first, direct
 
     @property
     def nbytes(self) -> int:
-        return int(self.chunk_ids.nbytes + self.document_ids.nbytes)
+        extra = self._direct.nbytes if self._direct is not None else 0
+        return int(self.chunk_ids.nbytes + self.document_ids.nbytes + extra)
 
     def lookup(self, chunk_ids: np.ndarray) -> np.ndarray:
         """The document of each chunk id (-1: not in this map)."""
         if len(self.chunk_ids) == 0:
             return np.full(len(chunk_ids), -1, dtype=np.int64)
+        if self._direct is not None:
+            at = chunk_ids - self._first
+            inside = (at >= 0) & (at < len(self._direct))
+            return np.where(inside, self._direct[np.where(inside, at, 0)], -1)
         at = np.minimum(np.searchsorted(self.chunk_ids, chunk_ids), len(self.chunk_ids) - 1)
         return np.where(self.chunk_ids[at] == chunk_ids, self.document_ids[at], -1)
 

@@ -128,3 +128,20 @@ def test_the_build_never_runs_in_a_searching_thread(soon, db_path, lee_lines, mo
         coll._hit_rows.wait()
         assert threads and all(t is not threading.main_thread() for t in threads)
         assert coll.search_vector(probe, k=3)[0].id == "d2" and coll._hit_rows.cache is not None
+
+
+@pytest.mark.parametrize("spacing", [1, 3])  # dense ids (direct array) and sparse ones (binary search)
+def test_chunk_documents_map_answers_like_a_dict(spacing):
+    from vecdex.search.hit_cache import ChunkDocuments
+
+    rng = np.random.default_rng(spacing)
+    chunk_ids = np.arange(1000, 1000 + 5000 * spacing, spacing, dtype=np.int64)
+    chunk_ids = np.sort(rng.choice(chunk_ids, 4000, replace=False))  # some ids missing in between
+    document_ids = rng.integers(0, 10**9, len(chunk_ids))
+    mapped = ChunkDocuments(chunk_ids, document_ids)
+    assert (mapped._direct is not None) == (spacing == 1)
+    truth = dict(zip(chunk_ids.tolist(), document_ids.tolist()))
+    asked = np.concatenate([rng.integers(-5, 1000 + 5000 * spacing + 50, 500), [-1, 0, 999, chunk_ids[0],
+                                                                                 chunk_ids[-1], chunk_ids[-1] + 1]])
+    assert mapped.lookup(asked.astype(np.int64)).tolist() == [truth.get(int(c), -1) for c in asked]
+    assert ChunkDocuments(np.zeros(0, np.int64), np.zeros(0, np.int64)).lookup(np.array([3])).tolist() == [-1]
