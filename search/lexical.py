@@ -33,6 +33,7 @@ MAX_QUERY_TERMS = 64
 #: Terms that stand for a document in lexical ``similar``.
 SIMILAR_TERMS = 24
 SNIPPET_TOKENS = 40
+#: Characters per word a snippet looks back for the words before its query word.
 LOOK_BACK_CHARS = 32
 #: Query terms in more than this share of the collection's documents are dropped (see _informative)...
 MAX_DF_FRACTION = 0.5
@@ -40,10 +41,10 @@ MAX_DF_FRACTION = 0.5
 LARGE_STORE = 20_000
 LARGE_STORE_MAX_DF_FRACTION = 0.25
 #: Words in at most this share of the documents (or else the rarest word) are
-#: the ones required first in :func:`ranked`. Measured on 300 six-word queries
-#: (bench/bench_lexical.py's), p50 of the lexical side against the plain
-#: disjunction's: at 1M one-line documents 0.45-0.50 ms against 2.0 at 0.1-0.2%,
-#: 0.70 at 0.5%, 1.0 at 1%, 1.2 at 2%; at 100k news articles 0.22-0.25 against 0.27-0.31.
+#: the ones required first in :func:`ranked`. Measured on bench/bench_lexical.py's
+#: 300 six-word queries, p50 of the lexical side at 1M one-line documents: 0.45-0.50
+#: ms with 0.1-0.2%, 0.70 with 0.5%, 1.0 with 1%, 1.2 with 2%, against 2.0 for the
+#: plain disjunction; at 100k news articles 0.22-0.25 ms against 0.27-0.31.
 RARE_SHARE = 0.002
 
 
