@@ -5,7 +5,8 @@
 1. ``add_vectors``: one-line documents (real sentences) with precomputed 50-d
    vectors, text and metadata, into a fresh store (SQLite rows, the FAISS file,
    and, as the call is large, the lexical index: all of it searchable when the
-   call returns). Baseline in the same run: the floor any SQLite + FAISS store
+   store is closed, which waits for the lexical catch-up the call starts; the
+   time the call itself took is printed too). Baseline in the same run: the floor any SQLite + FAISS store
    pays, the same rows inserted by raw ``sqlite3`` in one transaction plus a raw
    FAISS flat add. Rounds alternate vecdex / baseline; each keeps its best.
 2. Small writes: ``--calls`` calls of ``add()`` with ``--per-call`` news-length
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +34,17 @@ from corpora import news_documents, one_line_documents  # noqa: E402
 from timing import best_of, options  # noqa: E402
 
 
-def vecdex_vectors(folder: Path, ids, vectors, texts, metadata) -> None:
+def vecdex_vectors(folder: Path, ids, vectors, texts, metadata, returned: list[float]) -> None:
+    """The whole job, until the store is closed (which waits for the lexical
+    catch-up); ``returned`` gets how long the call itself took (rows committed,
+    vector index saved, the lexical index catching up in the background)."""
     from vecdex.search import Vecdex
 
     with Vecdex(folder / "v.db") as vx:
         coll = vx.collection("v", create=True, embedder="precomputed", dimension=vectors.shape[1])
+        started = time.perf_counter()
         coll.add_vectors(ids, vectors, texts, metadata)
+        returned.append(time.perf_counter() - started)
 
 
 def raw_vectors(folder: Path, ids, vectors, texts, metadata) -> None:
@@ -85,13 +92,16 @@ def main() -> None:
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         ids = [str(i) for i in range(n)]
         metadata = [{"group": i % 7} for i in range(n)]
+        returned: list[float] = []
         best = best_of(args.rounds, {
-            "vecdex add_vectors": lambda f: vecdex_vectors(f, ids, vectors, texts, metadata),
+            "vecdex add_vectors": lambda f: vecdex_vectors(f, ids, vectors, texts, metadata, returned),
             "raw sqlite3 + FAISS": lambda f: raw_vectors(f, ids, vectors, texts, metadata),
         })
         print(f"add_vectors: {n:,} one-line documents, 50-d vectors, text and metadata (best of {args.rounds})")
         for name, (wall, cpu) in best.items():
             print(f"  {name:<22} {n / wall:9,.0f} docs/s wall  {n / cpu:9,.0f} docs/s per CPU-second")
+        print(f"  (the add_vectors call itself returned after {min(returned):.2f} s: {n / min(returned):,.0f} docs/s "
+              "into the store and the vector index; the figures above also wait for the lexical index)")
         ratio = best["vecdex add_vectors"][0] / best["raw sqlite3 + FAISS"][0]
         print(f"  vecdex / raw floor: {ratio:.2f}x wall "
               f"(target >= 40,000 docs/s: {'met' if n / best['vecdex add_vectors'][0] >= 40_000 else 'NOT met'})")

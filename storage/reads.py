@@ -130,15 +130,26 @@ class StoreReads:
     def chunk_id_state(self, collection_id: int) -> tuple[int, int, np.ndarray]:
         """(seq, generation, every chunk id ascending) of a collection, from one
         snapshot: enough to tell whether vectors a write kept in memory are all of
-        the collection's (:meth:`IndexCache.sync`'s ``written``)."""
-        ch, cols = schema.chunks, schema.collections
-        with self.reading() as conn:
-            seq, generation = conn.execute(
-                select(cols.c.seq, cols.c.generation).where(cols.c.id == collection_id)).one()
-            ids = np.fromiter(conn.execute(
-                select(ch.c.id).where(ch.c.collection_id == collection_id).order_by(ch.c.id)).scalars(),
-                dtype=np.int64)
-        return int(seq), int(generation), ids
+        the collection's (:meth:`IndexCache.sync`'s ``written``). On SQLite through
+        a plain connection: SQLAlchemy's rows cost ~0.3 s per 100k ids."""
+        if self.kind == "sqlite":
+            conn = self.connect_raw()
+            try:
+                conn.execute("PRAGMA busy_timeout = 60000")
+                conn.execute("BEGIN")
+                state = conn.execute("SELECT seq, generation FROM collections WHERE id = ?", (collection_id,)).fetchone()
+                ids = conn.execute("SELECT id FROM chunks WHERE collection_id = ?", (collection_id,)).fetchall()
+            finally:
+                conn.close()
+        else:
+            ch, cols = schema.chunks, schema.collections
+            with self.reading() as sa:
+                state = sa.execute(select(cols.c.seq, cols.c.generation).where(cols.c.id == collection_id)).first()
+                ids = sa.execute(select(ch.c.id).where(ch.c.collection_id == collection_id)).all()
+        if state is None:
+            raise StoreError(f"collection {collection_id} no longer exists")
+        # Sorted here: ORDER BY made SQLite sort them in a temporary B-tree, slower.
+        return int(state[0]), int(state[1]), np.sort(np.array(ids, dtype=np.int64).reshape(-1))
 
     def rows_since(self, collection: CollectionInfo, since_seq: int) -> int:
         """Chunks written after ``since_seq`` (an index range count: what a catch-up would read)."""
