@@ -400,38 +400,39 @@ class Indexer:
         content hash: a changed vector is an update."""
         report = IndexReport()
         started = time.perf_counter()
-        position = {record.id: i for i, record in enumerate(records)}
-        rows = {record.id: matrix[i : i + 1] for i, record in enumerate(records)}
+        position = {record.id: i for i, record in enumerate(records)}  # each record's row of `matrix`
+
+        def row(doc_id: str) -> np.ndarray:
+            at = position[doc_id]
+            return matrix[at : at + 1]
 
         little_endian = matrix.dtype == np.dtype("<f4")  # as hashed: no copy per row
 
         def content(record: Record) -> str:
-            row = rows[record.id]
-            return record.text + "\x00" + (row if little_endian else row.astype("<f4")).tobytes().hex()
+            row_ = row(record.id)
+            return record.text + "\x00" + (row_ if little_endian else row_.astype("<f4")).tobytes().hex()
 
         seen: set[str] = set()
         self._check_store = self.store.counts(self.collection.id)[0] > 0
-        # Into an empty collection, what this call writes is all it holds: kept (ids,
-        # rows of `matrix`) so the first vector index is built without reading back.
+        # Into an empty collection, what this call writes is all it holds (its ids are
+        # unique): kept (chunk ids, rows of `matrix`) so the first vector index is
+        # built without reading back; the index cache checks them against the store.
         kept: list[tuple[np.ndarray, list[int]]] | None = None if self._check_store else []
-        removed: list[np.ndarray] = []
         try:
             for start in range(0, len(records), VECTOR_BATCH_DOCS):
                 batch = list(records[start : start + VECTOR_BATCH_DOCS])
                 todo = self._prepare(batch, seen, report, content)
                 if todo:
-                    embedded = [([(0, len(p.record.text))], rows[p.record.id]) for p in todo]
+                    embedded = [([(0, len(p.record.text))], row(p.record.id)) for p in todo]
                     result = self._write(todo, embedded, len(batch), report)
                     if kept is not None:  # one chunk per document, in the order written
                         kept.append((result.chunk_ids, [position[p.record.id] for p in todo]))
-                        removed.append(result.removed_chunk_ids)
                 else:
                     self.progress(len(batch))
             if kept:
                 ids = np.concatenate([chunk_ids for chunk_ids, _ in kept])
                 at = np.fromiter((i for _, part in kept for i in part), dtype=np.int64, count=len(ids))
-                live = ~np.isin(ids, np.concatenate(removed)) if removed else np.ones(len(ids), bool)
-                self.written = (ids[live], np.ascontiguousarray(matrix[at[live]], dtype=np.float32))
+                self.written = (ids, np.ascontiguousarray(matrix[at], dtype=np.float32))
         finally:
             report.seconds = time.perf_counter() - started
         return report
