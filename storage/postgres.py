@@ -40,7 +40,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from ..errors import StoreError
 from .migrations import POSTGRES_LATEST_VERSION, POSTGRES_MIGRATIONS
 from .pg_changes import LISTEN_AFTER, ChangeWatcher
-from .store import Store
+from .store import Store, released_on_interrupt
 
 
 def safe_url(url: str) -> str:
@@ -208,7 +208,7 @@ class PostgresStore(Store):
         """A write transaction (READ COMMITTED: each writer waits on the collection
         row's lock, then sees everything committed before it)."""
         try:
-            with self._translated(), self._write_engine.begin() as conn:
+            with self._translated(), released_on_interrupt(self._write_engine.begin()) as conn:
                 yield conn
         finally:  # committed or not (a dropped connection may have committed): re-check
             self._writes += 1

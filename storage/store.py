@@ -16,9 +16,11 @@ import os
 import sqlite3
 import threading
 import time
+import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import Connection, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine
@@ -59,6 +61,26 @@ def durability(durable: bool | None) -> bool:
     if durable is not None:
         return durable
     return os.environ.get("VECDEX_SYNCHRONOUS", "full").strip().lower() not in ("normal", "off", "0")
+
+
+@contextmanager
+def released_on_interrupt(transaction: Any) -> Iterator[Connection]:
+    """``with`` a write transaction whose connection is let go at once when an
+    interrupt (Ctrl-C, SystemExit) lands inside it. Interrupted mid-statement
+    (``executemany``), the driver's connection is closed by SQLAlchemy but lives
+    on, transaction and SQLite write lock included, until its unfinished
+    statement is freed, and the traceback's frames hold that statement's cursor:
+    the process's own next write (the index sync after an interrupted
+    ``add_vectors``) waited ~2 minutes for its own lock. Clearing the finished
+    frames' locals frees it (the traceback keeps its lines)."""
+    with transaction as conn:
+        try:
+            yield conn
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                traceback.clear_frames(exc.__traceback__)
+                conn.invalidate()
+            raise
 
 
 def begin_immediate(conn: Connection) -> None:
@@ -179,7 +201,7 @@ class Store(StoreReads, StoreWrites):
         if self.read_only:
             raise StoreError(f"{self.path} is read-only (a read-only file, folder or mount): it can be "
                              "searched but not changed")
-        return self._write_engine.begin()
+        return released_on_interrupt(self._write_engine.begin())
 
     def reading(self):
         """A read transaction (one consistent snapshot)."""
