@@ -119,3 +119,21 @@ def test_an_existing_collection_refuses_other_pooling(vx):
     # a collection built with plain averaging stays usable when only the model is named
     vx.collection("plain", create=True, pooling="mean")
     assert vx.collection("plain", model="glove-6b-50d").info.embedder["pooling"] == "mean"
+
+
+@pytest.mark.parametrize("options", [{}, {"pooling": "mean"}, {"pooling": "sif", "components": 0}])
+def test_one_text_embeds_bit_for_bit_as_in_a_batch(options):
+    """embed_one (every query) has a path of its own: its vector must be the batch
+    path's to the last bit, or search and search_many would score one query two ways."""
+    from real_texts import corpus
+
+    embedder = StaticEmbedder.from_options(**options)
+    texts = [line[:300] for line in corpus("lee")[:150]] + [
+        "The River BANK", "xj-9000 widget", "qqqzzx", "", "  ", "don't stop", "naïve café", "x"]
+    for text in texts:
+        alone = embedder.embed_one(text)
+        batch = embedder.embed([text])
+        if not batch.known[0]:
+            assert alone is None, text
+        else:
+            assert alone is not None and alone.dtype == np.float32 and np.array_equal(alone, batch.vectors[0]), text

