@@ -1,7 +1,7 @@
 """Ranking modes and the fusion of a dense and a lexical ranking.
 
 - ``dense``: cosine between embeddings (the vector index).
-- ``lexical``: BM25 over the FTS5 index (:mod:`search.lexical`).
+- ``lexical``: BM25 over the collection's tantivy index (:mod:`search.lexical`).
 - ``hybrid``: both, fused, each side's top ``depth`` documents. ``rrf``
   (weighted reciprocal rank fusion, Cormack et al. 2009) scores a document
   ``sum_i w_i / (rrf_k + rank_i)``. ``score`` (normalised score fusion, the
