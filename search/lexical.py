@@ -18,6 +18,7 @@ import json
 import math
 import re
 from collections import Counter
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import tantivy
@@ -113,7 +114,12 @@ def ranked(index: LexicalIndex, words: list[list[str]], clauses: list[Any], limi
     none of the rare words scores at most the sum of the common words' best
     scores (:meth:`LexicalIndex.max_score`). When that sum is below the
     ``limit``-th score found, no such document can be in the top, and the result
-    is exact. Otherwise a second try keeps optional only the common words whose
+    is exact. Otherwise such a document can only reach that score with every
+    common word whose bound the others cannot make up for: those words are
+    necessary, and one more search, of the documents that have all of them and
+    none of the rare words (a cheap intersection), completes the top (the two
+    sets are disjoint: merged by score, equal scores in tantivy's order). With
+    no necessary word, a second try keeps optional only the common words whose
     best scores sum below that score. It only widens the set searched, so its
     ``limit``-th score can only be higher, and the test holds by construction.
     Scores equal the plain query's up to float rounding: the same terms are
@@ -132,19 +138,59 @@ def ranked(index: LexicalIndex, words: list[list[str]], clauses: list[Any], limi
     if len(found) < limit:  # fewer rare-word documents than asked for: common-only ones count
         return plain()
     threshold = found[-1][1]
-    bounds = sorted((index.max_score(words[i]), i) for i in optional)
-    if _below(sum(b for b, _ in bounds), threshold):
+    bound = {i: index.max_score(words[i]) for i in optional}
+    total = sum(bound.values())
+    if _below(total, threshold):
         return found
+    necessary = [i for i in optional if _below(total - bound[i], threshold)]
+    if necessary:
+        rest = [i for i in optional if i not in necessary]
+        others = index.search(_within(clauses, _lacking(words, required, necessary, rest)), limit)
+        return _merged(index, found, others, limit)
     kept: list[int] = []
     total = 0.0
-    for bound, i in bounds:
-        if not _below(total + bound, threshold):
+    for b, i in sorted((b, i) for i, b in bound.items()):
+        if not _below(total + b, threshold):
             break
-        total += bound
+        total += b
         kept.append(i)
     if not kept:
         return plain()
     return index.search(_within(clauses, _pruned(words, [i for i in rarity if i not in kept], kept)), limit)
+
+
+def _lacking(words: list[list[str]], absent: list[int], present: list[int], optional: list[int]) -> tantivy.Query:
+    """Documents with every ``present`` word and no ``absent`` one, scored by
+    every word they have (each optional word nested, as in :func:`_pruned`)."""
+    query = tantivy.Query.boolean_query(
+        [(tantivy.Occur.Must, lexical_query.term_query(words[i])) for i in present]
+        + [(tantivy.Occur.MustNot, lexical_query.term_query(words[i])) for i in absent])
+    for i in optional:
+        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query),
+                                             (tantivy.Occur.Should, lexical_query.term_query(words[i]))])
+    return query
+
+
+def _merged(index: LexicalIndex, first: list[tuple[int, float]], second: list[tuple[int, float]],
+            limit: int) -> list[tuple[int, float]]:
+    """The top ``limit`` of two disjoint rankings, as one search would order them:
+    by score, equal scores by document address (each list is in that order already;
+    an equal score across the two lists is rare, and then the addresses are read)."""
+    if not second:
+        return first[:limit]
+    merged = sorted(first + second, key=itemgetter(1), reverse=True)  # stable: each list keeps its order
+    from_second = {doc for doc, _ in second}
+    start = 0
+    while start < min(len(merged), limit):
+        end = start + 1
+        while end < len(merged) and merged[end][1] == merged[start][1]:
+            end += 1
+        group = merged[start:end]
+        if end - start > 1 and 0 < sum(doc in from_second for doc, _ in group) < len(group):
+            order = index.addresses([doc for doc, _ in group])
+            merged[start:end] = sorted(group, key=lambda hit: order[hit[0]])
+        start = end
+    return merged[:limit]
 
 
 def _below(bound: float, threshold: float) -> bool:

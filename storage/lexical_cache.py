@@ -116,6 +116,14 @@ class LexicalIndex:
         ids = self.searcher.fast_field_values("doc", [address for _, address in hits])
         return [(int(i), float(score)) for (score, _), i in zip(hits, ids) if i is not None and i != MARKER_ID]
 
+    def addresses(self, document_ids: list[int]) -> dict[int, tuple[int, int]]:
+        """Document row id -> its address in this snapshot (segment, document): the
+        order tantivy gives equal scores."""
+        query = tantivy.Query.term_set_query(SCHEMA, "doc", [int(i) for i in document_ids])
+        hits = self.searcher.search(query, len(document_ids), count=False).hits
+        ids = self.searcher.fast_field_values("doc", [address for _, address in hits])
+        return {int(i): (address.segment_ord, address.doc) for (_, address), i in zip(hits, ids)}
+
 
 class LexicalCache:
     """Up-to-date lexical indexes of a store's collections, kept open per process."""

@@ -87,16 +87,19 @@ def test_second_try_and_fallback_are_exact(vx, lee_coll, lee_sentences, monkeypa
             assert_same(lexical.ranked(index, words, [], 50), plain(index, words, [], 50))
 
 
-def test_pruned_search_under_filters_and_exclusion(vx, lee_coll, lee_sentences):
+@pytest.mark.parametrize("rare_share", [lexical.RARE_SHARE, 0.0])  # 0: the later searches run more often
+def test_pruned_search_under_filters_and_exclusion(vx, lee_coll, lee_sentences, monkeypatch, rare_share):
+    monkeypatch.setattr(lexical, "RARE_SHARE", rare_share)
     index = vx.lexical.get(lee_coll.info.id)
     must, unchecked = lexical_query.filter_query(index.index, [f for f in lexical.normalise_filters(["copy=1"])])
     assert not unchecked
     excluded = lexical_query.doc_query(5)
     clauses = [(tantivy.Occur.Must, q) for q in must] + [(tantivy.Occur.MustNot, excluded)]
-    for query in queries(lee_sentences, 60):
+    for query in queries(lee_sentences, 150) + ["he also says there is no", "the government said it would"]:
         words = words_of(index, query)
         if len(words) >= 2:
-            assert_same(lexical.ranked(index, words, clauses, 20), plain(index, words, clauses, 20))
+            for limit in (10, 20, 50):
+                assert_same(lexical.ranked(index, words, clauses, limit), plain(index, words, clauses, limit))
 
 
 def test_filters_select_without_changing_scores(vx, lee_coll):
@@ -108,3 +111,43 @@ def test_filters_select_without_changing_scores(vx, lee_coll):
         assert found
         for hit in found:
             assert hit.score == pytest.approx(everything[hit.id], rel=1e-6)
+
+
+def test_documents_that_need_every_common_word_complete_the_top(vx, lee_coll, lee_sentences, monkeypatch):
+    """When the common words' bounds together pass the score found, the documents
+    without a rare word that could still make the top need every word the others
+    cannot make up for: one search of those (an intersection) completes the top,
+    which must still be the plain query's, in its order."""
+    monkeypatch.setattr(lexical, "RARE_SHARE", 0.0)
+    index = vx.lexical.get(lee_coll.info.id)
+    searched = []
+    real_lacking = lexical._lacking
+    monkeypatch.setattr(lexical, "_lacking", lambda *a: searched.append(a) or real_lacking(*a))
+    for query in queries(lee_sentences, 400) + ["he also says there is no", "the government said it would"]:
+        words = words_of(index, query)
+        if len(words) >= 2:
+            for limit in (10, 50):
+                assert_same(lexical.ranked(index, words, [], limit), plain(index, words, [], limit))
+    assert len(searched) >= 10
+
+
+@pytest.mark.parametrize("limit", [5, 12, 20])
+def test_equal_scores_across_the_two_searches_keep_tantivys_order(vx, monkeypatch, limit):
+    """A document with the rare word and one with only the necessary common word can
+    score exactly alike; merged, they must come in the order one search gives
+    equal scores (by document address), as the plain query has them."""
+    monkeypatch.setattr(lexical, "RARE_SHARE", 0.0)
+    coll = vx.collection("ties", create=True)
+    # zebra and quail are equally frequent, in documents of equal length: equal scores.
+    coll.add([{"id": str(i), "text": f"{'zebra' if i % 2 else 'quail'} grazing near the river bank"}
+              for i in range(40)] + [{"id": f"f{i}", "text": f"plain filler sentence number {i} here"}
+                                     for i in range(40)])
+    index = vx.lexical.get(coll.info.id)
+    words = words_of(index, "zebra quail")
+    merged = []
+    real_merged = lexical._merged
+    monkeypatch.setattr(lexical, "_merged", lambda *a: merged.append(a) or real_merged(*a))
+    expected = plain(index, words, [], limit)
+    assert len({score for _, score in expected}) == 1  # all tied
+    assert_same(lexical.ranked(index, words, [], limit), expected)
+    assert merged and merged[0][2]  # the second search found documents, merged with the first's
