@@ -131,14 +131,15 @@ def main() -> None:
         print(f"  (the add_vectors call itself returned after {min(returned):.2f} s: {n / min(returned):,.0f} docs/s "
               "into the store and the vector index; the figures above also wait for the lexical index)")
         ratio = best["vecdex add_vectors"][0] / best["raw sqlite3 + FAISS"][0]
-        print(f"  vecdex / raw floor: {ratio:.2f}x wall "
-              f"(target >= 40,000 docs/s: {'met' if n / best['vecdex add_vectors'][0] >= 40_000 else 'NOT met'})")
+        call_rate = n / min(returned)
+        print(f"  vecdex / raw floor: {ratio:.2f}x wall; target >= 40,000 docs/s into the store (the call): "
+              f"{'met' if call_rate >= 40_000 else 'NOT met'} ({call_rate:,.0f})")
         if args.txtai:
             call, job = min(returned), best["vecdex add_vectors"][0]
             plain, hybrid = best["txtai content + FAISS"][0], best["txtai + BM25 (hybrid)"][0]
             print(f"  vs txtai (the issue's target: at least txtai's rate on the same machine): the call "
                   f"{plain / call:.2f}x txtai's content + FAISS rate; the whole job {hybrid / job:.2f}x txtai's "
-                  "rate with its BM25 index")
+                  f"rate with its BM25 index: {'met' if plain >= call and hybrid >= job else 'NOT met'}")
 
     if args.calls:
         docs = news_documents(args.calls * args.per_call)
