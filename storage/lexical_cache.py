@@ -182,8 +182,11 @@ class LexicalCache:
             self._pending.add(collection_id)
             if self._worker is not None and self._worker.is_alive():
                 return
-            self._worker = threading.Thread(target=self._work, daemon=True, name="vecdex-lexical-catch-up")
-            self._worker.start()
+            worker = threading.Thread(target=self._work, daemon=True, name="vecdex-lexical-catch-up")
+            # Remembered once started: an interrupt (Ctrl-C) inside start() must not
+            # leave wait() a thread it cannot join.
+            worker.start()
+            self._worker = worker
 
     def _work(self) -> None:
         try:
@@ -203,7 +206,7 @@ class LexicalCache:
     def wait(self) -> None:
         """Wait for background catch-ups (tests, benchmarks, closing)."""
         worker = self._worker
-        if worker is not None:
+        if worker is not None and worker.is_alive():
             worker.join()
 
     def prune(self, collection_id: int) -> None:

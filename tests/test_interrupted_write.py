@@ -56,3 +56,24 @@ def test_ctrl_c_inside_an_insert_leaves_no_lock_behind(tmp_path, monkeypatch):
         coll.add_vectors(["c0"], unit(rng.standard_normal((1, DIM))))
         assert coll.count() == 101
         assert len(coll.search_vector(unit(rng.standard_normal((1, DIM)))[0], k=200)) == 101
+
+
+def test_ctrl_c_while_the_lexical_catch_up_starts_leaves_close_clean(tmp_path, monkeypatch):
+    """An interrupt inside the background catch-up's Thread.start(): closing the store
+    afterwards (the CLI's `with vx:` on the way out) must not fail with "cannot join
+    thread before it is started" in place of the interrupt (found by the Ctrl-C test
+    of `vecdex index`, late in the run: exit 1 and a traceback instead of 130)."""
+    vx = Vecdex(tmp_path / "s.db")
+    coll = vx.collection("c", create=True, embedder="precomputed", dimension=DIM, index="flat")
+    coll.add_vectors(["a", "b"], unit(np.random.default_rng(2).standard_normal((2, DIM))), ["x y", "y z"])
+
+    def interrupted_start(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(threading.Thread, "start", interrupted_start)
+    with pytest.raises(KeyboardInterrupt):
+        vx.lexical.catch_up_soon(coll.info.id)
+    monkeypatch.undo()
+    vx.close()  # no RuntimeError
+    with Vecdex(tmp_path / "s.db") as again:  # and the next search catches up as usual
+        assert [h.id for h in again.collection("c").search("z", mode="lexical")] == ["b"]
