@@ -173,9 +173,10 @@ class HitRows:
             return None
         with self._lock:
             if self._builder is None:  # off the query path: this search reads SQLite
-                self._builder = threading.Thread(target=self._build, args=(state,), daemon=True,
-                                                 name=f"vecdex-hit-rows-{self.collection_id}")
-                self._builder.start()
+                builder = threading.Thread(target=self._build, args=(state,), daemon=True,
+                                           name=f"vecdex-hit-rows-{self.collection_id}")
+                builder.start()  # remembered once started (an interrupt inside start() leaves none)
+                self._builder = builder
         return None
 
     def _build(self, state: tuple[int, int]) -> None:
@@ -198,7 +199,7 @@ class HitRows:
     def wait(self) -> None:
         """Wait for builds under way (tests, benchmarks)."""
         for builder in (self._builder, self._map_builder):
-            if builder is not None:
+            if builder is not None and builder.is_alive():
                 builder.join()
 
     def read(self, chunk_ids: list[int], cache: HitCache | None) -> dict[int, ChunkHit]:
@@ -245,9 +246,10 @@ class HitRows:
         with self._lock:
             if self._map_builder is None:  # off the query path, as the full copy
                 self._map_misses = 0
-                self._map_builder = threading.Thread(target=self._build_map, daemon=True,
-                                                     name=f"vecdex-chunk-documents-{self.collection_id}")
-                self._map_builder.start()
+                builder = threading.Thread(target=self._build_map, daemon=True,
+                                           name=f"vecdex-chunk-documents-{self.collection_id}")
+                builder.start()
+                self._map_builder = builder
 
     def _build_map(self) -> None:
         try:
