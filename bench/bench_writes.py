@@ -115,8 +115,8 @@ def main() -> None:
             "vecdex add_vectors": lambda f: vecdex_vectors(f, ids, vectors, texts, metadata, returned),
             "raw sqlite3 + FAISS": lambda f: raw_vectors(f, ids, vectors, texts, metadata),
         }
-        data = Path(tempfile.mkdtemp())
-        if args.txtai:
+        data = Path(tempfile.mkdtemp()) if args.txtai else None
+        if data is not None:
             np.save(data / "vectors.npy", vectors)
             (data / "documents.json").write_text(json.dumps({"ids": ids, "texts": texts, "metadata": metadata}))
             runs["txtai content + FAISS"] = lambda f: txtai_vectors(args.txtai, data, f, "plain")
@@ -124,7 +124,8 @@ def main() -> None:
         try:
             best = best_of(args.rounds, runs)
         finally:
-            shutil.rmtree(data, ignore_errors=True)
+            if data is not None:
+                shutil.rmtree(data, ignore_errors=True)
         print(f"add_vectors: {n:,} one-line documents, 50-d vectors, text and metadata (best of {args.rounds})")
         for name, (wall, cpu) in best.items():
             print(f"  {name:<22} {n / wall:9,.0f} docs/s wall  {n / cpu:9,.0f} docs/s per CPU-second")

@@ -36,13 +36,6 @@ def since(start: tuple[float, float]) -> tuple[float, float]:
     return time.perf_counter() - start[0], time.process_time() - start[1]
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, float]:
-    """(wall, CPU) seconds that ``fn()`` took."""
-    start = clock()
-    fn()
-    return since(start)
-
-
 def best_of(rounds: int, runs: Mapping[str, Callable[[Path], Any]]) -> dict[str, tuple[float, float]]:
     """Each run's best (wall, CPU) over ``rounds``, runs alternating round by round (a
     noisy moment hits every side alike); every run gets a fresh temporary folder.
