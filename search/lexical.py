@@ -132,7 +132,8 @@ def ranked(index: LexicalIndex, words: list[list[str]], clauses: list[Any], limi
     rare_limit = RARE_SHARE * index.documents
     required = [i for i in rarity if min(index.doc_freq(t) for t in words[i]) <= rare_limit] or rarity[:1]
     optional = [i for i in rarity if i not in required]
-    if not optional:
+    everything = _postings(index, words, rarity)
+    if not optional or _dearer(index, words, required, optional, everything):
         return plain()
     found = index.search(_within(clauses, _pruned(words, required, optional)), limit)
     if len(found) < limit:  # fewer rare-word documents than asked for: common-only ones count
@@ -154,9 +155,28 @@ def ranked(index: LexicalIndex, words: list[list[str]], clauses: list[Any], limi
             break
         total += b
         kept.append(i)
-    if not kept:
+    walked = [i for i in rarity if i not in kept]
+    if not kept or _dearer(index, words, walked, kept, everything):
         return plain()
-    return index.search(_within(clauses, _pruned(words, [i for i in rarity if i not in kept], kept)), limit)
+    return index.search(_within(clauses, _pruned(words, walked, kept)), limit)
+
+
+def _postings(index: LexicalIndex, words: list[list[str]], which) -> int:
+    return sum(min(index.doc_freq(t) for t in words[i]) for i in which)
+
+
+def _dearer(index: LexicalIndex, words: list[list[str]], walked: list[int], nested: list[int],
+            everything: int) -> bool:
+    """Whether a pruned query would likely cost more than the plain one, which
+    scores every posting of every word (``everything``). The pruned one seeks
+    through each nested word for every document of the ``walked`` words, and a
+    level costs more the deeper it sits: measured on 568 queries (six-word bench
+    queries, sentence prefixes of 8-25 words, sets of 4-34 common words) at 100k
+    articles and 1M lines, ``walked postings x (1 + nested)^2 / 4`` against the
+    plain query's postings chose within 3% of the faster query in total (always
+    pruning: 1.8x), with the same p50. 30 common words pruned took 50-70 ms, the
+    plain query 9-16."""
+    return _postings(index, words, walked) * (1 + len(nested)) ** 2 > 4 * everything
 
 
 def _lacking(words: list[list[str]], absent: list[int], present: list[int], optional: list[int]) -> tantivy.Query:
